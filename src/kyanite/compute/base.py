@@ -1,0 +1,36 @@
+"""Executors start run hosts on compute and stop them.
+
+Contract for every executor:
+- ``launch(run, env)`` starts ``python -m kyanite.runtime.host --run-id <id>`` somewhere
+  with the environment variables ``env`` (server URL and token among them) and returns a
+  JSON-able handle; it must return quickly (no waiting for the run).
+- ``cancel(handle)`` asks the host to stop (the host ends the script's process tree and
+  reports Canceled); ``kill(handle)`` ends it by force.
+- ``alive(handle)`` is True, False, or None when the executor cannot tell (then the
+  server relies on heartbeats alone).
+- ``capacity(config)`` is how many runs of a target may execute at once.
+The server's scheduler is the only caller; it owns the run's state transitions.
+"""
+
+import abc
+
+
+class Executor(abc.ABC):
+    @abc.abstractmethod
+    def launch(self, run, env):
+        """Start the run host; return a handle (dict)."""
+
+    @abc.abstractmethod
+    def cancel(self, handle):
+        """Ask the host to stop."""
+
+    @abc.abstractmethod
+    def kill(self, handle):
+        """Stop the host and everything it started, now."""
+
+    @abc.abstractmethod
+    def alive(self, handle):
+        """True / False / None (unknown)."""
+
+    def capacity(self, config):
+        return max(1, int(config.get("max_nodes") or 1))

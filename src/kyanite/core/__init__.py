@@ -1,0 +1,13 @@
+"""The kyanite SDK, with the shape of ``azureml.core`` (Azure ML SDK v1)."""
+
+from kyanite.core.compute import ComputeTarget
+from kyanite.core.conda_dependencies import CondaDependencies
+from kyanite.core.environment import Environment
+from kyanite.core.experiment import Experiment
+from kyanite.core.runconfig import RunConfiguration
+from kyanite.core.script_run_config import ScriptRunConfig
+from kyanite.core.workspace import Workspace
+from kyanite.runtime.run import Run, RunStatus
+
+__all__ = ["Workspace", "Experiment", "Run", "RunStatus", "ScriptRunConfig", "RunConfiguration",
+           "Environment", "CondaDependencies", "ComputeTarget"]

@@ -1,0 +1,157 @@
+"""Compute targets: where runs execute.
+
+``local`` is built in: this machine, as many runs at once as it has cores. An
+``AmlCompute`` provisioned with ``max_nodes=N`` is a local cluster that runs at most N runs
+at once; the others wait Queued. Records live on the workspace server.
+"""
+
+
+from kyanite.exceptions import ComputeTargetException, ConflictException, NotFoundException
+
+__all__ = ["ComputeTarget", "AmlCompute", "AmlComputeProvisioningConfiguration", "ComputeTargetStatus"]
+
+
+class ComputeTargetStatus(object):
+    def __init__(self, record):
+        st = record.get("status", {})
+        self.provisioning_state = record.get("provisioningState", "Succeeded")
+        self.capacity = st.get("capacity")
+        self.running_run_count = st.get("running")
+        self.queued_run_count = st.get("queued")
+        self.free_capacity = st.get("free")
+        self.current_node_count = st.get("running")
+        self.node_state_counts = {"runningNodeCount": st.get("running"), "idleNodeCount": st.get("free")}
+
+    def serialize(self):
+        return dict(self.__dict__)
+
+    def __repr__(self):
+        return "ComputeTargetStatus(%s)" % ", ".join("%s=%r" % kv for kv in self.__dict__.items())
+
+
+class ComputeTarget(object):
+    """``ComputeTarget(workspace, name)`` fetches a target; ComputeTargetException if absent."""
+
+    _type = None
+
+    def __new__(cls, workspace=None, name=None, **kwargs):
+        if cls is ComputeTarget and workspace is not None and name is not None:
+            record = _fetch(workspace, name)
+            sub = _TYPES.get(record["type"], ComputeTarget)
+            obj = object.__new__(sub)
+            obj._init(workspace, record)
+            return obj
+        return object.__new__(cls)
+
+    def __init__(self, workspace=None, name=None):
+        if getattr(self, "_record", None) is None and workspace is not None:
+            self._init(workspace, _fetch(workspace, name))
+
+    def _init(self, workspace, record):
+        self.workspace = workspace
+        self._record = record
+        self.name = record["name"]
+        self.type = record["type"]
+        self.provisioning_state = record.get("provisioningState", "Succeeded")
+
+    @classmethod
+    def _from_record(cls, workspace, record):
+        obj = object.__new__(_TYPES.get(record["type"], ComputeTarget))
+        obj._init(workspace, record)
+        return obj
+
+    @staticmethod
+    def create(workspace, name, provisioning_configuration):
+        """Create a target from ``AmlCompute.provisioning_configuration(...)``."""
+        cfg = provisioning_configuration
+        try:
+            record = workspace._client.post("/api/computes", {"name": name, "type": cfg.type, "config": cfg.config})
+        except ConflictException as exc:
+            raise ComputeTargetException(exc.message)
+        return ComputeTarget._from_record(workspace, record)
+
+    @staticmethod
+    def list(workspace):
+        return list(workspace.compute_targets.values())
+
+    def refresh_state(self):
+        self._record = _fetch(self.workspace, self.name)
+
+    def wait_for_completion(self, show_output=False, min_node_count=None, timeout_in_minutes=20,
+                            is_delete_operation=False):
+        self.refresh_state()
+        if show_output:
+            st = self.get_status()
+            print("Provisioning operation finished, operation \"Succeeded\"")
+            print("%s %r: %d of %d slots free, %d queued" % (self.type, self.name, st.free_capacity,
+                                                              st.capacity, st.queued_run_count))
+
+    def get_status(self):
+        self.refresh_state()
+        return ComputeTargetStatus(self._record)
+
+    def delete(self):
+        try:
+            self.workspace._client.delete("/api/computes/%s" % self.name)
+        except ConflictException as exc:
+            raise ComputeTargetException(exc.message)
+
+    def serialize(self):
+        return dict(self._record)
+
+    def __repr__(self):
+        return "%s(workspace=%r, name=%r, type=%r)" % (type(self).__name__, self.workspace.name, self.name, self.type)
+
+
+class AmlComputeProvisioningConfiguration(object):
+    type = "AmlCompute"
+
+    def __init__(self, vm_size="", vm_priority="dedicated", min_nodes=0, max_nodes=None,
+                 idle_seconds_before_scaledown=None, **kwargs):
+        if max_nodes is not None and int(max_nodes) < 1:
+            raise ComputeTargetException("max_nodes must be 1 or more, got %r." % max_nodes)
+        self.config = {"vm_size": vm_size, "vm_priority": vm_priority, "min_nodes": min_nodes,
+                       "max_nodes": int(max_nodes or 1), "executor": "local",
+                       "idle_seconds_before_scaledown": idle_seconds_before_scaledown}
+
+
+class AmlCompute(ComputeTarget):
+    """A local cluster: ``max_nodes`` runs at once on this machine."""
+
+    _type = "AmlCompute"
+
+    @staticmethod
+    def provisioning_configuration(vm_size="", vm_priority="dedicated", min_nodes=0, max_nodes=None,
+                                   idle_seconds_before_scaledown=None, admin_username=None,
+                                   admin_user_password=None, admin_user_ssh_key=None, vnet_resourcegroup_name=None,
+                                   vnet_name=None, subnet_name=None, tags=None, description=None,
+                                   remote_login_port_public_access="NotSpecified", identity_type=None,
+                                   identity_id=None, location=None, enable_node_public_ip=True):
+        return AmlComputeProvisioningConfiguration(vm_size, vm_priority, min_nodes, max_nodes,
+                                                   idle_seconds_before_scaledown)
+
+    @property
+    def max_nodes(self):
+        return self._record["config"].get("max_nodes")
+
+    @property
+    def vm_size(self):
+        return self._record["config"].get("vm_size")
+
+
+_TYPES = {"AmlCompute": AmlCompute}
+
+
+def _fetch(workspace, name):
+    if not isinstance(name, str) or not name:
+        raise ComputeTargetException("A compute target name is needed, got %r." % (name,))
+    try:
+        return workspace._client.get("/api/computes/%s" % name)
+    except NotFoundException:
+        known = [c["name"] for c in workspace._client.get("/api/computes")["computes"]]
+        raise ComputeTargetException(
+            "ComputeTargetNotFound: Compute Target with name %s not found in provided workspace. "
+            "Known targets: %s. Create it with ComputeTarget.create(ws, name, "
+            "AmlCompute.provisioning_configuration(max_nodes=N))." % (name, ", ".join(known)))
+
+

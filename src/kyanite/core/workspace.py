@@ -1,0 +1,172 @@
+"""The Workspace: where experiments, runs, compute targets and environments live.
+
+A *local* workspace is a folder (``<path>/.kyanite``) served by a workspace server that
+the SDK starts on demand on 127.0.0.1 and reuses. A *remote* workspace is a server URL
+plus token (``config.json`` with ``server_url``, or ``Workspace.connect``). Either way the
+SDK speaks REST only.
+"""
+
+import json
+import os
+
+from kyanite.exceptions import UserErrorException
+from kyanite.runtime._http import Client
+from kyanite.server.layout import DIRNAME, WorkspaceLayout
+
+CONFIG_NAMES = (os.path.join(DIRNAME, "config.json"), "config.json", os.path.join(".azureml", "config.json"))
+
+
+class Workspace(object):
+    """``Workspace.create(name, path)``, ``Workspace.from_config()`` or ``Workspace.connect(url, token)``."""
+
+    def __init__(self, subscription_id=None, resource_group=None, workspace_name=None, auth=None,
+                 _location=None, _disable_service_check=False, _workspace_id=None, sku="basic",
+                 tags=None, _cloud="AzureCloud", path=None, _client=None, _layout=None):
+        self._layout = _layout
+        if _client is None:
+            if path is None:
+                raise UserErrorException("Use Workspace.create(name, path), Workspace.from_config() or "
+                                         "Workspace.connect(url, token).")
+            self._layout = WorkspaceLayout.for_path(path)
+            if not self._layout.exists():
+                raise UserErrorException("No kyanite workspace at %s; create one with Workspace.create(name, "
+                                         "path) or `kyanite init`." % path)
+            from kyanite.core._server import ensure_server
+            _client = Client(ensure_server(self._layout), self._layout.token())
+        self._client = _client
+        self._info = self._client.get("/api/health")
+        self.name = workspace_name or self._info["workspace"]
+        self.subscription_id = subscription_id
+        self.resource_group = resource_group
+        self.location = "local" if self._layout else "remote"
+
+    # -- constructors ------------------------------------------------------------
+    @staticmethod
+    def create(name, auth=None, subscription_id=None, resource_group=None, location=None,
+               create_resource_group=True, sku="basic", tags=None, friendly_name=None,
+               storage_account=None, key_vault=None, app_insights=None, container_registry=None,
+               exist_ok=True, show_output=True, path=".", **kwargs):
+        """Create (or, with exist_ok, open) a local workspace in ``path`` and start its server.
+        Writes ``<path>/.kyanite/config.json`` for ``Workspace.from_config()``."""
+        layout = WorkspaceLayout.for_path(path)
+        if layout.exists():
+            if not exist_ok:
+                raise UserErrorException("A workspace already exists at %s." % layout.root)
+            existing = layout.settings()["name"]
+            if existing != name:
+                raise UserErrorException("%s already holds workspace %r, not %r." % (layout.root, existing, name))
+        layout.create(name)
+        ws = Workspace(path=path)
+        if show_output:
+            print("Workspace %r at %s, server %s" % (ws.name, layout.root, ws.server_url))
+        return ws
+
+    @staticmethod
+    def from_config(path=None, auth=None, _logger=None, _file_name=None):
+        """Find ``config.json`` in ``path`` (or the current folder and its parents) and open it."""
+        start = os.path.abspath(path or os.getcwd())
+        candidates = []
+        if os.path.isfile(start):
+            candidates = [start]
+        else:
+            d = start
+            while True:
+                names = [_file_name] if _file_name else CONFIG_NAMES
+                candidates += [os.path.join(d, n) for n in names]
+                parent = os.path.dirname(d)
+                if parent == d:
+                    break
+                d = parent
+        for c in candidates:
+            if os.path.isfile(c):
+                return Workspace._from_config_file(c)
+        raise UserErrorException(
+            "No workspace config.json found in %s or its parents. Create a workspace with "
+            "Workspace.create(name, path='.') or `kyanite init`." % start)
+
+    @staticmethod
+    def _from_config_file(config_path):
+        with open(config_path) as f:
+            try:
+                cfg = json.load(f)
+            except ValueError as exc:
+                raise UserErrorException("%s is not valid JSON: %s" % (config_path, exc))
+        if cfg.get("server_url"):
+            token = cfg.get("token") or os.environ.get("KYANITE_TOKEN")
+            if not token:
+                raise UserErrorException("%s names server %s but no token: add \"token\" or set "
+                                         "KYANITE_TOKEN." % (config_path, cfg["server_url"]))
+            return Workspace.connect(cfg["server_url"], token, name=cfg.get("workspace_name"))
+        ws_dir = cfg.get("workspace_dir") or os.path.dirname(os.path.abspath(config_path))
+        if not os.path.isabs(ws_dir):
+            ws_dir = os.path.join(os.path.dirname(os.path.abspath(config_path)), ws_dir)
+        return Workspace(path=os.path.dirname(ws_dir.rstrip(os.sep)))
+
+    @staticmethod
+    def connect(server_url, token, name=None):
+        """Open a workspace served by a (remote) workspace server."""
+        return Workspace(workspace_name=name, _client=Client(server_url, token))
+
+    @staticmethod
+    def _from_client(client):
+        return Workspace(_client=client)
+
+    @staticmethod
+    def get(name, path=".", **kwargs):
+        ws = Workspace(path=path)
+        if ws.name != name:
+            raise UserErrorException("The workspace at %s is %r, not %r." % (path, ws.name, name))
+        return ws
+
+    def write_config(self, path=None, file_name=None):
+        """Write a config.json that ``from_config`` finds (folder ``path``, default ``.kyanite``)."""
+        path = path or os.path.join(os.getcwd(), DIRNAME)
+        os.makedirs(path, exist_ok=True)
+        cfg = {"workspace_name": self.name}
+        if self._layout:
+            cfg["workspace_dir"] = self._layout.root
+        else:
+            cfg["server_url"] = self._client.base_url
+        with open(os.path.join(path, file_name or "config.json"), "w") as f:
+            json.dump(cfg, f, indent=2)
+
+    # -- properties ----------------------------------------------------------------
+    @property
+    def server_url(self):
+        return self._client.base_url
+
+    @property
+    def path(self):
+        return os.path.dirname(self._layout.root) if self._layout else None
+
+    @property
+    def experiments(self):
+        from kyanite.core.experiment import Experiment
+        return dict((e["name"], Experiment(self, e["name"], _create=False))
+                    for e in self._client.get("/api/experiments")["experiments"])
+
+    @property
+    def compute_targets(self):
+        from kyanite.core.compute import ComputeTarget
+        return dict((c["name"], ComputeTarget._from_record(self, c))
+                    for c in self._client.get("/api/computes")["computes"] if c["name"] != "local")
+
+    @property
+    def environments(self):
+        from kyanite.core.environment import Environment
+        return dict((e["name"], Environment._from_record(e))
+                    for e in self._client.get("/api/environments")["environments"])
+
+    def get_details(self):
+        return {"name": self.name, "location": self.location, "serverUrl": self.server_url,
+                "workspaceDir": self._layout.root if self._layout else None}
+
+    def __repr__(self):
+        return "Workspace.create(name=%r, path=%r)" % (self.name, self.path) if self._layout else \
+            "Workspace.connect(%r)" % self.server_url
+
+    def __eq__(self, other):
+        return isinstance(other, Workspace) and other.server_url == self.server_url
+
+    def __hash__(self):
+        return hash(self.server_url)

@@ -1,0 +1,416 @@
+"""The run host: ``python -m kyanite.runtime.host --run-id ID``.
+
+One host executes one run on the node it was started on, speaking only REST to the
+workspace server (``KYANITE_SERVER_URL``, ``KYANITE_TOKEN``):
+
+1. fetch the run, record where it runs; heartbeat every ``KYANITE_HEARTBEAT_INTERVAL`` s;
+2. fetch the source snapshot into the node cache (once per snapshot);
+3. build or reuse the environment (``kyanite.envs``; failure -> Failed in Preparing
+   with uv's message in the driver log);
+4. copy the snapshot into a fresh working folder and run the script with its arguments
+   (Starting -> Running); stdout/stderr stream to the driver log as they come, metric
+   points arrive through the spool file and are shipped in batches;
+5. upload ``./outputs`` and ``./logs`` (also after a failure), then report Completed,
+   Failed (exit code, error line, the log's last lines) or Canceled.
+
+SIGTERM (from the executor) or a cancel flag in a heartbeat reply ends the script's whole
+process tree. Every REST call retries for minutes, so a server restart loses nothing.
+The node cache is ``KYANITE_CACHE_DIR`` (default ``~/.cache/kyanite``).
+"""
+
+import argparse
+import io
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+
+from kyanite.runtime import _sinks
+from kyanite.runtime._http import Client
+from kyanite.runtime.run import DRIVER_LOG, TERMINAL_STATES, RunStatus
+
+#: Modules copied into run environments so ``from kyanite.core import Run`` works there.
+RUNTIME_FILES = ("__init__.py", "exceptions.py", "runtime/__init__.py", "runtime/_http.py",
+                 "runtime/_sinks.py", "runtime/run.py")
+_SHIM_CORE = ('"""kyanite inside a run environment: the stdlib-only runtime."""\n'
+              "from kyanite.runtime.run import Run, RunStatus\n\n__all__ = [\"Run\", \"RunStatus\"]\n")
+
+
+def cache_dir():
+    return os.environ.get("KYANITE_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "kyanite")
+
+
+class LogShipper(object):
+    """Appends text to the run's driver log on the server, in order, in batches."""
+
+    def __init__(self, client, run_id, name=DRIVER_LOG, interval=0.1):
+        self.client, self.run_id, self.name, self.interval = client, run_id, name, interval
+        self._buf = bytearray()
+        self._offset = 0
+        self._lock = threading.Lock()
+        self._send_lock = threading.Lock()
+        self._stop = threading.Event()
+        self.tail = []
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def write(self, text):
+        data = text.encode("utf-8", "replace") if isinstance(text, str) else text
+        with self._lock:
+            self._buf += data
+        for line in data.decode("utf-8", "replace").splitlines():
+            self.tail.append(line)
+        del self.tail[:-40]
+
+    def line(self, text):
+        self.write("[kyanite] %s\n" % text)
+
+    def _loop(self):
+        while not self._stop.wait(self.interval):
+            self.flush()
+
+    def flush(self):
+        with self._send_lock:
+            with self._lock:
+                data = bytes(self._buf)
+            if not data:
+                return
+            self.client.post("/api/runs/%s/logs" % self.run_id, params={"name": self.name, "offset": self._offset},
+                             data=data, retry_seconds=600)
+            self._offset += len(data)
+            with self._lock:
+                del self._buf[:len(data)]
+
+    def close(self):
+        self._stop.set()
+        self.flush()
+
+
+class MetricShipper(object):
+    """Tails the spool file the script appends to and posts batches to the server."""
+
+    def __init__(self, client, path, interval=0.2):
+        self.client, self.path, self.interval = client, path, interval
+        self._pos = 0
+        self._partial = b""
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        open(path, "ab").close()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _loop(self):
+        while not self._stop.wait(self.interval):
+            try:
+                self.flush()
+            except Exception as exc:
+                sys.stderr.write("metric shipping delayed: %s\n" % exc)
+
+    def flush(self, max_bytes=8 << 20):
+        with self._lock:
+            while True:
+                with open(self.path, "rb") as f:
+                    f.seek(self._pos)
+                    chunk = f.read(max_bytes)
+                if not chunk:
+                    return
+                data = self._partial + chunk
+                cut = data.rfind(b"\n") + 1
+                lines = data[:cut].decode("utf-8", "replace").split("\n")
+                for run_id, series in _sinks.parse_lines(lines).items():
+                    self.client.post("/api/runs/%s/metrics" % run_id, _sinks.to_payload(series),
+                                     retry_seconds=600)
+                self._partial = data[cut:]
+                self._pos += len(chunk)
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.flush()
+
+
+class Host(object):
+    def __init__(self, run_id, client):
+        self.run_id = run_id
+        self.client = client
+        self.cache = cache_dir()
+        self.proc = None
+        self.cancel_requested = threading.Event()
+        self.log = None
+
+    # -- steps ---------------------------------------------------------------------
+    def status(self, status, error=None):
+        body = {"status": status}
+        if error:
+            body["error"] = error
+        return self.client.post("/api/runs/%s/status" % self.run_id, body, retry_seconds=600)
+
+    def heartbeat_loop(self, interval):
+        while True:
+            time.sleep(interval)
+            try:
+                reply = self.client.post("/api/runs/%s/heartbeat" % self.run_id, retry_seconds=5)
+                if reply and reply.get("cancel_requested"):
+                    self.cancel()
+            except Exception:
+                pass  # the server may be restarting; the next beat tries again
+
+    def cancel(self, *_):
+        if not self.cancel_requested.is_set():
+            self.cancel_requested.set()
+            threading.Thread(target=self._end_tree, daemon=True).start()
+
+    def _end_tree(self):
+        proc = self.proc
+        if proc is None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except OSError:
+            pass
+        for _ in range(50):
+            if proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        _kill_tree(proc.pid)
+
+    def fetch_snapshot(self, sha):
+        target = os.path.join(self.cache, "snapshots", sha)
+        if os.path.isdir(target):
+            return target
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        tmp = "%s.tmp-%d" % (target, os.getpid())
+        data = self.client.get("/api/snapshots/%s" % sha, raw=True, retry_seconds=600)
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+            _safe_extract(tar, tmp)
+        try:
+            os.rename(tmp, target)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)  # another host got there first
+        return target
+
+    def runtime_shim(self):
+        """A folder put first on the script's PYTHONPATH, holding the stdlib-only runtime."""
+        import kyanite
+        src = os.path.dirname(os.path.abspath(kyanite.__file__))
+        stamp = "%d" % max(int(os.path.getmtime(os.path.join(src, f))) for f in RUNTIME_FILES)
+        root = os.path.join(self.cache, "runtime", stamp)
+        if os.path.isdir(root):
+            return root
+        tmp = "%s.tmp-%d" % (root, os.getpid())
+        for f in RUNTIME_FILES:
+            dst = os.path.join(tmp, "kyanite", f)
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.copyfile(os.path.join(src, f), dst)
+        os.makedirs(os.path.join(tmp, "kyanite", "core"))
+        with open(os.path.join(tmp, "kyanite", "core", "__init__.py"), "w") as f:
+            f.write(_SHIM_CORE)
+        try:
+            os.rename(tmp, root)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return root
+
+    # -- the run -----------------------------------------------------------------------
+    def execute(self):
+        run = self.client.post("/api/runs/%s/host/start" % self.run_id, {"host": {
+            "hostname": socket.gethostname(), "host_pid": os.getpid()}}, retry_seconds=600)
+        if run["status"] in TERMINAL_STATES:
+            return 0
+        interval = float(os.environ.get("KYANITE_HEARTBEAT_INTERVAL", "2"))
+        threading.Thread(target=self.heartbeat_loop, args=(interval,), daemon=True).start()
+        signal.signal(signal.SIGTERM, self.cancel)
+        self.log = LogShipper(self.client, self.run_id)
+        definition = run["runDefinition"]
+        self.experiment = run["experiment"]
+        workdir = os.path.join(self.cache, "runs", self.run_id)
+        try:
+            rc = self._execute(run, definition, workdir)
+        except Exception as exc:  # a host bug or a lost node: record it, never lose the run
+            import traceback
+            self.log.write(traceback.format_exc())
+            self.finish(RunStatus.FAILED, {"message": "Run host error: %s" % exc, "code": "HostError"})
+            rc = 1
+        finally:
+            if os.environ.get("KYANITE_KEEP_WORKDIR") != "1":
+                shutil.rmtree(workdir, ignore_errors=True)
+        return rc
+
+    def _execute(self, run, definition, workdir):
+        from kyanite.envs import EnvBuilder, EnvBuildError, EnvSpec, EnvSpecError
+        log = self.log
+        log.line("run %s on %s (target %s)" % (self.run_id, socket.gethostname(), run.get("target")))
+        t0 = time.time()
+        src = self.fetch_snapshot(definition["snapshotId"])
+        env_def = definition.get("environment") or {}
+        try:
+            spec = EnvSpec.from_dict(env_def.get("spec") or {"user_managed": True})
+            built = EnvBuilder(self.cache).ensure(spec, log=log.line)
+        except (EnvSpecError, EnvBuildError) as exc:
+            log.line("environment %r could not be built:\n%s" % (env_def.get("name"), exc))
+            return self.finish(RunStatus.FAILED, {
+                "message": "Environment %r could not be built: %s" % (env_def.get("name"), _first_line(exc)),
+                "code": "EnvironmentBuildFailed", "logTail": log.tail[-20:]})
+        self.client.patch("/api/runs/%s" % self.run_id, {"resolved_packages": built.resolved}, retry_seconds=600)
+        docker = env_def.get("docker") or {}
+        if docker.get("enabled") or docker.get("baseImage"):
+            log.line("docker settings are kept on the environment record; this target runs "
+                     "without Docker, in a uv environment built from the same packages")
+        if self.cancel_requested.is_set():
+            return self.finish(RunStatus.CANCELED)
+
+        self.status(RunStatus.STARTING)
+        if os.path.exists(workdir):
+            shutil.rmtree(workdir)
+        shutil.copytree(src, workdir, symlinks=True)
+        for d in ("outputs", "logs"):
+            os.makedirs(os.path.join(workdir, d), exist_ok=True)
+        script = definition["script"]
+        if not os.path.isfile(os.path.join(workdir, script)):
+            log.line("script %r is not in the snapshot" % script)
+            return self.finish(RunStatus.FAILED, {"message": "Script %r not found in the source directory." % script,
+                                                  "code": "ScriptNotFound"})
+        spool = os.path.join(self.cache, "runs", "%s.metrics" % self.run_id)
+        if os.path.exists(spool):
+            os.unlink(spool)
+        metrics = MetricShipper(self.client, spool)
+        env = self.script_env(definition, env_def, spool)
+        cmd = [built.python, script] + [str(a) for a in definition.get("arguments") or []]
+        log.line("ready in %.2fs; starting: %s" % (time.time() - t0, " ".join(_quote(c) for c in cmd)))
+        self.proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        self.status(RunStatus.RUNNING)
+        timer = None
+        limit = definition.get("maxRunDurationSeconds")
+        timed_out = threading.Event()
+        if limit:
+            def _timeout():
+                timed_out.set()
+                log.line("run exceeded max_run_duration_seconds=%s; stopping it" % limit)
+                self._end_tree()
+            timer = threading.Timer(float(limit), _timeout)
+            timer.daemon = True
+            timer.start()
+        fd = self.proc.stdout.fileno()
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            log.write(chunk)
+        rc = self.proc.wait()
+        _kill_tree(self.proc.pid)  # stray children of the script
+        if timer:
+            timer.cancel()
+        metrics.close()
+        self.status(RunStatus.FINALIZING)
+        self.upload_outputs(workdir)
+        if self.cancel_requested.is_set():
+            log.line("run canceled")
+            return self.finish(RunStatus.CANCELED)
+        if timed_out.is_set():
+            return self.finish(RunStatus.FAILED, {"message": "The run exceeded max_run_duration_seconds=%s." % limit,
+                                                  "code": "RunTimeout", "logTail": log.tail[-20:]})
+        if rc != 0:
+            reason = "killed by signal %d" % -rc if rc < 0 else "exited with code %d" % rc
+            err_line = next((t for t in reversed(log.tail) if t.strip() and not t.startswith("[kyanite]")), "")
+            log.line("script %s" % reason)
+            return self.finish(RunStatus.FAILED, {
+                "message": "User script %s %s%s" % (script, reason, (": " + err_line.strip()) if err_line else ""),
+                "code": "UserError", "exitCode": rc, "logTail": log.tail[-20:]})
+        log.line("script finished in %.2fs" % (time.time() - t0))
+        return self.finish(RunStatus.COMPLETED)
+
+    def script_env(self, definition, env_def, spool):
+        env = dict(os.environ)
+        for k in ("PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP"):
+            env.pop(k, None)
+        env.update({k: str(v) for k, v in (env_def.get("environmentVariables") or {}).items()})
+        shim = self.runtime_shim()
+        env["PYTHONPATH"] = shim + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        env.update({"KYANITE_RUN_ID": self.run_id, "KYANITE_METRICS_SPOOL": spool,
+                    "KYANITE_EXPERIMENT": self.experiment, "PYTHONUNBUFFERED": "1",
+                    "AZUREML_RUN_ID": self.run_id})
+        env.setdefault("KERAS_BACKEND", "jax")
+        env.setdefault("MPLBACKEND", "Agg")
+        threads = str(definition.get("cpuCount") or max(1, (os.cpu_count() or 1) // max(1, int(definition.get("slots") or 1))))
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            env.setdefault(var, threads)
+        return env
+
+    def upload_outputs(self, workdir):
+        for folder in ("outputs", "logs"):
+            base = os.path.join(workdir, folder)
+            for root, _dirs, files in os.walk(base):
+                for fn in files:
+                    full = os.path.join(root, fn)
+                    rel = folder + "/" + os.path.relpath(full, base).replace(os.sep, "/")
+                    try:
+                        with open(full, "rb") as f:
+                            self.client.request("PUT", "/api/runs/%s/artifacts/%s" % (self.run_id, rel),
+                                                data=f, retry_seconds=600)
+                    except OSError as exc:
+                        self.log.line("could not upload %s: %s" % (rel, exc))
+
+    def finish(self, status, error=None):
+        if self.log is not None:
+            try:
+                self.log.close()
+            except Exception:
+                pass
+        for child in self.client.get("/api/runs/%s/children" % self.run_id, params={"recursive": "true"},
+                                     retry_seconds=600)["runs"]:
+            if child["status"] not in TERMINAL_STATES:
+                self.client.post("/api/runs/%s/status" % child["runId"], {"status": status}, retry_seconds=600)
+        self.status(status, error)
+        return 0 if status == RunStatus.COMPLETED else 1
+
+
+def _kill_tree(pid):
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    try:
+        import psutil
+        for p in psutil.Process(pid).children(recursive=True):
+            p.kill()
+    except Exception:
+        pass
+
+
+def _safe_extract(tar, dest):
+    base = os.path.abspath(dest)
+    for member in tar.getmembers():
+        target = os.path.abspath(os.path.join(base, member.name))
+        if not (target == base or target.startswith(base + os.sep)) or member.issym() or member.islnk():
+            if member.issym() or member.islnk():
+                continue
+            raise ValueError("unsafe path in snapshot: %r" % member.name)
+    tar.extractall(base, filter="data")
+
+
+def _first_line(exc):
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else exc.__class__.__name__
+
+
+def _quote(s):
+    import shlex
+    return shlex.quote(s)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m kyanite.runtime.host")
+    p.add_argument("--run-id", required=True)
+    args = p.parse_args(argv)
+    client = Client(os.environ["KYANITE_SERVER_URL"], os.environ.get("KYANITE_TOKEN"), retry_seconds=600)
+    sys.exit(Host(args.run_id, client).execute())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,549 @@
+"""The Run object: one tracked execution of a script, as in the Azure ML SDK v1.
+
+The same class serves the SDK (``experiment.submit(...)`` returns one), the training
+script (``Run.get_context()``) and interactive sessions (``experiment.start_logging()``).
+It talks to the workspace server over REST only. Standard library only and Python 3.6
+compatible, because it is placed into every run environment.
+
+Inside a run the run host sets ``KYANITE_RUN_ID``, ``KYANITE_SERVER_URL``,
+``KYANITE_TOKEN``, ``KYANITE_EXPERIMENT`` and ``KYANITE_METRICS_SPOOL``; without them
+``Run.get_context()`` returns an offline run that prints what is logged.
+"""
+
+import io
+import json
+import numbers
+import os
+import sys
+import time
+
+from kyanite.exceptions import (
+    ActivityFailedException, NotFoundException, RunEnvironmentException, UserErrorException,
+)
+from kyanite.runtime import _sinks
+from kyanite.runtime._http import Client
+
+__all__ = ["Run", "RunStatus", "TERMINAL_STATES"]
+
+
+class RunStatus(object):
+    """The SDK v1 run states, in their usual order."""
+    NOT_STARTED = "NotStarted"
+    QUEUED = "Queued"
+    PREPARING = "Preparing"
+    STARTING = "Starting"
+    RUNNING = "Running"
+    FINALIZING = "Finalizing"
+    CANCEL_REQUESTED = "CancelRequested"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    CANCELED = "Canceled"
+
+
+TERMINAL_STATES = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELED)
+DRIVER_LOG = "user_logs/std_log.txt"
+_context_run = None
+
+
+def _check_name(name):
+    if not isinstance(name, str) or not name:
+        raise UserErrorException("A metric name must be a non-empty string, got %r." % (name,))
+
+
+def _as_number(name, value):
+    if isinstance(value, (str, bytes)) or value is None:
+        raise UserErrorException(
+            "Metric %r: value %r is not a number. run.log takes int or float values; use "
+            "run.tag or run.add_properties for text." % (name, value))
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, numbers.Number):
+        return float(value)
+    try:
+        return float(value)  # numpy/jax 0-d arrays and other scalars
+    except (TypeError, ValueError):
+        raise UserErrorException(
+            "Metric %r: value of type %s is not a number. run.log takes int or float values; "
+            "log a sequence with run.log_list." % (name, type(value).__name__))
+
+
+class Run(object):
+    """A run of an experiment.
+
+    ``Run(experiment, run_id)`` fetches an existing run. Use ``Run.get_context()`` in a
+    training script and ``Experiment.submit`` or ``Experiment.start_logging`` elsewhere.
+    """
+
+    def __init__(self, experiment, run_id, _client=None, _details=None, _sink=None):
+        self._experiment = experiment
+        self._client = _client if _client is not None else experiment.workspace._client
+        self._id = run_id
+        self._details = _details if _details is not None else self._client.get("/api/runs/" + run_id)
+        self._sink_obj = _sink
+        self._offline = False
+
+    @property
+    def _sink(self):
+        """Where this run's points go: the spool in a script, else a shared HTTP batcher."""
+        if self._sink_obj is None:
+            self._sink_obj = _http_sink(self._client)
+        return self._sink_obj
+
+    # -- construction helpers ------------------------------------------------
+    @classmethod
+    def _from_details(cls, client, details, experiment=None, sink=None):
+        return cls(experiment, details["runId"], _client=client, _details=details, _sink=sink)
+
+    @classmethod
+    def get_context(cls, allow_offline=True):
+        """The run this script executes in; offline (printing) outside of a run."""
+        global _context_run
+        if _context_run is not None:
+            return _context_run
+        run_id = os.environ.get("KYANITE_RUN_ID")
+        if not run_id:
+            if not allow_offline:
+                raise RunEnvironmentException(
+                    "Run.get_context(allow_offline=False) called outside of a kyanite run.")
+            _context_run = _OfflineRun()
+            return _context_run
+        client = Client(os.environ["KYANITE_SERVER_URL"], os.environ.get("KYANITE_TOKEN"),
+                        retry_seconds=300.0)
+        spool = os.environ.get("KYANITE_METRICS_SPOOL")
+        sink = _sinks.SpoolSink(spool) if spool else _sinks.HttpSink(client)
+        details = {"runId": run_id, "experiment": os.environ.get("KYANITE_EXPERIMENT"),
+                   "status": RunStatus.RUNNING}
+        _context_run = cls(None, run_id, _client=client, _details=details, _sink=sink)
+        return _context_run
+
+    @staticmethod
+    def get(workspace, run_id):
+        """Fetch a run of ``workspace`` by id."""
+        details = workspace._client.get("/api/runs/" + run_id)
+        return Run._from_details(workspace._client, details)
+
+    # -- identity ------------------------------------------------------------
+    @property
+    def id(self):
+        return self._id
+
+    @property
+    def name(self):
+        return self._details.get("displayName") or self._id
+
+    display_name = name
+
+    @property
+    def number(self):
+        return self._details.get("number")
+
+    @property
+    def type(self):
+        return self._details.get("runType", "run")
+
+    @property
+    def parent(self):
+        pid = self._refresh().get("parentRunId")
+        return Run._from_details(self._client, self._client.get("/api/runs/" + pid)) if pid else None
+
+    @property
+    def experiment(self):
+        if self._experiment is None:
+            try:
+                from kyanite.core.experiment import Experiment
+                from kyanite.core.workspace import Workspace
+            except ImportError:
+                raise RunEnvironmentException(
+                    "run.experiment needs the full kyanite package in this environment.")
+            ws = Workspace._from_client(self._client)
+            self._experiment = Experiment(ws, self._details.get("experiment") or self._refresh()["experiment"])
+        return self._experiment
+
+    @property
+    def status(self):
+        return self.get_status()
+
+    @property
+    def input_datasets(self):
+        return dict(self._refresh().get("inputDatasets") or {})
+
+    # -- details ---------------------------------------------------------------
+    def _refresh(self):
+        self._details = self._client.get("/api/runs/" + self._id)
+        return self._details
+
+    def get_status(self):
+        return self._refresh()["status"]
+
+    def get_details(self):
+        """The run's record: runId, target, status, times, properties, runDefinition,
+        logFiles, error (when failed), resolvedPackages."""
+        return dict(self._refresh())
+
+    def get_details_with_logs(self):
+        details = self.get_details()
+        details["logFiles"] = dict((name, self._read_log(name, 0)[0].decode("utf-8", "replace"))
+                                   for name in details.get("logFiles", {}))
+        return details
+
+    # -- metrics ---------------------------------------------------------------
+    def log(self, name, value, description="", step=None):
+        """Log a numeric value; logging a name again appends to its series."""
+        _check_name(name)
+        self._sink.scalar(self._id, name, _as_number(name, value))
+
+    def log_list(self, name, value, description=""):
+        """Log a list of numbers as one series."""
+        _check_name(name)
+        for v in value:
+            self._sink.scalar(self._id, name, _as_number(name, v))
+
+    def log_row(self, name, description=None, **kwargs):
+        """Log one row of a table metric; get_metrics gives ``{column: [values]}``."""
+        _check_name(name)
+        self._sink.record(self._id, name, "row", _jsonable(name, kwargs))
+
+    def log_table(self, name, value, description=""):
+        """Log a table as ``{column: [values]}``."""
+        _check_name(name)
+        if not isinstance(value, dict):
+            raise UserErrorException("log_table %r: value must be a dict of column lists." % name)
+        self._sink.record(self._id, name, "table", _jsonable(name, value))
+
+    def log_image(self, name, path=None, plot=None, description=""):
+        """Log an image from a file ``path`` or a matplotlib figure ``plot``."""
+        _check_name(name)
+        if (path is None) == (plot is None):
+            raise UserErrorException("log_image %r: give exactly one of path= or plot=." % name)
+        if plot is not None:
+            buf = io.BytesIO()
+            fig = plot.gcf() if hasattr(plot, "gcf") else plot
+            fig.savefig(buf, format="png")
+            data, ext = buf.getvalue(), ".png"
+        else:
+            if not os.path.isfile(path):
+                raise UserErrorException("log_image %r: no such file %r." % (name, path))
+            with open(path, "rb") as f:
+                data = f.read()
+            ext = os.path.splitext(path)[1] or ".png"
+        artifact = "images/%s_%d%s" % (_safe_name(name), int(time.time() * 1000), ext)
+        self._client.put("/api/runs/%s/artifacts/%s" % (self._id, artifact), data=data)
+        self._sink.record(self._id, name, "image", artifact)
+
+    def flush(self):
+        """Send buffered metric points now (they are sent in the background anyway)."""
+        self._sink.flush()
+
+    def get_metrics(self, name=None, recursive=False, run_type=None, populate=False):
+        """Metrics by name: a value logged once, a list when logged repeatedly, a dict
+        of column lists for rows and tables. ``recursive`` returns ``{run_id: metrics}``
+        for this run and its descendants."""
+        self.flush()
+        if recursive:
+            out = {self._id: self.get_metrics(name)}
+            for child in self.get_children(recursive=True):
+                out[child.id] = child.get_metrics(name)
+            return out
+        data = self._client.get("/api/runs/%s/metrics" % self._id, params={"name": name})
+        return dict((m["name"], _shape_metric(m)) for m in data["metrics"])
+
+    # -- tags and properties -----------------------------------------------------
+    def tag(self, key, value=None):
+        self.set_tags({key: "" if value is None else value})
+
+    def set_tags(self, tags):
+        self._details = self._client.patch("/api/runs/%s" % self._id,
+                                           {"tags": dict((k, str(v)) for k, v in tags.items())})
+
+    def remove_tags(self, tags):
+        self._details = self._client.patch("/api/runs/%s" % self._id, {"remove_tags": list(tags)})
+
+    def get_tags(self):
+        return dict(self._refresh().get("tags") or {})
+
+    def add_properties(self, properties):
+        """Add immutable properties; changing an existing key's value is refused."""
+        self._details = self._client.patch("/api/runs/%s" % self._id,
+                                           {"properties": dict((k, str(v)) for k, v in properties.items())})
+
+    def get_properties(self):
+        return dict(self._refresh().get("properties") or {})
+
+    # -- files -------------------------------------------------------------------
+    def get_file_names(self):
+        return [f["path"] for f in self._client.get("/api/runs/%s/artifacts" % self._id)["files"]]
+
+    def download_file(self, name, output_file_path=None, _validate_checksum=False):
+        """Download the run file ``name`` to ``output_file_path`` (a file or a folder)."""
+        _check_artifact_name(name)
+        if output_file_path is None:
+            output_file_path = os.path.basename(name)
+        elif os.path.isdir(output_file_path):
+            output_file_path = os.path.join(output_file_path, os.path.basename(name))
+        parent = os.path.dirname(os.path.abspath(output_file_path))
+        if not os.path.isdir(parent):
+            os.makedirs(parent)
+        try:
+            return self._client.download("/api/runs/%s/artifacts/%s" % (self._id, name), output_file_path)
+        except NotFoundException:
+            raise NotFoundException("Run %s has no file %r. Files: %s" % (
+                self._id, name, ", ".join(self.get_file_names()[:20]) or "(none)"))
+
+    def download_files(self, prefix=None, output_directory=None, output_paths=None,
+                       batch_size=100, append_prefix=True):
+        """Download every run file under ``prefix`` into ``output_directory``."""
+        output_directory = output_directory or os.getcwd()
+        names = [n for n in self.get_file_names() if not prefix or n.startswith(prefix)]
+        for n in names:
+            rel = n if append_prefix or not prefix else n[len(prefix):].lstrip("/")
+            self.download_file(n, os.path.join(output_directory, rel))
+        return names
+
+    def upload_file(self, name, path_or_stream):
+        """Store a local file (or stream) as the run file ``name``."""
+        _check_artifact_name(name)
+        if hasattr(path_or_stream, "read"):
+            data = path_or_stream.read()
+        else:
+            if not os.path.isfile(path_or_stream):
+                raise UserErrorException("upload_file: no such file %r." % (path_or_stream,))
+            with open(path_or_stream, "rb") as f:
+                data = f.read()
+        self._client.put("/api/runs/%s/artifacts/%s" % (self._id, name), data=data)
+
+    def upload_files(self, names, paths):
+        for n, p in zip(names, paths):
+            self.upload_file(n, p)
+
+    def upload_folder(self, name, path):
+        """Store every file under the local folder ``path`` beneath the run folder ``name``."""
+        if not os.path.isdir(path):
+            raise UserErrorException("upload_folder: no such folder %r." % (path,))
+        for root, _dirs, files in os.walk(path):
+            for fn in files:
+                full = os.path.join(root, fn)
+                rel = os.path.relpath(full, path).replace(os.sep, "/")
+                self.upload_file(name.rstrip("/") + "/" + rel, full)
+
+    # -- logs --------------------------------------------------------------------
+    def _read_log(self, name, offset):
+        resp = self._client.request("GET", "/api/runs/%s/logs" % self._id,
+                                    params={"name": name, "offset": offset}, stream=True)
+        try:
+            data = resp.read()
+            return data, int(resp.getheader("X-Log-Size", offset + len(data))), resp.getheader("X-Run-Status")
+        finally:
+            resp.close()
+
+    # -- lifecycle -----------------------------------------------------------------
+    def wait_for_completion(self, show_output=False, wait_post_processing=False, raise_on_error=True):
+        """Block until the run ends; with ``show_output`` stream its driver log live.
+
+        Returns the details. Raises ActivityFailedException when the run Failed and
+        ``raise_on_error`` is set."""
+        offset = 0
+        status = None
+        if show_output:
+            print("RunId: %s" % self._id)
+            print("Web View: %s" % self.get_portal_url())
+            print("\nStreaming %s\n%s\n" % (DRIVER_LOG, "=" * (10 + len(DRIVER_LOG))))
+        while True:
+            if show_output:
+                data, offset, status = self._read_log(DRIVER_LOG, offset)
+                if data:
+                    sys.stdout.write(data.decode("utf-8", "replace"))
+                    sys.stdout.flush()
+                if status in TERMINAL_STATES:
+                    data, offset, status = self._read_log(DRIVER_LOG, offset)  # the tail
+                    if data:
+                        sys.stdout.write(data.decode("utf-8", "replace"))
+                    break
+                self._client.get("/api/runs/%s/wait" % self._id,
+                                 params={"log_offset": offset, "status": status, "timeout": 5})
+            else:
+                details = self._client.get("/api/runs/%s/wait" % self._id,
+                                           params={"status": status, "timeout": 10})
+                status = details["status"]
+                if status in TERMINAL_STATES:
+                    break
+        details = self.get_details()
+        if show_output:
+            print("\nExecution Summary\n=================\nRunId: %s\nStatus: %s\n" % (self._id, details["status"]))
+            if details.get("error"):
+                print("Error: %s\n" % details["error"].get("message"))
+        if raise_on_error and details["status"] == RunStatus.FAILED:
+            err = (details.get("error") or {}).get("message", "no reason recorded")
+            raise ActivityFailedException(
+                "Run %s failed: %s" % (self._id, err), run_id=self._id, error_details=details.get("error"))
+        return details
+
+    def cancel(self):
+        """Ask the run to stop; its whole process tree is ended and it becomes Canceled."""
+        self._details = self._client.post("/api/runs/%s/cancel" % self._id)
+
+    def complete(self, _set_status=True):
+        self.flush()
+        self._details = self._client.post("/api/runs/%s/status" % self._id, {"status": RunStatus.COMPLETED})
+
+    def fail(self, error_details=None, error_code=None, _set_status=True):
+        self.flush()
+        msg = str(error_details) if error_details is not None else "Marked failed by the user"
+        self._details = self._client.post("/api/runs/%s/status" % self._id, {
+            "status": RunStatus.FAILED, "error": {"message": msg, "code": error_code or "UserError"}})
+
+    def start(self):
+        self._details = self._client.post("/api/runs/%s/status" % self._id, {"status": RunStatus.RUNNING})
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is None:
+            self.complete()
+        else:
+            self.fail(error_details=exc)
+        return False
+
+    # -- children --------------------------------------------------------------------
+    def child_run(self, name=None, run_id=None, outputs=None):
+        """Start a child run (status Running) that logs like this one."""
+        details = self._client.post("/api/runs", {
+            "experiment": self._details.get("experiment") or self._refresh()["experiment"],
+            "parent_id": self._id, "run_id": run_id, "display_name": name, "status": RunStatus.RUNNING,
+            "target": self._details.get("target")})
+        return Run._from_details(self._client, details, self._experiment, self._sink)
+
+    def get_children(self, recursive=False, tags=None, properties=None, type=None, status=None,
+                     _rehydrate_runs=True):
+        rows = self._client.get("/api/runs/%s/children" % self._id,
+                                params={"recursive": "true" if recursive else "false"})["runs"]
+        runs = [Run._from_details(self._client, d, self._experiment, self._sink_obj) for d in rows]
+        if status:
+            runs = [r for r in runs if r._details["status"] == status]
+        if tags:
+            runs = [r for r in runs if _match(r._details.get("tags") or {}, tags)]
+        if properties:
+            runs = [r for r in runs if _match(r._details.get("properties") or {}, properties)]
+        return runs
+
+    # -- display -----------------------------------------------------------------------
+    def get_portal_url(self):
+        return "%s/runs/%s" % (self._client.base_url, self._id)
+
+    def __repr__(self):
+        d = self._details
+        return "Run(Experiment: %s,\nId: %s,\nType: %s,\nStatus: %s)" % (
+            d.get("experiment"), self._id, d.get("runType", "run"), d.get("status"))
+
+    def _repr_html_(self):
+        d = self._details
+        cells = [d.get("experiment"), self._id, d.get("runType", "run"), d.get("status"),
+                 '<a href="%s" target="_blank">Link to run page</a>' % self.get_portal_url()]
+        head = "".join("<th>%s</th>" % h for h in ("Experiment", "Id", "Type", "Status", "Details Page"))
+        row = "".join("<td>%s</td>" % _html_escape(str(c)) if i < 4 else "<td>%s</td>" % c
+                      for i, c in enumerate(cells))
+        return "<table style=\"width:100%%\"><tr>%s</tr><tr>%s</tr></table>" % (head, row)
+
+
+class _OfflineRun(Run):
+    """What ``Run.get_context()`` returns outside of a run: logging prints, nothing is stored."""
+
+    def __init__(self):
+        self._experiment = None
+        self._client = None
+        self._id = "OfflineRun_%d" % int(time.time())
+        self._details = {"runId": self._id, "experiment": None, "status": RunStatus.RUNNING}
+        self._sink_obj = _sinks.PrintSink()
+        self._offline = True
+
+    def _offline_only(self, *args, **kwargs):
+        raise RunEnvironmentException(
+            "This is an offline run (the script is not running inside a kyanite run): it can "
+            "log (printed) but has no files, details or children.")
+
+    def _refresh(self):
+        return self._details
+
+    get_metrics = get_file_names = download_file = download_files = _offline_only
+    child_run = get_children = cancel = wait_for_completion = _offline_only
+
+    def upload_file(self, name, path_or_stream):
+        print("Attempted to upload file %s" % name)
+
+    def upload_folder(self, name, path):
+        print("Attempted to upload folder %s" % name)
+
+    def log_image(self, name, path=None, plot=None, description=""):
+        print("Attempted to log image metric %s" % name)
+
+    def set_tags(self, tags):
+        self._details.setdefault("tags", {}).update(tags)
+
+    def add_properties(self, properties):
+        self._details.setdefault("properties", {}).update(properties)
+
+    def complete(self, _set_status=True):
+        self._details["status"] = RunStatus.COMPLETED
+
+    def fail(self, error_details=None, error_code=None, _set_status=True):
+        self._details["status"] = RunStatus.FAILED
+
+    def __repr__(self):
+        return "Run(Experiment: None, Id: %s, Type: offline, Status: %s)" % (self._id, self._details["status"])
+
+
+_HTTP_SINKS = {}
+
+
+def _http_sink(client):
+    key = (client.base_url, client.token)
+    if key not in _HTTP_SINKS:
+        _HTTP_SINKS[key] = _sinks.HttpSink(Client(client.base_url, client.token))
+    return _HTTP_SINKS[key]
+
+
+def _shape_metric(m):
+    kind, values = m["kind"], m["values"]
+    if kind == "row":
+        cols = {}
+        for row in values:
+            for k in row:
+                cols.setdefault(k, [])
+        for row in values:
+            for k in cols:
+                cols[k].append(row.get(k))
+        return cols
+    if kind == "table":
+        return values[-1]
+    return values[0] if len(values) == 1 else list(values)
+
+
+def _jsonable(name, value):
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        raise UserErrorException("Metric %r: value is not JSON serializable: %r" % (name, value))
+    return value
+
+
+def _safe_name(name):
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def _check_artifact_name(name):
+    parts = name.replace("\\", "/").split("/")
+    if not name or name.startswith("/") or ".." in parts:
+        raise UserErrorException(
+            "File name %r is not allowed: use a relative path inside the run, without '..'." % name)
+
+
+def _match(have, want):
+    if isinstance(want, dict):
+        return all(have.get(k) == str(v) for k, v in want.items())
+    if isinstance(want, str):
+        return want in have
+    return all(k in have for k in want)
+
+
+def _html_escape(s):
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,1 @@
+"""The workspace server: REST API, scheduler and watchdog over one workspace folder."""

@@ -1,0 +1,68 @@
+"""``python -m kyanite.server --workspace-dir DIR``: run the workspace server in the foreground.
+
+Binds ``--host`` (default 127.0.0.1) on ``--port``; without one it reuses the port in the
+workspace settings, else takes a free one and records it there, so hosts of running runs
+find a restarted server at the same address. Writes ``server.json`` once listening and
+removes it on exit.
+"""
+
+import argparse
+import json
+import os
+import socket
+import sys
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m kyanite.server")
+    p.add_argument("--workspace-dir", required=True, help="the workspace's .kyanite folder")
+    p.add_argument("--host", default=None)
+    p.add_argument("--port", type=int, default=None)
+    p.add_argument("--database-url", default=None)
+    args = p.parse_args(argv)
+
+    import uvicorn
+
+    from kyanite.server.app import configure_logging, create_app
+    from kyanite.server.layout import WorkspaceLayout
+
+    layout = WorkspaceLayout(args.workspace_dir)
+    if not layout.exists():
+        sys.exit("No kyanite workspace at %s (run `kyanite init` first)." % args.workspace_dir)
+    settings = layout.settings()
+    host = args.host or settings.get("host") or "127.0.0.1"
+    port = args.port if args.port is not None else (settings.get("port") or 0)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sys.exit("Cannot listen on %s:%s (%s). Stop whatever uses it, or give --port." % (host, port, exc))
+    sock.listen(2048)
+    port = sock.getsockname()[1]
+    if settings.get("port") != port or settings.get("host") != host:
+        settings.update(port=port, host=host)
+        layout.write_settings(settings)
+    if args.database_url:
+        settings["database_url"] = args.database_url
+        layout.write_settings(settings)
+    url_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    url = "http://%s:%d" % (url_host, port)
+    configure_logging()
+    app = create_app(layout, url, database_url=args.database_url)
+    info = {"pid": os.getpid(), "url": url, "port": port, "host": host}
+    tmp = layout.server_path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(info, f)
+    os.replace(tmp, layout.server_path)
+    try:
+        config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_keep_alive=30)
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        cur = layout.server_info()
+        if cur and cur.get("pid") == os.getpid():
+            os.unlink(layout.server_path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""REST routes of the workspace server, one module per resource family."""

@@ -1,0 +1,113 @@
+"""Run files (artifacts), driver logs (append with offsets) and source snapshots."""
+
+import os
+import re
+import tempfile
+from typing import Optional
+
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
+
+from kyanite.exceptions import NotFoundException, UserErrorException
+from kyanite.store.artifacts import check_key
+
+router = APIRouter(tags=["files"])
+_SHA = re.compile(r"^[0-9a-f]{64}$")
+
+
+def k(request):
+    return request.app.state.k
+
+
+async def _spool_body(request):
+    """Stream the request body into a temporary file (uploads may be large)."""
+    tmp = tempfile.TemporaryFile()
+    async for chunk in request.stream():
+        tmp.write(chunk)
+    tmp.seek(0)
+    return tmp
+
+
+@router.post("/runs/{run_id}/logs")
+async def append_log(run_id: str, name: str, offset: int, request: Request):
+    s = k(request)
+    check_key(name)
+    data = await request.body()
+    await run_in_threadpool(s.store.run, run_id)  # 404 for unknown runs
+    size = await run_in_threadpool(s.artifacts.append, "runs/%s/%s" % (run_id, name), offset, data)
+    s.notifier.changed(run_id)
+    return {"size": size}
+
+
+@router.get("/runs/{run_id}/logs")
+def read_log(run_id: str, name: str, request: Request, offset: int = 0, max_bytes: Optional[int] = None):
+    """Log bytes from ``offset``; headers X-Log-Size (total) and X-Run-Status."""
+    s = k(request)
+    run = s.store.run(run_id)
+    data, size = s.artifacts.read("runs/%s/%s" % (run_id, check_key(name)), offset, max_bytes)
+    return Response(data, media_type="text/plain; charset=utf-8",
+                    headers={"X-Log-Size": str(offset + len(data) if data else max(size, offset)),
+                             "X-Run-Status": run["status"]})
+
+
+@router.get("/runs/{run_id}/artifacts")
+def list_artifacts(run_id: str, request: Request, prefix: Optional[str] = None):
+    s = k(request)
+    s.store.run(run_id)
+    files = s.artifacts.list("runs/%s" % run_id)
+    if prefix:
+        files = [f for f in files if f["path"].startswith(prefix)]
+    return {"files": files}
+
+
+@router.put("/runs/{run_id}/artifacts/{path:path}")
+async def put_artifact(run_id: str, path: str, request: Request):
+    s = k(request)
+    key = "runs/%s/%s" % (run_id, check_key(path))
+    await run_in_threadpool(s.store.run, run_id)
+    tmp = await _spool_body(request)
+    try:
+        size = await run_in_threadpool(s.artifacts.put, key, tmp)
+    finally:
+        tmp.close()
+    return {"path": path, "size": size}
+
+
+@router.get("/runs/{run_id}/artifacts/{path:path}")
+def get_artifact(run_id: str, path: str, request: Request):
+    s = k(request)
+    s.store.run(run_id)
+    try:
+        local = s.artifacts.local_path("runs/%s/%s" % (run_id, check_key(path)))
+    except NotFoundException:
+        raise NotFoundException("Run %s has no file %r." % (run_id, path))
+    return FileResponse(local, filename=os.path.basename(path))
+
+
+def _snapshot_key(sha):
+    if not _SHA.match(sha):
+        raise UserErrorException("Snapshot id must be a sha256 hex digest, got %r." % sha)
+    return "snapshots/%s.tar.gz" % sha
+
+
+@router.get("/snapshots/{sha}/exists")
+def snapshot_exists(sha: str, request: Request):
+    return {"exists": k(request).artifacts.size(_snapshot_key(sha)) >= 0}
+
+
+@router.put("/snapshots/{sha}")
+async def put_snapshot(sha: str, request: Request):
+    s = k(request)
+    key = _snapshot_key(sha)
+    tmp = await _spool_body(request)
+    try:
+        size = await run_in_threadpool(s.artifacts.put, key, tmp)
+    finally:
+        tmp.close()
+    return {"id": sha, "size": size}
+
+
+@router.get("/snapshots/{sha}")
+def get_snapshot(sha: str, request: Request):
+    return FileResponse(k(request).artifacts.local_path(_snapshot_key(sha)))

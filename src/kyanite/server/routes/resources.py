@@ -1,0 +1,78 @@
+"""Compute targets and environments."""
+
+from typing import Optional
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+from kyanite.exceptions import ConflictException
+from kyanite.runtime.run import RunStatus
+from kyanite.store.database import ACTIVE_STATES
+
+router = APIRouter(tags=["resources"])
+
+
+def k(request):
+    return request.app.state.k
+
+
+class ComputeCreate(BaseModel):
+    name: str
+    type: str = "AmlCompute"
+    config: dict = {}
+
+
+def _with_status(s, target):
+    cfg = dict(target["config"], type=target["type"])
+    executor = s.scheduler.executor_for(target)
+    active = s.store.count_active(target["name"])
+    queued = len([1 for _, t in s.store.queued_runs() if t == target["name"]])
+    return dict(target, provisioningState="Succeeded", status={
+        "capacity": executor.capacity(cfg), "running": active, "queued": queued,
+        "free": max(0, executor.capacity(cfg) - active)})
+
+
+@router.get("/computes")
+def list_computes(request: Request):
+    s = k(request)
+    return {"computes": [_with_status(s, t) for t in [s.scheduler.target("local")] + s.store.list_computes()]}
+
+
+@router.post("/computes")
+def create_compute(body: ComputeCreate, request: Request):
+    s = k(request)
+    if body.name == "local":
+        raise ConflictException("'local' is the built-in compute target; choose another name.")
+    return _with_status(s, s.store.create_compute(body.name, body.type, body.config))
+
+
+@router.get("/computes/{name}")
+def get_compute(name: str, request: Request):
+    s = k(request)
+    return _with_status(s, s.scheduler.target(name))
+
+
+@router.delete("/computes/{name}")
+def delete_compute(name: str, request: Request):
+    s = k(request)
+    busy = s.store.list_runs(target=name, status=list(ACTIVE_STATES) + [RunStatus.QUEUED], top_level=False)
+    if busy:
+        raise ConflictException("Compute target %r has %d queued or running runs; cancel them first."
+                                % (name, len(busy)))
+    s.store.delete_compute(name)
+    return {"deleted": name}
+
+
+@router.post("/environments")
+def register_environment(body: dict, request: Request):
+    return k(request).store.register_environment(body.get("name"), body.get("definition") or {})
+
+
+@router.get("/environments")
+def list_environments(request: Request):
+    return {"environments": k(request).store.list_environments()}
+
+
+@router.get("/environments/{name}")
+def get_environment(name: str, request: Request, version: Optional[int] = None):
+    return k(request).store.environment(name, version)

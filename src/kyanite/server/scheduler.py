@@ -1,0 +1,175 @@
+"""The run scheduler and the run watchdog, two daemon threads of the workspace server.
+
+Scheduler: takes Queued runs oldest first and, when their compute target has a free
+slot (``executor.capacity``), moves them to Preparing and launches a run host. A run
+stays Queued while its target is full. ``wake()`` makes it look at once (on submit and
+whenever a run ends).
+
+Watchdog: fails active runs whose host stopped heartbeating for ``heartbeat_timeout``
+seconds (counted from the server's start at the earliest, so a restart is not a death),
+or whose host process is gone (where the executor can tell), and ends runs stuck in
+CancelRequested after ``cancel_grace`` seconds.
+"""
+
+import json
+import logging
+import os
+import threading
+import time
+
+from kyanite.exceptions import NotFoundException
+from kyanite.runtime.run import RunStatus
+from kyanite.store.database import ACTIVE_STATES
+
+log = logging.getLogger("kyanite.scheduler")
+LOCAL_TARGET = {"name": "local", "type": "local", "config": {"type": "local"}}
+
+
+class Scheduler(object):
+    def __init__(self, store, executors, host_env, notifier, heartbeat_timeout=None, cancel_grace=15.0):
+        self.store = store
+        self.executors = executors
+        self.host_env = host_env
+        self.notifier = notifier
+        self.heartbeat_timeout = float(heartbeat_timeout or os.environ.get("KYANITE_HEARTBEAT_TIMEOUT", 60))
+        self.cancel_grace = cancel_grace
+        self.started = time.time()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._cancel_seen = {}
+        self._threads = [threading.Thread(target=self._loop, name="kyanite-scheduler", daemon=True),
+                         threading.Thread(target=self._watch, name="kyanite-watchdog", daemon=True)]
+
+    def start(self):
+        for t in self._threads:
+            t.start()
+
+    def stop(self):
+        self._stop.set()
+        self._wake.set()
+
+    def wake(self):
+        self._wake.set()
+
+    # -- targets -----------------------------------------------------------------
+    def target(self, name):
+        if name in (None, "local"):
+            return LOCAL_TARGET
+        return self.store.compute(name)
+
+    def executor_for(self, target):
+        kind = target["config"].get("executor", "local")
+        return self.executors[kind]
+
+    # -- scheduling ----------------------------------------------------------------
+    def _loop(self):
+        while not self._stop.is_set():
+            self._wake.wait(1.0)
+            self._wake.clear()
+            try:
+                self.schedule_once()
+            except Exception:
+                log.exception("scheduler pass failed")
+
+    def schedule_once(self):
+        with self._lock:
+            free = {}
+            for run_id, target_name in self.store.queued_runs():
+                try:
+                    target = self.target(target_name)
+                except NotFoundException:
+                    self._finish(run_id, RunStatus.FAILED, "Compute target %r was deleted while the "
+                                 "run was queued." % target_name, "ComputeTargetNotFound")
+                    continue
+                executor = self.executor_for(target)
+                if target_name not in free:
+                    cfg = dict(target["config"], type=target["type"])
+                    free[target_name] = executor.capacity(cfg) - self.store.count_active(target_name)
+                if free[target_name] <= 0:
+                    continue
+                run, changed = self.store.set_status(run_id, RunStatus.PREPARING, expect=(RunStatus.QUEUED,))
+                if not changed:
+                    continue
+                free[target_name] -= 1
+                try:
+                    handle = executor.launch(run, self.host_env)
+                except Exception as exc:
+                    log.exception("launch failed")
+                    self._finish(run_id, RunStatus.FAILED, "Could not start the run host: %s" % exc,
+                                 "HostLaunchFailed")
+                    continue
+                self.store.update_run(run_id, host=handle)
+                self.notifier.changed(run_id)
+
+    def _finish(self, run_id, status, message, code):
+        self.store.set_status(run_id, status, error={"message": message, "code": code} if message else None)
+        self.notifier.changed(run_id)
+        self.wake()
+
+    # -- cancellation ---------------------------------------------------------------
+    def cancel(self, run_id):
+        """Cancel a run: at once when it has not started, else through its host."""
+        run = self.store.run(run_id)
+        if run["status"] in (RunStatus.NOT_STARTED, RunStatus.QUEUED):
+            run, changed = self.store.set_status(run_id, RunStatus.CANCELED,
+                                                 expect=(RunStatus.NOT_STARTED, RunStatus.QUEUED))
+            if changed:
+                self.notifier.changed(run_id)
+                return run
+            run = self.store.run(run_id)
+        if run["status"] in ACTIVE_STATES:
+            self.store.request_cancel(run_id)
+            run, _ = self.store.set_status(run_id, RunStatus.CANCEL_REQUESTED)
+            if run["host"]:
+                try:
+                    self.executor_for(self.target(run["target"])).cancel(run["host"])
+                except Exception:
+                    log.exception("cancel signal failed")
+            elif run["host"] is None:  # an interactive run: nobody else will end it
+                run, _ = self.store.set_status(run_id, RunStatus.CANCELED)
+            self.notifier.changed(run_id)
+        return run
+
+    # -- watchdog ---------------------------------------------------------------------
+    def _watch(self):
+        while not self._stop.wait(min(2.0, self.heartbeat_timeout / 4)):
+            try:
+                self.watch_once()
+            except Exception:
+                log.exception("watchdog pass failed")
+
+    def watch_once(self):
+        now = time.time()
+        cutoff = now - self.heartbeat_timeout
+        if self.started > cutoff:
+            cutoff = None  # within the grace period after a (re)start
+        stale = set(self.store.stale_runs(cutoff)) if cutoff else set()
+        for run in self.store.list_runs(status=list(ACTIVE_STATES), top_level=False):
+            rid, handle = run["runId"], run["host"]
+            if not handle:
+                continue
+            try:
+                executor = self.executor_for(self.target(run["target"]))
+            except NotFoundException:
+                executor = self.executors["local"]
+            if run["status"] == RunStatus.CANCEL_REQUESTED:
+                first = self._cancel_seen.setdefault(rid, now)
+                if now - first > self.cancel_grace or executor.alive(handle) is False:
+                    executor.kill(handle)
+                    self._finish(rid, RunStatus.CANCELED, None, None)
+                    self._cancel_seen.pop(rid, None)
+                continue
+            if rid in stale:
+                executor.kill(handle)
+                self._finish(rid, RunStatus.FAILED,
+                             "The run host stopped heartbeating: no sign of life for %.0f s (last at %s). "
+                             "The process or node running it was lost." % (
+                                 self.heartbeat_timeout, run["lastHeartbeatUtc"]), "HeartbeatTimeout")
+            elif executor.alive(handle) is False:
+                time.sleep(0.5)  # the host may be reporting its final state right now
+                if self.store.run(rid)["status"] in ACTIVE_STATES:
+                    self._finish(rid, RunStatus.FAILED,
+                                 "The run host process exited without reporting a final status "
+                                 "(killed, or out of memory). See hosts/%s.log in the workspace folder." % rid,
+                                 "HostLost")

@@ -1,0 +1,131 @@
+"""Artifact stores: the files of runs (outputs, logs, images) and source snapshots.
+
+Keys are relative POSIX paths such as ``runs/<run_id>/outputs/model.keras``. Every
+implementation must refuse keys that are absolute or contain ``..`` (UserErrorException),
+create parents on write, and make ``put`` atomic (a reader never sees half a file).
+``append`` is the log primitive: it writes ``data`` at ``offset`` when ``offset`` equals
+the current size, accepts a retry of bytes already stored (idempotent), and refuses a gap
+with ConflictException. Thread safety: appends to one key are serialised by the store.
+"""
+
+import abc
+import os
+import shutil
+import tempfile
+import threading
+
+from kyanite.exceptions import ConflictException, NotFoundException, UserErrorException
+
+
+def check_key(key):
+    parts = key.replace("\\", "/").split("/")
+    if not key or key.startswith("/") or ".." in parts or "" in parts[:-1] or "\x00" in key:
+        raise UserErrorException(
+            "File name %r is not allowed: use a relative path without '..'." % key)
+    return "/".join(parts)
+
+
+class ArtifactStore(abc.ABC):
+    @abc.abstractmethod
+    def put(self, key, fileobj):
+        """Store the bytes read from ``fileobj`` (or a bytes object) under ``key``."""
+
+    @abc.abstractmethod
+    def local_path(self, key):
+        """A local file path holding ``key``'s bytes; NotFoundException when absent."""
+
+    @abc.abstractmethod
+    def list(self, prefix):
+        """``[{"path": key relative to prefix, "size": bytes}]`` under ``prefix``, sorted."""
+
+    @abc.abstractmethod
+    def size(self, key):
+        """Size in bytes, or -1 when absent."""
+
+    @abc.abstractmethod
+    def append(self, key, offset, data):
+        """Append as described in the module docstring; returns the new size."""
+
+    @abc.abstractmethod
+    def read(self, key, offset=0, max_bytes=None):
+        """``(bytes from offset, total size)``; ``(b"", 0)`` when absent."""
+
+
+class LocalArtifactStore(ArtifactStore):
+    """Files under a root folder (the workspace's ``artifacts`` folder)."""
+
+    def __init__(self, root):
+        self.root = os.path.abspath(root)
+        os.makedirs(self.root, exist_ok=True)
+        self._locks = {}
+        self._locks_guard = threading.Lock()
+
+    def _path(self, key):
+        return os.path.join(self.root, *check_key(key).split("/"))
+
+    def _lock(self, key):
+        with self._locks_guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def put(self, key, fileobj):
+        path = self._path(key)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".upload-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                if isinstance(fileobj, (bytes, bytearray)):
+                    f.write(fileobj)
+                else:
+                    shutil.copyfileobj(fileobj, f, 1 << 20)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return os.path.getsize(path)
+
+    def local_path(self, key):
+        path = self._path(key)
+        if not os.path.isfile(path):
+            raise NotFoundException("No file %r." % key)
+        return path
+
+    def list(self, prefix):
+        base = self._path(prefix)
+        out = []
+        for root, _dirs, files in os.walk(base):
+            for fn in files:
+                if fn.startswith(".upload-"):
+                    continue
+                full = os.path.join(root, fn)
+                out.append({"path": os.path.relpath(full, base).replace(os.sep, "/"),
+                            "size": os.path.getsize(full)})
+        return sorted(out, key=lambda f: f["path"])
+
+    def size(self, key):
+        path = self._path(key)
+        return os.path.getsize(path) if os.path.isfile(path) else -1
+
+    def append(self, key, offset, data):
+        path = self._path(key)
+        with self._lock(key):
+            size = os.path.getsize(path) if os.path.isfile(path) else 0
+            if offset + len(data) <= size:
+                return size  # a retry of bytes already stored
+            if offset > size:
+                raise ConflictException(
+                    "Append to %r at offset %d, but it holds %d bytes." % (key, offset, size))
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "ab") as f:
+                f.write(data[size - offset:])
+            return offset + len(data)
+
+    def read(self, key, offset=0, max_bytes=None):
+        path = self._path(key)
+        if not os.path.isfile(path):
+            return b"", 0
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            f.seek(offset)
+            data = f.read(-1 if max_bytes is None else max_bytes)
+        return data, size
