@@ -1,0 +1,85 @@
+"""Shared fixtures: a real workspace server per test module, the MNIST files, helpers.
+
+Every server binds 127.0.0.1 in a temporary folder and is stopped (with the run hosts it
+started) when its module ends. Environments are cached in ``KYANITE_CACHE_DIR`` (default
+``~/.cache/kyanite-test``) so repeated runs reuse them.
+"""
+
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+import psutil
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+os.environ.setdefault("KYANITE_CACHE_DIR", str(Path.home() / ".cache" / "kyanite-test"))
+os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
+
+
+def find_mnist():
+    for cand in (os.environ.get("KYANITE_MNIST_DIR"), REPO.parent / "shared" / "data" / "mnist",
+                 REPO / "shared" / "data" / "mnist"):
+        if cand and (Path(cand) / "train-images-idx3-ubyte.gz").is_file():
+            return Path(cand)
+    pytest.fail("The MNIST files are missing: set KYANITE_MNIST_DIR to the folder with the four IDX .gz files.")
+
+
+@pytest.fixture(scope="session")
+def mnist_dir():
+    return find_mnist()
+
+
+def stop_workspace(path):
+    """Stop a workspace's server and every run host it launched."""
+    from kyanite.core._server import stop_server
+    from kyanite.server.layout import WorkspaceLayout
+    layout = WorkspaceLayout.for_path(path)
+    info = layout.server_info()
+    stop_server(layout)
+    hosts = Path(layout.hosts_dir)
+    for p in psutil.process_iter(["cmdline"]):
+        cmd = p.info.get("cmdline") or []
+        if "kyanite.runtime.host" in cmd and hosts.exists():
+            run_id = cmd[cmd.index("--run-id") + 1] if "--run-id" in cmd else None
+            if run_id and (hosts / ("%s.log" % run_id)).exists():
+                for q in [p] + p.children(recursive=True):
+                    try:
+                        q.kill()
+                    except psutil.Error:
+                        pass
+    return info
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    """A local workspace with its server running, shared by the tests of one module."""
+    from kyanite.core import Workspace
+    path = tmp_path_factory.mktemp("ws")
+    workspace = Workspace.create(name="test-ws", path=str(path), show_output=False)
+    yield workspace
+    stop_workspace(path)
+
+
+@pytest.fixture
+def make_script(tmp_path):
+    """Write a script into a fresh source folder; returns the folder."""
+    def make(body, name="train.py", **files):
+        src = tmp_path / "src"
+        src.mkdir(exist_ok=True)
+        (src / name).write_text(textwrap.dedent(body))
+        for fname, text in files.items():
+            (src / fname).write_text(textwrap.dedent(text))
+        return src
+    return make
+
+
+@pytest.fixture(scope="session")
+def current_env():
+    """The user-managed environment: this interpreter, nothing to build."""
+    from kyanite.core import Environment
+    env = Environment("current-python")
+    env.python.user_managed_dependencies = True
+    env.python.interpreter_path = sys.executable
+    return env
