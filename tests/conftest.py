@@ -16,6 +16,23 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("KYANITE_CACHE_DIR", str(Path.home() / ".cache" / "kyanite-test"))
 os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
+# Every process this test session starts (servers, run hosts, scoring servers) inherits
+# this mark, so the session can end them all at exit, and only them.
+SESSION_MARK = "%d-%d" % (os.getpid(), int(psutil.Process().create_time()))
+os.environ["KYANITE_TEST_SESSION"] = SESSION_MARK
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _end_leftover_processes():
+    """At the end of the session, kill any process still carrying this session's mark."""
+    yield
+    me = os.getpid()
+    for p in psutil.process_iter():
+        try:
+            if p.pid != me and p.environ().get("KYANITE_TEST_SESSION") == SESSION_MARK:
+                p.kill()
+        except (psutil.Error, OSError):
+            pass
 
 
 def find_mnist():
@@ -53,11 +70,24 @@ def stop_workspace(path):
 
 
 @pytest.fixture(scope="module")
-def ws(tmp_path_factory):
-    """A local workspace with its server running, shared by the tests of one module."""
+def ws(request, tmp_path_factory):
+    """A local workspace with its server running, shared by the tests of one module.
+
+    A module may set ``SERVER_ENV = {"NAME": "value"}``: environment variables its server
+    (and the run hosts that server starts) are started with."""
     from kyanite.core import Workspace
     path = tmp_path_factory.mktemp("ws")
-    workspace = Workspace.create(name="test-ws", path=str(path), show_output=False)
+    extra = dict(getattr(request.module, "SERVER_ENV", None) or {})
+    saved = dict((k, os.environ.get(k)) for k in extra)
+    os.environ.update(extra)
+    try:
+        workspace = Workspace.create(name="test-ws", path=str(path), show_output=False)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     yield workspace
     stop_workspace(path)
 
@@ -83,3 +113,22 @@ def current_env():
     env.python.user_managed_dependencies = True
     env.python.interpreter_path = sys.executable
     return env
+
+
+def wait_until(predicate, timeout=30.0, interval=0.1, what="the condition"):
+    """Poll ``predicate`` until it returns a truthy value (returned) or fail after ``timeout`` s."""
+    import time
+    deadline = time.time() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.time() > deadline:
+            pytest.fail("Timed out after %.0f s waiting for %s." % (timeout, what))
+        time.sleep(interval)
+
+
+@pytest.fixture(name="wait_until")
+def wait_until_fixture():
+    """``wait_until(predicate, timeout, interval, what)``: poll with a deadline."""
+    return wait_until

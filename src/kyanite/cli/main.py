@@ -24,7 +24,7 @@ def _version():
 
 
 def build_parser():
-    from kyanite.cli import init_cmd, run_cmds, server_cmds
+    from kyanite.cli import init_cmd, run_cmds, server_cmds, sweep_cmds
     parser = argparse.ArgumentParser(
         prog="kyanite", description="kyanite: a self-hosted machine-learning workspace.",
         epilog="Start with `kyanite init` in your project folder.")
@@ -33,6 +33,7 @@ def build_parser():
     init_cmd.register(sub)
     server_cmds.register(sub)
     run_cmds.register(sub)
+    sweep_cmds.register(sub)
     return parser
 
 

@@ -36,10 +36,10 @@ class LocalExecutor(Executor):
         _reap_later(proc)
         return {"executor": "local", "pid": proc.pid, "create_time": created}
 
-    def _process(self, handle):
+    def _process(self, handle, pid_key="pid", time_key="create_time"):
         try:
-            p = psutil.Process(handle["pid"])
-            if handle.get("create_time") and abs(p.create_time() - handle["create_time"]) > 1:
+            p = psutil.Process(handle[pid_key])
+            if handle.get(time_key) and abs(p.create_time() - handle[time_key]) > 1:
                 return None  # the pid was reused
             if p.status() == psutil.STATUS_ZOMBIE:
                 return None
@@ -56,14 +56,23 @@ class LocalExecutor(Executor):
                 pass
 
     def kill(self, handle):
-        p = self._process(handle)
-        if p is None:
-            return
-        procs = [p]
-        try:
-            procs += p.children(recursive=True)
-        except psutil.Error:
-            pass
+        """End the host, its descendants, and the script's process group (the script runs
+        in a session of its own, so it outlives a host killed by force otherwise)."""
+        procs = []
+        for p in (self._process(handle), self._process(handle, "script_pid", "script_create_time")):
+            if p is None:
+                continue
+            procs.append(p)
+            try:
+                procs += p.children(recursive=True)
+            except psutil.Error:
+                pass
+        script = self._process(handle, "script_pid", "script_create_time")
+        if script is not None:
+            try:
+                os.killpg(script.pid, signal.SIGKILL)
+            except OSError:
+                pass
         for q in procs:
             try:
                 q.kill()

@@ -2,12 +2,16 @@
 
 from kyanite.core.compute import ComputeTarget
 from kyanite.core.conda_dependencies import CondaDependencies
+from kyanite.core.dataset import Dataset
+from kyanite.core.datastore import Datastore
 from kyanite.core.environment import Environment
 from kyanite.core.experiment import Experiment
+from kyanite.core.model import Model
 from kyanite.core.runconfig import RunConfiguration
 from kyanite.core.script_run_config import ScriptRunConfig
 from kyanite.core.workspace import Workspace
 from kyanite.runtime.run import Run, RunStatus
 
 __all__ = ["Workspace", "Experiment", "Run", "RunStatus", "ScriptRunConfig", "RunConfiguration",
-           "Environment", "CondaDependencies", "ComputeTarget"]
+           "Environment", "CondaDependencies", "ComputeTarget", "Dataset", "Datastore",
+           "Model"]

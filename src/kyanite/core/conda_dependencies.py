@@ -7,7 +7,19 @@ count; other conda packages are refused when the environment is used (see
 
 import yaml
 
+from kyanite.exceptions import UserErrorException
+
 __all__ = ["CondaDependencies"]
+
+
+def _checked(fn, *args, **kwargs):
+    """Call a :mod:`kyanite.envs` parser; its EnvSpecError becomes a UserErrorException with
+    the same message (file, line, what to change)."""
+    from kyanite.envs import EnvSpecError
+    try:
+        return fn(*args, **kwargs)
+    except EnvSpecError as exc:
+        raise UserErrorException(str(exc)) from None
 
 
 class CondaDependencies(object):
@@ -16,7 +28,7 @@ class CondaDependencies(object):
             with open(conda_dependencies_file_path) as f:
                 text = f.read()
             from kyanite.envs import parse_conda_yaml
-            parse_conda_yaml(text, source=conda_dependencies_file_path)  # clear errors now
+            _checked(parse_conda_yaml, text, source=conda_dependencies_file_path)  # clear errors now
             _underlying_structure = yaml.safe_load(text)
         self._conda = _underlying_structure or {"name": "project_environment",
                                                 "dependencies": ["python=3.11", {"pip": []}]}
@@ -103,4 +115,4 @@ class CondaDependencies(object):
 
     def _to_spec(self, source="conda dependencies"):
         from kyanite.envs import parse_conda_yaml
-        return parse_conda_yaml(self.serialize_to_string(), source=source)
+        return _checked(parse_conda_yaml, self.serialize_to_string(), source=source)

@@ -14,7 +14,7 @@ Docker and says so in the run's log.
 
 import os
 
-from kyanite.core.conda_dependencies import CondaDependencies
+from kyanite.core.conda_dependencies import CondaDependencies, _checked
 from kyanite.exceptions import UserErrorException
 
 __all__ = ["Environment", "PythonSection", "DockerSection"]
@@ -65,7 +65,7 @@ class Environment(object):
         from kyanite.envs import parse_pip_requirements
         with open(file_path) as f:
             text = f.read()
-        parse_pip_requirements(text, source=file_path)
+        _checked(parse_pip_requirements, text, source=file_path)
         env = Environment(name)
         env.python.pip_requirements = text
         return env
@@ -108,9 +108,10 @@ class Environment(object):
     def _spec(self):
         from kyanite.envs import EnvSpec, parse_pip_requirements
         if self.python.user_managed_dependencies:
-            return EnvSpec(user_managed=True, interpreter=self.python.interpreter_path, name=self.name)
+            return _checked(EnvSpec, user_managed=True, interpreter=self.python.interpreter_path, name=self.name)
         if self.python.pip_requirements:
-            spec = parse_pip_requirements(self.python.pip_requirements, source="environment %r" % self.name)
+            spec = _checked(parse_pip_requirements, self.python.pip_requirements,
+                            source="environment %r" % self.name)
         else:
             spec = self.python.conda_dependencies._to_spec(source="environment %r" % self.name)
         spec.name = self.name

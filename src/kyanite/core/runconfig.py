@@ -1,8 +1,12 @@
 """RunConfiguration: how a script runs (target, environment, limits), as in the SDK v1."""
 
 from kyanite.core.environment import Environment
+from kyanite.core.runconfig_distributed import (
+    MpiConfiguration, PyTorchConfiguration, ResourceConfiguration, TensorflowConfiguration,
+)
 
-__all__ = ["RunConfiguration"]
+__all__ = ["RunConfiguration", "PyTorchConfiguration", "MpiConfiguration", "TensorflowConfiguration",
+           "ResourceConfiguration"]
 
 
 class RunConfiguration(object):
@@ -20,3 +24,4 @@ class RunConfiguration(object):
         self.node_count = 1
         self.environment_variables = {}
         self.command = command
+        self.resources = None  # a ResourceConfiguration (kyanite extension), None = target default

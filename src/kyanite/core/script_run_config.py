@@ -17,7 +17,7 @@ class ScriptRunConfig(object):
     def __init__(self, source_directory=".", script=None, arguments=None, run_config=None,
                  _telemetry_values=None, compute_target=None, environment=None,
                  distributed_job_config=None, resume_from=None, max_run_duration_seconds=None,
-                 command=None, docker_runtime_config=None):
+                 command=None, docker_runtime_config=None, resources=None):
         self.source_directory = source_directory
         self.script = script
         self.arguments = list(arguments or [])
@@ -29,6 +29,12 @@ class ScriptRunConfig(object):
         if max_run_duration_seconds is not None:
             self.run_config.max_run_duration_seconds = max_run_duration_seconds
         self.distributed_job_config = distributed_job_config
+        if distributed_job_config is not None and not hasattr(distributed_job_config, "_definition"):
+            raise UserErrorException("distributed_job_config must be a PyTorchConfiguration, MpiConfiguration "
+                                     "or TensorflowConfiguration, got %r." % (distributed_job_config,))
+        if resources is not None:  # kyanite extension: what one node of the run needs
+            from kyanite.core.runconfig_distributed import ResourceConfiguration
+            self.run_config.resources = ResourceConfiguration._coerce(resources)
 
     @property
     def compute_target(self):
@@ -54,8 +60,11 @@ class ScriptRunConfig(object):
         if not os.path.isfile(os.path.join(src, self.script)):
             raise UserErrorException("Script %r not found in source_directory %s." % (self.script, src))
         env = self.run_config.environment
-        arguments = [a if isinstance(a, (str, int, float)) else _argument(a) for a in self.arguments]
-        return {
+        from kyanite.core.dataset import _run_inputs  # datasets -> placeholders + inputDatasets
+        args, input_datasets = _run_inputs(experiment.workspace, self.arguments,
+                                           getattr(self.run_config, "data", None))
+        arguments = [a if isinstance(a, (str, int, float)) else _argument(a) for a in args]
+        definition = {
             "script": self.script,
             "arguments": [str(a) for a in arguments],
             "sourceDirectory": src,
@@ -66,6 +75,25 @@ class ScriptRunConfig(object):
             "framework": self.run_config.framework,
             "nodeCount": self.run_config.node_count,
         }
+        definition.update(self._distribution())
+        if input_datasets:
+            definition["inputDatasets"] = input_datasets
+        return definition
+
+    def _distribution(self):
+        """The distributed-job and resource parts of the run definition."""
+        from kyanite.core.runconfig_distributed import ResourceConfiguration
+        out = {}
+        dist = self.distributed_job_config
+        if dist is not None:
+            out.update(distributed=dist._definition(), framework=dist.framework,
+                       communicator=dist.communicator, nodeCount=dist.node_count)
+        res = ResourceConfiguration._coerce(getattr(self.run_config, "resources", None))
+        if res is not None:
+            out["resources"] = res._definition()
+            if res.cpu:
+                out["cpuCount"] = res.cpu
+        return out
 
     def _submit(self, experiment, tags=None, **kwargs):
         from kyanite.runtime.run import Run

@@ -34,8 +34,8 @@ class Workspace(object):
             from kyanite.core._server import ensure_server
             _client = Client(ensure_server(self._layout), self._layout.token())
         self._client = _client
-        self._info = self._client.get("/api/health")
-        self.name = workspace_name or self._info["workspace"]
+        self._info = self._client.get("/api/workspace")  # checks the token now: 401 -> AuthenticationException
+        self.name = workspace_name or self._info["name"]
         self.subscription_id = subscription_id
         self.resource_group = resource_group
         self.location = "local" if self._layout else "remote"
@@ -103,9 +103,10 @@ class Workspace(object):
         return Workspace(path=os.path.dirname(ws_dir.rstrip(os.sep)))
 
     @staticmethod
-    def connect(server_url, token, name=None):
-        """Open a workspace served by a (remote) workspace server."""
-        return Workspace(workspace_name=name, _client=Client(server_url, token))
+    def connect(server_url, token, name=None, retry_seconds=30.0):
+        """Open a workspace served by a (remote) workspace server. Calls that cannot reach
+        it are retried for ``retry_seconds`` (a restart) before ServerNotRunningException."""
+        return Workspace(workspace_name=name, _client=Client(server_url, token, retry_seconds=retry_seconds))
 
     @staticmethod
     def _from_client(client):
@@ -156,6 +157,17 @@ class Workspace(object):
         from kyanite.core.environment import Environment
         return dict((e["name"], Environment._from_record(e))
                     for e in self._client.get("/api/environments")["environments"])
+
+    @property
+    def datastores(self):
+        """``{name: Datastore}``, the built-in ``workspaceblobstore`` included."""
+        from kyanite.core.datastore import Datastore
+        return dict((d.name, d) for d in Datastore.list(self))
+
+    def get_default_datastore(self):
+        """The workspace's built-in datastore, ``workspaceblobstore``."""
+        from kyanite.core.datastore import Datastore
+        return Datastore.get_default(self)
 
     def get_details(self):
         return {"name": self.name, "location": self.location, "serverUrl": self.server_url,

@@ -36,9 +36,11 @@ from kyanite.runtime.run import DRIVER_LOG, TERMINAL_STATES, RunStatus
 
 #: Modules copied into run environments so ``from kyanite.core import Run`` works there.
 RUNTIME_FILES = ("__init__.py", "exceptions.py", "runtime/__init__.py", "runtime/_http.py",
-                 "runtime/_sinks.py", "runtime/run.py")
+                 "runtime/_sinks.py", "runtime/run.py", "runtime/model_path.py", "keras.py")
 _SHIM_CORE = ('"""kyanite inside a run environment: the stdlib-only runtime."""\n'
-              "from kyanite.runtime.run import Run, RunStatus\n\n__all__ = [\"Run\", \"RunStatus\"]\n")
+              "from kyanite.runtime.model_path import Model\n"
+              "from kyanite.runtime.run import Run, RunStatus\n\n"
+              "__all__ = [\"Run\", \"RunStatus\", \"Model\"]\n")
 
 
 def cache_dir():
@@ -55,7 +57,8 @@ class LogShipper(object):
         self._lock = threading.Lock()
         self._send_lock = threading.Lock()
         self._stop = threading.Event()
-        self.tail = []
+        self.tail = []  # the log's last lines; the last one may be unfinished
+        self._open_line = False
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._thread.start()
 
@@ -63,8 +66,17 @@ class LogShipper(object):
         data = text.encode("utf-8", "replace") if isinstance(text, str) else text
         with self._lock:
             self._buf += data
-        for line in data.decode("utf-8", "replace").splitlines():
-            self.tail.append(line)
+        # chunks end anywhere (a traceback's last line comes in several writes): continue
+        # the unfinished line instead of starting a new one
+        lines = data.decode("utf-8", "replace").split("\n")
+        if self._open_line and self.tail:
+            self.tail[-1] += lines.pop(0)
+            if not lines:
+                return
+        self._open_line = lines[-1] != ""
+        if not self._open_line:
+            lines.pop()
+        self.tail.extend(lines)
         del self.tail[:-40]
 
     def line(self, text):
@@ -105,20 +117,25 @@ class MetricShipper(object):
         self._thread.start()
 
     def _loop(self):
-        while not self._stop.wait(self.interval):
+        shipped = False
+        while not self._stop.wait(0 if shipped else self.interval):
             try:
-                self.flush()
+                shipped = self.flush()
             except Exception as exc:
+                shipped = False
                 sys.stderr.write("metric shipping delayed: %s\n" % exc)
 
-    def flush(self, max_bytes=8 << 20):
+    def flush(self, max_bytes=4 << 20):
+        """Ship everything appended so far; True when anything was sent."""
+        shipped = False
         with self._lock:
             while True:
                 with open(self.path, "rb") as f:
                     f.seek(self._pos)
                     chunk = f.read(max_bytes)
                 if not chunk:
-                    return
+                    return shipped
+                shipped = True
                 data = self._partial + chunk
                 cut = data.rfind(b"\n") + 1
                 lines = data[:cut].decode("utf-8", "replace").split("\n")
@@ -140,6 +157,7 @@ class Host(object):
         self.client = client
         self.cache = cache_dir()
         self.proc = None
+        self.group = None  # a distributed run's processes (kyanite.runtime.distributed)
         self.cancel_requested = threading.Event()
         self.log = None
 
@@ -166,6 +184,8 @@ class Host(object):
             threading.Thread(target=self._end_tree, daemon=True).start()
 
     def _end_tree(self):
+        if self.group is not None:
+            return self.group.stop()
         proc = self.proc
         if proc is None:
             return
@@ -239,6 +259,7 @@ class Host(object):
         finally:
             if os.environ.get("KYANITE_KEEP_WORKDIR") != "1":
                 shutil.rmtree(workdir, ignore_errors=True)
+                shutil.rmtree(workdir + ".inputs", ignore_errors=True)  # mounted/downloaded datasets
         return rc
 
     def _execute(self, run, definition, workdir):
@@ -254,13 +275,24 @@ class Host(object):
         except (EnvSpecError, EnvBuildError) as exc:
             log.line("environment %r could not be built:\n%s" % (env_def.get("name"), exc))
             return self.finish(RunStatus.FAILED, {
-                "message": "Environment %r could not be built: %s" % (env_def.get("name"), _first_line(exc)),
+                "message": "Environment %r could not be built: %s" % (env_def.get("name"), _env_error(exc)),
                 "code": "EnvironmentBuildFailed", "logTail": log.tail[-20:]})
         self.client.patch("/api/runs/%s" % self.run_id, {"resolved_packages": built.resolved}, retry_seconds=600)
         docker = env_def.get("docker") or {}
         if docker.get("enabled") or docker.get("baseImage"):
             log.line("docker settings are kept on the environment record; this target runs "
                      "without Docker, in a uv environment built from the same packages")
+        if definition.get("inputDatasets"):  # datasets into the node cache, laid out per input
+            from kyanite.data import DataError, materialize_run_inputs
+            try:
+                inputs = materialize_run_inputs(self.client, definition, self.cache, workdir, log.line)
+            except DataError as exc:
+                log.line("input datasets could not be prepared: %s" % exc.message)
+                return self.finish(RunStatus.FAILED, {"message": exc.message, "code": "DatasetError",
+                                                      "logTail": log.tail[-20:]})
+            definition = dict(definition, arguments=inputs.arguments)
+            env_def = dict(env_def, environmentVariables=dict(env_def.get("environmentVariables") or {},
+                                                              **inputs.env))
         if self.cancel_requested.is_set():
             return self.finish(RunStatus.CANCELED)
 
@@ -282,8 +314,17 @@ class Host(object):
         env = self.script_env(definition, env_def, spool)
         cmd = [built.python, script] + [str(a) for a in definition.get("arguments") or []]
         log.line("ready in %.2fs; starting: %s" % (time.time() - t0, " ".join(_quote(c) for c in cmd)))
-        self.proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        from kyanite.runtime import distributed
+        members = distributed.plan(definition.get("distributed"), env, env_def.get("environmentVariables"))
+        if members:  # a distributed run: one process per rank, rank 0 in the driver log
+            self.group = distributed.ProcessGroup(members, log, lambda name: LogShipper(self.client, self.run_id, name))
+            self.proc = self.group.start(cmd, workdir)[0]
+        else:
+            self.proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        self.client.patch("/api/runs/%s" % self.run_id, {"host": _script_handle(self.proc.pid)}, retry_seconds=600)
+        if self.cancel_requested.is_set():  # canceled while the script was being started
+            threading.Thread(target=self._end_tree, daemon=True).start()
         self.status(RunStatus.RUNNING)
         timer = None
         limit = definition.get("maxRunDurationSeconds")
@@ -296,14 +337,17 @@ class Host(object):
             timer = threading.Timer(float(limit), _timeout)
             timer.daemon = True
             timer.start()
-        fd = self.proc.stdout.fileno()
-        while True:
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                break
-            log.write(chunk)
-        rc = self.proc.wait()
+        if self.group is not None:
+            rc = self.group.wait()
+        else:
+            # the output is pumped by a thread: a child the script leaves behind may hold the
+            # pipe open, and must neither keep the run going nor outlive it
+            pump = threading.Thread(target=_pump, args=(self.proc.stdout, log), daemon=True)
+            pump.start()
+            rc = self.proc.wait()
         _kill_tree(self.proc.pid)  # stray children of the script
+        if self.group is None:
+            pump.join(10)
         if timer:
             timer.cancel()
         metrics.close()
@@ -370,6 +414,25 @@ class Host(object):
         return 0 if status == RunStatus.COMPLETED else 1
 
 
+def _pump(pipe, log):
+    fd = pipe.fileno()
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        log.write(chunk)
+
+
+def _script_handle(pid):
+    """What the executor needs to end the script's process group should this host die."""
+    try:
+        import psutil
+        created = psutil.Process(pid).create_time()
+    except Exception:
+        created = None
+    return {"script_pid": pid, "script_create_time": created}
+
+
 def _kill_tree(pid):
     try:
         os.killpg(pid, signal.SIGKILL)
@@ -394,9 +457,15 @@ def _safe_extract(tar, dest):
     tar.extractall(base, filter="data")
 
 
-def _first_line(exc):
+def _env_error(exc):
+    """The reason an environment failed: the spec error, or the build step that failed
+    followed by uv's own error lines (from its first ``error:`` line on)."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else exc.__class__.__name__
+    tail = exc.tail(12).splitlines() if hasattr(exc, "tail") else []
+    start = next((i for i, t in enumerate(tail) if t.strip().lower().startswith("error")), None)
+    if start is None:
+        return text
+    return "%s: %s" % (exc.message, " ".join(t.strip() for t in tail[start:] if t.strip()))
 
 
 def _quote(s):

@@ -92,6 +92,11 @@ class Run(object):
     # -- construction helpers ------------------------------------------------
     @classmethod
     def _from_details(cls, client, details, experiment=None, sink=None):
+        if cls is Run and details.get("runType") == "hyperdrive":
+            try:  # a sweep comes back as a HyperDriveRun, as in SDK v1
+                from kyanite.train.hyperdrive._run import HyperDriveRun as cls
+            except ImportError:  # the stdlib-only runtime inside a run environment
+                cls = Run
         return cls(experiment, details["runId"], _client=client, _details=details, _sink=sink)
 
     @classmethod
@@ -165,6 +170,12 @@ class Run(object):
 
     @property
     def input_datasets(self):
+        """Inside the run's script: ``{input name: local folder}`` of the datasets passed
+        with as_mount()/as_download() (a tabular dataset consumed direct gives its id).
+        Elsewhere: the run's record of its inputs (name, id, version, fingerprint, mode)."""
+        paths = os.environ.get("KYANITE_INPUT_DATASETS")
+        if paths and self._id == os.environ.get("KYANITE_RUN_ID"):
+            return dict(json.loads(paths))
         return dict(self._refresh().get("inputDatasets") or {})
 
     # -- details ---------------------------------------------------------------
@@ -195,8 +206,9 @@ class Run(object):
     def log_list(self, name, value, description=""):
         """Log a list of numbers as one series."""
         _check_name(name)
-        for v in value:
-            self._sink.scalar(self._id, name, _as_number(name, v))
+        values = [_as_number(name, v) for v in value]  # all or nothing
+        for v in values:
+            self._sink.scalar(self._id, name, v)
 
     def log_row(self, name, description=None, **kwargs):
         """Log one row of a table metric; get_metrics gives ``{column: [values]}``."""
@@ -324,6 +336,42 @@ class Run(object):
                 full = os.path.join(root, fn)
                 rel = os.path.relpath(full, path).replace(os.sep, "/")
                 self.upload_file(name.rstrip("/") + "/" + rel, full)
+
+    # -- models ------------------------------------------------------------------
+    def register_model(self, model_name, model_path=None, tags=None, properties=None, model_framework=None,
+                       model_framework_version=None, description=None, datasets=None,
+                       sample_input_dataset=None, sample_output_dataset=None, resource_configuration=None,
+                       **kwargs):
+        """Register the run's file or folder ``model_path`` (default: ``model_name``, e.g.
+        ``'outputs/model'``) as the next version of model ``model_name``, linked to this run
+        (``model.run_id``; ``Model.list(ws, run_id=run.id)``). Inside the running script a
+        path not uploaded yet is sent from the working folder first. Returns the Model."""
+        path = (model_path or model_name).replace("\\", "/").strip("/")
+        _check_artifact_name(path)
+        if os.environ.get("KYANITE_RUN_ID") == self._id:  # outputs are uploaded at the end: send them now
+            local = os.path.join(os.getcwd(), *path.split("/"))
+            if os.path.isdir(local):
+                self.upload_folder(path, local)
+            elif os.path.isfile(local):
+                self.upload_file(path, local)
+        sets = []
+        for item in datasets or []:
+            scenario, ds = item if isinstance(item, (list, tuple)) else ("training", item)
+            sets.append([str(scenario), str(getattr(ds, "name", None) or getattr(ds, "id", None) or ds)])
+        rec = self._client.post("/api/models", {
+            "name": model_name, "run_id": self._id, "path": path, "description": description,
+            "tags": dict((str(k), str(v)) for k, v in (tags or {}).items()),
+            "properties": dict((str(k), str(v)) for k, v in (properties or {}).items()),
+            "model_framework": model_framework, "model_framework_version": model_framework_version,
+            "datasets": sets})
+        try:
+            from kyanite.core.model import Model
+            from kyanite.core.workspace import Workspace
+        except ImportError:  # the stdlib-only runtime inside a run environment
+            from kyanite.runtime.model_path import Model as RecordModel
+            return RecordModel(rec, _client=self._client)
+        ws = self._experiment.workspace if self._experiment is not None else Workspace._from_client(self._client)
+        return Model._from_record(ws, rec)
 
     # -- logs --------------------------------------------------------------------
     def _read_log(self, name, offset):
@@ -465,7 +513,7 @@ class _OfflineRun(Run):
         return self._details
 
     get_metrics = get_file_names = download_file = download_files = _offline_only
-    child_run = get_children = cancel = wait_for_completion = _offline_only
+    child_run = get_children = cancel = wait_for_completion = register_model = _offline_only
 
     def upload_file(self, name, path_or_stream):
         print("Attempted to upload file %s" % name)

@@ -32,7 +32,9 @@ def main(argv=None):
     settings = layout.settings()
     host = args.host or settings.get("host") or "127.0.0.1"
     port = args.port if args.port is not None else (settings.get("port") or 0)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP: asyncio only sets TCP_NODELAY on accepted sockets of a TCP-protocol listener;
+    # without it every reply on a kept-alive connection waits ~40 ms for a delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -57,11 +59,24 @@ def main(argv=None):
     os.replace(tmp, layout.server_path)
     try:
         config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_keep_alive=30)
-        uvicorn.Server(config).run(sockets=[sock])
+        _serve(app, config, [sock])
     finally:
         cur = layout.server_info()
         if cur and cur.get("pid") == os.getpid():
             os.unlink(layout.server_path)
+
+
+def _serve(app, config, sockets):
+    """Run uvicorn until SIGTERM/SIGINT. On the signal the long-polls are woken first:
+    uvicorn waits for in-flight requests before it stops, and a follower's poll would
+    otherwise hold the shutdown for its whole timeout."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame):
+            app.state.k.notifier.close()
+            super(Server, self).handle_exit(sig, frame)
+    Server(config).run(sockets=sockets)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 ``create_app(layout)`` wires the store, artifact store, notifier, executors and scheduler
 for one workspace folder. Every ``/api`` route except ``/api/health`` requires
-``Authorization: Bearer <workspace token>``; the OpenAPI document is at ``/api/openapi.json``.
+``Authorization: Bearer <workspace token>``; the OpenAPI document (``/api/openapi.json``,
+browsable at ``/api/docs``) describes the API, holds no workspace data, and is public.
+Errors reply ``{"detail": "<one readable line>"}``.
 """
 
 import logging
@@ -11,8 +13,11 @@ import secrets
 import sys
 
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from kyanite.compute import Executors
 from kyanite.compute.local import LocalExecutor
 from kyanite.exceptions import (
     AuthenticationException, ConflictException, NotFoundException, UserErrorException,
@@ -37,21 +42,39 @@ class ServerState(object):
         self.server_url = server_url
         host_env = dict(os.environ, KYANITE_SERVER_URL=server_url, KYANITE_TOKEN=self.token,
                         PYTHONUNBUFFERED="1")
-        self.scheduler = Scheduler(self.store, {"local": LocalExecutor(layout.hosts_dir)}, host_env,
-                                   self.notifier)
+        executors = Executors({"local": LocalExecutor(layout.hosts_dir)}, factories={"ray": self._ray_executor})
+        self.scheduler = Scheduler(self.store, executors, host_env, self.notifier)
+
+    def _ray_executor(self):
+        """Built when a Ray target is first used (imports Ray's job client only then)."""
+        from kyanite.compute.ray import RayExecutor, StoreReporter
+        return RayExecutor(self.layout.hosts_dir, self.scheduler.target,
+                           StoreReporter(self.store, self.notifier, self.scheduler.wake))
 
 
 def require_token(request: Request):
     header = request.headers.get("authorization", "")
     token = header[7:] if header.lower().startswith("bearer ") else ""
-    if not token or not secrets.compare_digest(token, request.app.state.k.token):
-        raise HTTPException(401, "missing or wrong workspace token")
+    if token and secrets.compare_digest(token, request.app.state.k.token):
+        return
+    # Studio pages: the session cookie (CSRF-guarded) or a notebook embed ticket; see kyanite.studio.auth.
+    from kyanite.studio.auth import authorize_api
+    if not token and authorize_api(request, request.app.state.k.token):
+        return
+    raise HTTPException(401, "missing or wrong workspace token")
 
 
 def create_app(layout, server_url, database_url=None, start_scheduler=True):
     from kyanite.server.routes import files, resources, runs
+    from kyanite.server.routes import data as data_routes
+    from kyanite.server.routes import sweeps as sweep_routes
+    from kyanite.server.sweeps import SweepController
 
     state = ServerState(layout, server_url, database_url)
+    state.sweeps = SweepController(state.store, state.scheduler, state.notifier, state.artifacts)
+    from kyanite.server.deployments import attach as attach_deployments
+    from kyanite.server.routes import deployments as deployment_routes, models as model_routes
+    attach_deployments(state, layout)
     app = FastAPI(title="kyanite workspace server", openapi_url="/api/openapi.json",
                   docs_url="/api/docs", redoc_url=None)
     app.state.k = state
@@ -60,23 +83,40 @@ def create_app(layout, server_url, database_url=None, start_scheduler=True):
     def health():
         return {"status": "ok", "workspace": state.settings["name"]}
 
-    for module in (runs, files, resources):
+    @app.get("/api/workspace", dependencies=[Depends(require_token)])
+    def workspace():
+        """The workspace's name and server URL; the SDK's first call, so a wrong token
+        is reported when a workspace is opened."""
+        return {"name": state.settings["name"], "serverUrl": state.server_url}
+
+    for module in (runs, files, resources, sweep_routes, data_routes, model_routes, deployment_routes):
         app.include_router(module.router, prefix="/api", dependencies=[Depends(require_token)])
+
+    from kyanite.server.routes import clusters
+    app.include_router(clusters.router, prefix="/api", dependencies=[Depends(require_token)])
+    app.add_exception_handler(RequestValidationError, _validation_handler)
 
     errors = {NotFoundException: 404, ConflictException: 409, AuthenticationException: 401,
               UserErrorException: 400}
     for exc_type, code in errors.items():
         app.add_exception_handler(exc_type, _handler(code))
 
+    from kyanite.studio import mount as mount_studio
+    mount_studio(app, require_token, background=start_scheduler)  # the web pages at "/"
+
     if start_scheduler:
         @app.on_event("startup")
         def _start():
             state.scheduler.start()
             state.scheduler.wake()
+            state.sweeps.start()
+            state.deployments.start()
 
         @app.on_event("shutdown")
         def _stop():
             state.scheduler.stop()
+            state.sweeps.stop()
+            state.deployments.stop()
     return app
 
 
@@ -84,6 +124,20 @@ def _handler(code):
     async def handle(request, exc):
         return JSONResponse({"detail": exc.message}, status_code=code)
     return handle
+
+
+async def _validation_handler(request, exc):
+    """422 with a one-line ``detail`` (clients show it as the error message); the
+    structured list stays under ``errors``."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err.get("loc", ()) if x != "body") or "body"
+        if err.get("type") == "json_invalid":
+            parts.append("the body is not valid JSON (%s)" % (err.get("ctx") or {}).get("error", "parse error"))
+        else:
+            parts.append("%s: %s" % (loc, err.get("msg", "invalid")))
+    return JSONResponse({"detail": "Invalid request: " + "; ".join(parts),
+                         "errors": jsonable_encoder(exc.errors())}, status_code=422)
 
 
 def configure_logging():

@@ -1,7 +1,9 @@
 """Wake HTTP long-polls when a run changes (status, log bytes, metrics).
 
-``changed(run_id)`` may be called from any thread; ``await wait(run_id, timeout)`` returns
-True when a change came before the timeout. Callers re-check state after waking.
+``changed(run_id)`` may be called from any thread. A waiter subscribes BEFORE it reads
+the state it waits on (so a change between the read and the wait is not missed), then
+awaits the future: ``fut = subscribe(id)``; read; ``await wait_for(fut, timeout)``;
+``unsubscribe(id, fut)``. Callers re-check state after waking.
 """
 
 import asyncio
@@ -12,6 +14,17 @@ class Notifier(object):
     def __init__(self):
         self._lock = threading.Lock()
         self._waiters = {}
+        self.closing = False
+
+    def close(self):
+        """The server is shutting down: wake every waiter once. Long-polls that check
+        ``closing`` answer at once instead of holding the shutdown for their whole timeout."""
+        self.closing = True
+        with self._lock:
+            waiters = [w for lst in self._waiters.values() for w in lst]
+            self._waiters.clear()
+        for loop, fut in waiters:
+            loop.call_soon_threadsafe(_resolve, fut)
 
     def changed(self, run_id):
         with self._lock:
@@ -19,21 +32,31 @@ class Notifier(object):
         for loop, fut in waiters:
             loop.call_soon_threadsafe(_resolve, fut)
 
-    async def wait(self, run_id, timeout):
+    def subscribe(self, run_id):
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
         with self._lock:
             self._waiters.setdefault(run_id, []).append((loop, fut))
+        return fut
+
+    def unsubscribe(self, run_id, fut):
+        with self._lock:
+            lst = self._waiters.get(run_id)
+            if lst:
+                lst[:] = [w for w in lst if w[1] is not fut]
+                if not lst:
+                    del self._waiters[run_id]
+
+    async def wait(self, run_id, timeout):
+        """Wait for the next change (no state read in between; see the module docstring)."""
+        fut = self.subscribe(run_id)
         try:
             await asyncio.wait_for(fut, timeout)
             return True
         except asyncio.TimeoutError:
             return False
         finally:
-            with self._lock:
-                lst = self._waiters.get(run_id)
-                if lst and (loop, fut) in lst:
-                    lst.remove((loop, fut))
+            self.unsubscribe(run_id, fut)
 
 
 def _resolve(fut):

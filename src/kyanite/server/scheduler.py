@@ -169,6 +169,7 @@ class Scheduler(object):
             elif executor.alive(handle) is False:
                 time.sleep(0.5)  # the host may be reporting its final state right now
                 if self.store.run(rid)["status"] in ACTIVE_STATES:
+                    executor.kill(handle)  # what the host started may outlive it
                     self._finish(rid, RunStatus.FAILED,
                                  "The run host process exited without reporting a final status "
                                  "(killed, or out of memory). See hosts/%s.log in the workspace folder." % rid,

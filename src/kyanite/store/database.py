@@ -13,12 +13,15 @@ Run records come back in the SDK v1 ``get_details()`` shape (see ``run_to_api``)
 """
 
 import json
+import math
 import os
 import secrets
 import threading
 import time
+from collections import OrderedDict
 
 from sqlalchemy import and_, create_engine, event, func, select, update
+from sqlalchemy import text
 
 from kyanite.exceptions import ConflictException, NotFoundException, UserErrorException
 from kyanite.runtime.run import TERMINAL_STATES, RunStatus
@@ -96,13 +99,15 @@ class Store(object):
 
     # -- experiments ---------------------------------------------------------------
     def experiment(self, name, create=False):
-        with self.engine.begin() as conn:
+        with self.engine.connect() as conn:
             row = conn.execute(select(s.experiments).where(s.experiments.c.name == name)).first()
-            if row is None and create:
-                _check_name("experiment", name)
-                with self._write_lock:
-                    conn.execute(s.experiments.insert().values(name=name, created=time.time()))
+        if row is None and create:
+            _check_name("experiment", name)
+            with self._write_lock, self.engine.begin() as conn:  # look again under the lock
                 row = conn.execute(select(s.experiments).where(s.experiments.c.name == name)).first()
+                if row is None:
+                    conn.execute(s.experiments.insert().values(name=name, created=time.time()))
+                    row = conn.execute(select(s.experiments).where(s.experiments.c.name == name)).first()
         if row is None:
             raise NotFoundException("No experiment named %r in this workspace." % name)
         return {"id": row.id, "name": row.name, "createdUtc": _iso(row.created)}
@@ -120,6 +125,7 @@ class Store(object):
     def create_run(self, experiment, status=RunStatus.NOT_STARTED, run_id=None, parent_id=None,
                    target=None, definition=None, display_name=None, run_type="run", tags=None,
                    properties=None):
+        _check_status(status)
         exp = self.experiment(experiment, create=True)
         now = time.time()
         if run_id is None:
@@ -204,8 +210,8 @@ class Store(object):
                             "Property %r of run %s is already %r; properties are immutable." % (k, run_id, cur[k]))
                     cur[k] = v
                 values["properties"] = json.dumps(cur)
-            if host is not None:
-                values["host"] = json.dumps(host)
+            if host is not None:  # merged: the scheduler and the host itself both add to it
+                values["host"] = json.dumps(dict(json.loads(row.host) if row.host else {}, **host))
             if resolved_packages is not None:
                 values["resolved_packages"] = json.dumps(resolved_packages)
             if definition_updates:
@@ -221,8 +227,7 @@ class Store(object):
         the run unchanged with ``changed=False``); a run never moves backwards among the
         active states. ``expect`` (a tuple) makes the change conditional on the current
         state. Returns ``(run, changed)``."""
-        if status not in _ORDER and status not in TERMINAL_STATES and status != RunStatus.CANCEL_REQUESTED:
-            raise UserErrorException("Unknown run status %r." % status)
+        _check_status(status)
         now = time.time()
         with self._write_lock, self.engine.begin() as conn:
             row = conn.execute(select(s.runs).where(s.runs.c.id == run_id)).first()
@@ -294,22 +299,22 @@ class Store(object):
             if conn.execute(select(s.runs.c.id).where(s.runs.c.id == run_id)).first() is None:
                 raise NotFoundException("No run with id %r in this workspace." % run_id)
             for m in series:
-                name, kind, values, ts = m["name"], m.get("kind", "scalar"), m["values"], m["ts"]
-                if len(values) != len(ts):
-                    raise UserErrorException("Metric %r: values and ts differ in length." % name)
+                name, kind, values, ts = _check_series(m)
                 last = conn.execute(select(func.max(s.metrics.c.step)).where(and_(
                     s.metrics.c.run_id == run_id, s.metrics.c.name == name))).scalar()
                 base = 0 if last is None else last + 1
-                if kind == "scalar":
-                    for i, (v, t) in enumerate(zip(values, ts)):
-                        rows.append({"run_id": run_id, "name": name, "step": base + i, "kind": kind,
-                                     "value": float(v), "payload": None, "ts": t})
-                else:
-                    for i, (v, t) in enumerate(zip(values, ts)):
-                        rows.append({"run_id": run_id, "name": name, "step": base + i, "kind": kind,
-                                     "value": None, "payload": json.dumps(v), "ts": t})
+                n = len(values)
+                payloads = [None] * n if kind == "scalar" else [json.dumps(v) for v in values]
+                numbers = values if kind == "scalar" else [None] * n
+                rows.extend(zip([run_id] * n, [name] * n, range(base, base + n), [kind] * n,
+                                numbers, payloads, ts))
             if rows:
-                conn.execute(s.metrics.insert(), rows)
+                # Plain executemany: SQLAlchemy's per-row parameter processing costs more
+                # than the insert itself at 100k+ points per second.
+                mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+                conn.exec_driver_sql(
+                    "INSERT INTO metrics (run_id, name, step, kind, value, payload, ts) VALUES (%s)"
+                    % ", ".join([mark] * 7), rows)
         return len(rows)
 
     def get_metrics(self, run_id, name=None):
@@ -321,14 +326,16 @@ class Store(object):
             q = q.where(s.metrics.c.name == name)
         q = q.order_by(s.metrics.c.name, s.metrics.c.step)
         out = {}
+        cur_name, steps, values, stamps = None, None, None, None
         with self.engine.connect() as conn:
-            for r in conn.execute(q):
-                m = out.get(r.name)
-                if m is None:
-                    m = out[r.name] = {"name": r.name, "kind": r.kind, "steps": [], "values": [], "ts": []}
-                m["steps"].append(r.step)
-                m["values"].append(r.value if r.kind == "scalar" else json.loads(r.payload))
-                m["ts"].append(r.ts)
+            for name_, kind, step, value, payload, ts in conn.execute(q):
+                if name_ != cur_name:
+                    cur_name = name_
+                    m = out[name_] = {"name": name_, "kind": kind, "steps": [], "values": [], "ts": []}
+                    steps, values, stamps = m["steps"], m["values"], m["ts"]
+                steps.append(step)
+                values.append(value if kind == "scalar" else json.loads(payload))
+                stamps.append(ts)
         return list(out.values())
 
     # -- compute targets -----------------------------------------------------------
@@ -393,6 +400,242 @@ class Store(object):
                                 .group_by(s.environments.c.name).order_by(s.environments.c.name)).all()
         return [self.environment(n, v) for n, v in rows]
 
+    # -- studio queries: paged run tables, metric summaries, downsampled series --------
+    RUN_SORTS = ("created", "number", "name", "status", "target", "start", "end", "duration")
+
+    def query_runs(self, experiment=None, parent_id=None, status=None, target=None, search=None,
+                   sort="created", descending=True, limit=50, offset=0, top_level=True):
+        """One page of runs and the total that match: ``{"runs": [...], "total": n}``.
+
+        The children of ``parent_id`` when given, else top-level runs (all runs with
+        ``top_level=False``). ``status`` is one state or a list;
+        ``search`` matches the run id or display name (case-insensitive substring). Sorts
+        on one of RUN_SORTS; the default (newest first within an experiment) walks the
+        ``(experiment_id, created)`` index."""
+        r = s.runs
+        conds = [r.c.parent_id == parent_id] if parent_id is not None else \
+            [r.c.parent_id.is_(None)] if top_level else []
+        if experiment is not None:
+            conds.append(r.c.experiment_id == self.experiment(experiment)["id"])
+        if status:
+            conds.append(r.c.status.in_(status if isinstance(status, (list, tuple)) else [status]))
+        if target:
+            conds.append(r.c.target == target)
+        if search:
+            like = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            conds.append(func.lower(r.c.id).like(like, escape="\\")
+                         | func.lower(func.coalesce(r.c.display_name, "")).like(like, escape="\\"))
+        if sort not in self.RUN_SORTS:
+            raise UserErrorException("Cannot sort runs by %r; use one of %s." % (sort, ", ".join(self.RUN_SORTS)))
+        key = {"created": r.c.created, "number": r.c.number, "status": r.c.status, "target": r.c.target,
+               "name": func.coalesce(r.c.display_name, r.c.id), "start": r.c.start_time, "end": r.c.end_time,
+               "duration": func.coalesce(r.c.end_time, time.time()) - r.c.start_time}[sort]
+        order = [key.desc() if descending else key.asc()]
+        if sort != "created":
+            order.append(r.c.created.desc() if descending else r.c.created.asc())
+        order.append(r.c.number.desc() if descending else r.c.number.asc())
+        limit = max(1, min(int(limit or 50), 500))
+        q = self._select_runs().where(*conds).order_by(*order).limit(limit).offset(max(0, int(offset or 0)))
+        with self.engine.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(r).where(*conds)).scalar()
+            rows = conn.execute(q).all()
+        return {"runs": [run_to_api(row, row.experiment_name) for row in rows], "total": total}
+
+    def runs_using_dataset(self, name, limit=200):
+        """Runs (children too) whose inputs include the registered dataset ``name``, newest
+        first, each with ``datasetInputs``: ``[{"input", "version", "mode"}]``. The run
+        definitions are searched as text first, so only candidates are parsed."""
+        r = s.runs
+        q = (self._select_runs().where(r.c.definition.like('%"inputDatasets"%'),
+                                       r.c.definition.like("%" + json.dumps(name) + "%"))
+             .order_by(r.c.created.desc()))
+        out = []
+        with self.engine.connect() as conn:
+            for row in conn.execute(q):
+                inputs = (json.loads(row.definition).get("inputDatasets") or {})
+                used = [{"input": k, "version": v.get("version"), "mode": v.get("mode")}
+                        for k, v in inputs.items() if isinstance(v, dict) and v.get("name") == name]
+                if used:
+                    out.append(dict(run_to_api(row, row.experiment_name), datasetInputs=used))
+                    if len(out) >= limit:
+                        break
+        return out
+
+    def metric_summaries(self, run_ids):
+        """``{run_id: [{"name", "kind", "count", "last", "lastStep"}]}``: every metric of
+        the given runs with its newest value (scalars) and point count, found with index
+        seeks only (a series of a million points costs no more than one of ten)."""
+        out = {}
+        sql = text(
+            "WITH RECURSIVE names(name) AS ("
+            " SELECT (SELECT min(name) FROM metrics WHERE run_id = :rid)"
+            " UNION ALL SELECT (SELECT min(m.name) FROM metrics m WHERE m.run_id = :rid AND m.name > names.name)"
+            " FROM names WHERE names.name IS NOT NULL) "
+            "SELECT name, %s AS kind, %s AS step, %s AS value FROM names WHERE name IS NOT NULL ORDER BY name"
+            % tuple("(SELECT x.%s FROM metrics x WHERE x.run_id = :rid AND x.name = names.name"
+                    " ORDER BY x.step DESC LIMIT 1)" % col for col in ("kind", "step", "value")))
+        with self.engine.connect() as conn:
+            for rid in run_ids:
+                out[rid] = [{"name": row.name, "kind": row.kind, "count": row.step + 1, "lastStep": row.step,
+                             "last": _finite(row.value) if row.kind == "scalar" else None}
+                            for row in conn.execute(sql, {"rid": rid})]
+        return out
+
+    def metric_series(self, run_id, name, max_points=2000, min_step=None, max_step=None):
+        """A scalar series for a chart: ``{"name", "count", "minStep", "maxStep", "steps",
+        "values", "downsampled"}`` with at most ``max_points`` points between ``min_step``
+        and ``max_step`` (both optional, inclusive).
+
+        When the range holds more points than that, it is cut into ``max_points / 2``
+        buckets and each gives its lowest and its highest value, in step order, so no
+        spike or dip is lost. Whole-series requests come from block summaries kept in
+        memory and extended with the points added since (one index range scan), so a
+        growing series of a million points costs a scan of what is new. Non-finite
+        values come back as null."""
+        max_points = max(4, min(int(max_points), 10000))
+        m = s.metrics
+        where = and_(m.c.run_id == run_id, m.c.name == name)
+        with self.engine.connect() as conn:
+            lo_hi = conn.execute(select(  # two subqueries: each is one index seek
+                select(func.min(m.c.step)).where(where).scalar_subquery(),
+                select(func.max(m.c.step)).where(where).scalar_subquery())).first()
+        if lo_hi is None or lo_hi[0] is None:
+            self.run(run_id)  # 404 for an unknown run
+            raise NotFoundException("Run %s has no metric %r." % (run_id, name))
+        first, last = lo_hi
+        lo = first if min_step is None else max(first, int(min_step))
+        hi = last if max_step is None else min(last, int(max_step))
+        out = {"name": name, "count": last - first + 1, "minStep": first, "maxStep": last,
+               "steps": [], "values": [], "downsampled": False}
+        if hi < lo:
+            return out
+        if hi - lo + 1 <= max_points:  # few enough: the points themselves
+            q = select(m.c.step, m.c.value).where(where, m.c.step >= lo, m.c.step <= hi).order_by(m.c.step)
+            with self.engine.connect() as conn:
+                for step, value in conn.execute(q):
+                    out["steps"].append(step)
+                    out["values"].append(_finite(value))
+            return out
+        nb = max_points // 2
+        width = (hi - lo + 1) / float(nb)
+        cache = self._series_blocks(run_id, name, last)
+        if width >= cache.size:
+            # whole cached blocks inside the range, plus the partial blocks at its edges
+            # (each shorter than a block) read exactly
+            blocks = [b for b in cache.blocks if b[0] >= lo and b[1] <= hi]
+            head_end = blocks[0][0] - 1 if blocks else hi
+            if head_end >= lo:
+                blocks[:0] = self._aggregate_blocks(run_id, name, lo, head_end, cache.size)
+            tail_start = blocks[-1][1] + 1 if blocks else hi + 1
+            if tail_start <= hi and blocks and blocks[-1][1] < hi:
+                blocks.extend(self._aggregate_blocks(run_id, name, tail_start, hi, cache.size))
+        else:  # zoomed in finer than the cached blocks: aggregate the range in SQL
+            blocks = self._aggregate_blocks(run_id, name, lo, hi, max(1, int(width)))
+        buckets = {}
+        for b in blocks:  # [first, last, vmin, vmax, step_of_min, step_of_max]
+            i = min(nb - 1, max(0, int((b[0] - lo) / width)))
+            if i in buckets:
+                _merge_block(buckets[i], b)
+            else:
+                buckets[i] = list(b)
+        for i in sorted(buckets):
+            b = buckets[i]
+            pts = sorted({(b[4], b[2]), (b[5], b[3])})  # (step of min, min), (step of max, max)
+            for step, value in pts:
+                out["steps"].append(step)
+                out["values"].append(_finite(value))
+        out["downsampled"] = True
+        return out
+
+    def _aggregate_blocks(self, run_id, name, lo, hi, size):
+        """Per block of ``size`` steps in [lo, hi]: ``[first, last, vmin, vmax, step_of_min,
+        step_of_max]`` (the steps of the extremes are placed within their block)."""
+        m = s.metrics
+        if self.engine.dialect.name == "sqlite":
+            # SQLite sorts for a GROUP BY on an expression; two index range scans per block
+            # (min, max) over a generated list of blocks take about half the time.
+            rng = "x.run_id = :rid AND x.name = :name AND x.step >= :lo + b.k * :size" \
+                  " AND x.step < :lo + (b.k + 1) * :size AND x.step <= :hi"
+            q = text("WITH RECURSIVE b(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM b WHERE k < :nb) "
+                     "SELECT :lo + b.k * :size, (SELECT min(x.value) FROM metrics x WHERE %s), "
+                     "(SELECT max(x.value) FROM metrics x WHERE %s) FROM b" % (rng, rng))
+            with self.engine.connect() as conn:
+                rows = conn.execute(q, {"rid": run_id, "name": name, "lo": lo, "hi": hi, "size": size,
+                                        "nb": (hi - lo) // size}).all()
+            out = []
+            for a, vmin, vmax in rows:
+                b = min(hi, a + size - 1)
+                if vmin is not None or vmax is not None:
+                    out.append([a, b, vmin, vmax, a, b])
+            return out
+        blk = ((m.c.step - lo) // size).label("blk")
+        q = (select(blk, func.min(m.c.step), func.max(m.c.step), func.min(m.c.value), func.max(m.c.value))
+             .where(m.c.run_id == run_id, m.c.name == name, m.c.step >= lo, m.c.step <= hi)
+             .group_by(blk).order_by(blk))
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        return [[a, b, vmin, vmax, a, b] for _, a, b, vmin, vmax in rows]
+
+    def _series_blocks(self, run_id, name, last):
+        """The in-memory block summary of one series, brought up to ``last``."""
+        with self.__dict__.setdefault("_series_lock", threading.Lock()):
+            caches = self.__dict__.setdefault("_series_caches", OrderedDict())
+            cache = caches.pop((run_id, name), None)
+            if cache is None:
+                cache = _SeriesBlocks(last)
+            caches[(run_id, name)] = cache
+            while len(caches) > 32:  # about 1 MB each at most
+                caches.popitem(last=False)
+        with cache.lock:
+            if cache.upto < last:
+                start = cache.resume_step()
+                cache.merge(self._aggregate_blocks(run_id, name, start, last, cache.size), start, last)
+        return cache
+
+
+def _check_status(status):
+    if status not in _ORDER and status not in TERMINAL_STATES and status != RunStatus.CANCEL_REQUESTED:
+        raise UserErrorException("Unknown run status %r. Known: %s." % (status, ", ".join(
+            list(_ORDER) + [RunStatus.CANCEL_REQUESTED] + list(TERMINAL_STATES))))
+
+
+def _check_series(m):
+    """Validate one series of a metrics batch; returns ``(name, kind, values, ts)`` with
+    scalar values and times as floats. Refuses the whole batch on the first bad point."""
+    if not isinstance(m, dict) or not isinstance(m.get("name"), str) or not m["name"]:
+        raise UserErrorException("Each metric series needs a non-empty string 'name', got %r." % (m,))
+    name, kind = m["name"], m.get("kind", "scalar")
+    values, ts = m.get("values"), m.get("ts")
+    if not isinstance(kind, str) or not isinstance(values, list) or not isinstance(ts, list):
+        raise UserErrorException("Metric %r: 'kind' must be a string and 'values' and 'ts' lists." % name)
+    if len(values) != len(ts):
+        raise UserErrorException("Metric %r: values and ts differ in length." % name)
+    try:
+        ts = [float(t) for t in ts]
+    except (TypeError, ValueError):
+        raise UserErrorException("Metric %r: 'ts' must hold unix times (numbers)." % name)
+    if kind == "scalar":
+        try:
+            if str in set(map(type, values)):  # float() would take "0.5": refuse text
+                raise ValueError
+            values = [float(v) for v in values]
+        except (TypeError, ValueError):
+            bad = next(v for v in values if not _is_number(v))
+            raise UserErrorException("Metric %r: value %r is not a number." % (name, bad))
+    return name, kind, values, ts
+
+
+def _is_number(v):
+    if isinstance(v, bool):
+        return True
+    if isinstance(v, str) or v is None:
+        return False
+    try:
+        float(v)
+        return True
+    except (TypeError, ValueError):
+        return False
+
 
 def _strs(d):
     return dict((str(k), str(v)) for k, v in d.items())
@@ -402,3 +645,53 @@ def _check_name(what, name):
     if not isinstance(name, str) or not name.strip() or len(name) > 255 or "/" in name:
         raise UserErrorException(
             "Invalid %s name %r: use 1-255 characters without '/'." % (what, name))
+
+
+class _SeriesBlocks(object):
+    """Min/max summaries of consecutive blocks of ``size`` steps of one metric series
+    (blocks start at multiples of ``size``). Grows by re-aggregating its last, partial
+    block and what follows; doubles ``size`` (merging pairs) past 4,096 blocks."""
+
+    MAX_BLOCKS = 4096
+
+    def __init__(self, last_step):
+        self.size = 16  # a power of two, so that merged pairs stay aligned
+        while (last_step + 1) > self.size * self.MAX_BLOCKS:
+            self.size *= 2
+        self.blocks = []   # [first, last, vmin, vmax, step_of_min, step_of_max]
+        self.upto = -1     # the highest step summarised
+        self.lock = threading.Lock()
+
+    def resume_step(self):
+        if not self.blocks:
+            return 0
+        return (self.blocks[-1][0] // self.size) * self.size
+
+    def merge(self, new_blocks, start, last):
+        """Replace the blocks from ``start`` on by ``new_blocks`` (aggregated with
+        ``self.size``, offsets relative to ``start``, which is block-aligned)."""
+        while self.blocks and self.blocks[-1][0] >= start:
+            self.blocks.pop()
+        self.blocks.extend(new_blocks)
+        self.upto = last
+        while len(self.blocks) > self.MAX_BLOCKS:
+            self.size *= 2
+            merged = []
+            for b in self.blocks:
+                if merged and merged[-1][0] // self.size == b[0] // self.size:
+                    _merge_block(merged[-1], b)
+                else:
+                    merged.append(list(b))
+            self.blocks = merged
+
+
+def _merge_block(into, b):
+    into[1] = b[1]
+    if b[2] is not None and (into[2] is None or b[2] < into[2]):
+        into[2], into[4] = b[2], b[4]
+    if b[3] is not None and (into[3] is None or b[3] > into[3]):
+        into[3], into[5] = b[3], b[5]
+
+
+def _finite(v):
+    return v if v is None or math.isfinite(v) else None

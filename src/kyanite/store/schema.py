@@ -2,7 +2,8 @@
 this module is the current shape the code reads and writes."""
 
 from sqlalchemy import (
-    Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text,
+    BigInteger, Boolean, Column, Float, ForeignKey, ForeignKeyConstraint, Index, Integer, MetaData,
+    String, Table, Text,
 )
 
 metadata = MetaData()
@@ -69,3 +70,86 @@ environments = Table(
 )
 
 __all__ = ["metadata", "experiments", "runs", "metrics", "computes", "environments"]
+
+# -- model registry and deployments (revision 0002) ------------------------------------
+
+models = Table(
+    "models", metadata,
+    Column("name", String(255), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("asset", String(1024), nullable=False),     # the registered file or folder's name
+    Column("is_folder", Boolean, nullable=False, default=False),
+    Column("size", BigInteger, nullable=False, default=0),
+    Column("file_count", Integer, nullable=False, default=0),
+    Column("description", Text, nullable=True),
+    Column("tags", Text, nullable=False, default="{}"),
+    Column("properties", Text, nullable=False, default="{}"),
+    Column("framework", String(64), nullable=True),
+    Column("framework_version", String(64), nullable=True),
+    Column("run_id", String(255), nullable=True),      # lineage: the run it was made from
+    Column("experiment_name", String(255), nullable=True),
+    Column("datasets", Text, nullable=False, default="[]"),  # JSON [[scenario, dataset], ...]
+    Column("created", Float, nullable=False),
+    Column("updated", Float, nullable=False),
+)
+Index("ix_models_run", models.c.run_id)
+
+deployments = Table(
+    "deployments", metadata,
+    Column("name", String(255), primary_key=True),
+    Column("compute_type", String(32), nullable=False),  # ACI | Local
+    Column("state", String(32), nullable=False),         # Transitioning | Healthy | Unhealthy | Failed
+    Column("generation", Integer, nullable=False),       # bumped by every (re)deployment
+    Column("spec", Text, nullable=False),                # JSON: inference + deployment configuration
+    Column("keys", Text, nullable=True),                 # JSON {"primary", "secondary"} when auth is on
+    Column("secret", String(255), nullable=False),       # signs tokens; authenticates the manager
+    Column("port", Integer, nullable=True),
+    Column("process", Text, nullable=True),              # JSON: pid, create_time, generation
+    Column("error", Text, nullable=True),                # JSON: message, code
+    Column("tags", Text, nullable=False, default="{}"),
+    Column("properties", Text, nullable=False, default="{}"),
+    Column("description", Text, nullable=True),
+    Column("created", Float, nullable=False),
+    Column("updated", Float, nullable=False),
+)
+
+deployment_models = Table(
+    "deployment_models", metadata,
+    Column("deployment", String(255), ForeignKey("deployments.name"), primary_key=True),
+    Column("model_name", String(255), primary_key=True),
+    Column("model_version", Integer, primary_key=True),
+    ForeignKeyConstraint(["model_name", "model_version"], ["models.name", "models.version"]),
+)
+Index("ix_deployment_models_model", deployment_models.c.model_name, deployment_models.c.model_version)
+
+__all__ += ["models", "deployments", "deployment_models"]
+
+# -- datastores and datasets (revision 0003) ------------------------------------------------
+datastores = Table(
+    "datastores", metadata,
+    Column("name", String(255), primary_key=True),
+    Column("type", String(32), nullable=False),      # "S3" (the workspace datastore is built in)
+    Column("config", Text, nullable=False),          # JSON: bucket, endpoint_url, region, prefix
+    Column("secret", Text, nullable=True),           # JSON credentials; never leaves the server
+    Column("created", Float, nullable=False),
+)
+
+datasets = Table(
+    "datasets", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(255), nullable=True),       # None: saved for a run, not registered
+    Column("version", Integer, nullable=True),
+    Column("kind", String(16), nullable=False),       # "file" | "tabular"
+    Column("description", Text, nullable=True),
+    Column("tags", Text, nullable=False),
+    Column("definition", Text, nullable=False),       # JSON: sources, tabular options, transforms
+    Column("files", Text, nullable=False),            # JSON manifest (kyanite.data._common)
+    Column("fingerprint", String(64), nullable=False),
+    Column("file_count", Integer, nullable=False),
+    Column("total_size", BigInteger, nullable=True),
+    Column("created", Float, nullable=False),
+)
+Index("ix_datasets_name_version", datasets.c.name, datasets.c.version, unique=True)
+Index("ix_datasets_fingerprint", datasets.c.fingerprint)
+
+__all__ += ["datastores", "datasets"]

@@ -3,5 +3,7 @@
 from kyanite.core.compute.compute import (
     AmlCompute, AmlComputeProvisioningConfiguration, ComputeTarget, ComputeTargetStatus,
 )
+from kyanite.core.compute.ray_compute import RayCompute, RayComputeAttachConfiguration, RayComputeStatus
 
-__all__ = ["ComputeTarget", "AmlCompute", "AmlComputeProvisioningConfiguration", "ComputeTargetStatus"]
+__all__ = ["ComputeTarget", "AmlCompute", "AmlComputeProvisioningConfiguration", "ComputeTargetStatus",
+           "RayCompute", "RayComputeAttachConfiguration", "RayComputeStatus"]

@@ -64,11 +64,36 @@ class ComputeTarget(object):
     def create(workspace, name, provisioning_configuration):
         """Create a target from ``AmlCompute.provisioning_configuration(...)``."""
         cfg = provisioning_configuration
+        provision = getattr(cfg, "_provision", None)  # e.g. a local Ray head to start first
+        if provision is not None and name in workspace.compute_targets:
+            raise ComputeTargetException("A compute target named %r already exists." % name)
+        resource = provision(workspace, name) if provision is not None else None
         try:
             record = workspace._client.post("/api/computes", {"name": name, "type": cfg.type, "config": cfg.config})
-        except ConflictException as exc:
-            raise ComputeTargetException(exc.message)
+        except BaseException as exc:
+            if resource is not None:
+                resource.stop()
+            if isinstance(exc, ConflictException):
+                raise ComputeTargetException(exc.message)
+            raise
         return ComputeTarget._from_record(workspace, record)
+
+    @staticmethod
+    def attach(workspace, name, attach_configuration):
+        """Attach existing compute, e.g. ``RayCompute.attach_configuration(address=...)``.
+        The workspace server must reach it, else ComputeTargetException and nothing is kept."""
+        target = ComputeTarget.create(workspace, name, attach_configuration)
+        check = getattr(target, "_check_attached", None)
+        if check is not None:
+            try:
+                check()
+            except Exception:
+                try:
+                    target.delete()
+                except Exception:
+                    pass
+                raise
+        return target
 
     @staticmethod
     def list(workspace):
@@ -126,7 +151,12 @@ class AmlCompute(ComputeTarget):
                                    admin_user_password=None, admin_user_ssh_key=None, vnet_resourcegroup_name=None,
                                    vnet_name=None, subnet_name=None, tags=None, description=None,
                                    remote_login_port_public_access="NotSpecified", identity_type=None,
-                                   identity_id=None, location=None, enable_node_public_ip=True):
+                                   identity_id=None, location=None, enable_node_public_ip=True, ray=False):
+        """``ray=True`` (kyanite extension): a private Ray head on this machine instead, with
+        ``max_nodes`` runs at once (see ``RayCompute.provisioning_configuration``)."""
+        if ray:
+            from kyanite.core.compute.ray_compute import RayCompute
+            return RayCompute.provisioning_configuration(max_concurrent_runs=max_nodes)
         return AmlComputeProvisioningConfiguration(vm_size, vm_priority, min_nodes, max_nodes,
                                                    idle_seconds_before_scaledown)
 

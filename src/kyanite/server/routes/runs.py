@@ -1,14 +1,16 @@
 """Runs: create, read, list, update, status, cancel, heartbeat, wait, metrics."""
 
+import asyncio
 import json
 import time
-from typing import Optional
+from typing import List, Optional
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from kyanite.exceptions import UserErrorException
+from kyanite.exceptions import NotFoundException, UserErrorException
 from kyanite.runtime.run import TERMINAL_STATES, RunStatus, DRIVER_LOG
 
 router = APIRouter(tags=["runs"])
@@ -37,6 +39,7 @@ class RunPatch(BaseModel):
     properties: Optional[dict] = None
     resolved_packages: Optional[dict] = None
     definition: Optional[dict] = None
+    host: Optional[dict] = None  # merged into the executor's handle (the run host adds the script's pid)
 
 
 class StatusChange(BaseModel):
@@ -66,9 +69,29 @@ def experiment_runs(name: str, request: Request, status: Optional[str] = None,
 
 
 @router.get("/runs")
-def list_runs(request: Request, status: Optional[str] = None, target: Optional[str] = None,
-              limit: Optional[int] = 100, offset: int = 0):
-    return {"runs": k(request).store.list_runs(status=status, target=target, limit=limit, offset=offset)}
+def list_runs(request: Request, status: Optional[List[str]] = Query(None), target: Optional[str] = None,
+              limit: Optional[int] = 100, offset: int = 0, experiment: Optional[str] = None,
+              parent: Optional[str] = None, include_children: bool = Query(False, alias="all"), q: Optional[str] = None,
+              sort: Optional[str] = None, order: str = "desc", total: bool = False, metrics: bool = False,
+              dataset: Optional[str] = None):
+    """Runs, newest first. ``status`` may repeat. With any of ``experiment``, ``parent``
+    (its children), ``all`` (child runs too), ``q`` (id or name contains), ``sort`` (created,
+    number, name, status, target, start, end, duration), ``order`` (asc|desc), ``total``
+    (adds ``total``: how many match) or ``metrics`` (adds ``metrics``: ``{run id: [{name,
+    kind, count, last}]}``): one page (``limit`` at most 500) from indexed queries.
+    ``dataset``: the runs that took that registered dataset as an input (newest ``limit``)."""
+    s = k(request)
+    if dataset:
+        return {"runs": s.store.runs_using_dataset(dataset, limit=min(max(1, limit or 100), 500))}
+    status = (status[0] if len(status) == 1 else status) if status else None
+    if not (experiment or parent or include_children or q or sort or total or metrics):
+        return {"runs": s.store.list_runs(status=status, target=target, limit=limit, offset=offset)}
+    page = s.store.query_runs(experiment=experiment, parent_id=parent, status=status, target=target,
+                              search=q, sort=sort or "created", descending=order != "asc",
+                              limit=limit or 100, offset=offset, top_level=not include_children)
+    if metrics:
+        page["metrics"] = s.store.metric_summaries([r["runId"] for r in page["runs"]])
+    return JSONResponse(page)  # plain JSON types already: skip the generic encoder
 
 
 @router.post("/runs")
@@ -78,7 +101,13 @@ def create_run(body: RunCreate, request: Request):
     s = k(request)
     submitted = bool(body.definition and body.definition.get("script"))
     if submitted:
-        s.scheduler.target(body.target)  # 404 for an unknown compute target
+        try:
+            s.scheduler.target(body.target)
+        except NotFoundException:
+            raise NotFoundException(
+                "Compute target %r does not exist in this workspace; create it with ComputeTarget.create(ws, "
+                "%r, AmlCompute.provisioning_configuration(max_nodes=N)) or submit to 'local'."
+                % (body.target, body.target))
     status = RunStatus.QUEUED if submitted else (body.status or RunStatus.NOT_STARTED)
     run = s.store.create_run(body.experiment, status=status, run_id=body.run_id, parent_id=body.parent_id,
                              target=body.target or ("local" if submitted else None),
@@ -91,14 +120,21 @@ def create_run(body: RunCreate, request: Request):
 
 @router.get("/runs/{run_id}")
 def get_run(run_id: str, request: Request):
-    return k(request).store.run(run_id)
+    """The run's details, with ``logFiles``: ``{name: download URL}`` for the driver log
+    and the files of ``./logs``."""
+    s = k(request)
+    run = s.store.run(run_id)
+    names = [f["path"] for f in s.artifacts.list("runs/%s" % run_id)
+             if f["path"].startswith(("user_logs/", "logs/"))]
+    run["logFiles"] = dict((n, "%s/api/runs/%s/artifacts/%s" % (s.server_url, run_id, n)) for n in names)
+    return run
 
 
 @router.patch("/runs/{run_id}")
 def patch_run(run_id: str, body: RunPatch, request: Request):
     run = k(request).store.update_run(run_id, tags=body.tags, remove_tags=body.remove_tags,
                                       properties=body.properties, resolved_packages=body.resolved_packages,
-                                      definition_updates=body.definition)
+                                      definition_updates=body.definition, host=body.host)
     k(request).notifier.changed(run_id)
     return run
 
@@ -135,8 +171,7 @@ def host_start(run_id: str, body: dict, request: Request):
     s = k(request)
     run = s.store.run(run_id)
     if body.get("host"):
-        merged = dict(run["host"] or {}, **body["host"])
-        run = s.store.update_run(run_id, host=merged)
+        run = s.store.update_run(run_id, host=body["host"])  # merged with the executor's handle
     s.store.heartbeat(run_id)
     return run
 
@@ -149,15 +184,22 @@ async def wait(run_id: str, request: Request, status: Optional[str] = None,
     s = k(request)
     deadline = time.monotonic() + min(max(timeout, 0.0), 60.0)
     while True:
-        run = await run_in_threadpool(s.store.run, run_id)
-        if status is None or run["status"] != status:
-            return run
-        if log_offset is not None and s.artifacts.size("runs/%s/%s" % (run_id, DRIVER_LOG)) > log_offset:
-            return run
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return run
-        await s.notifier.wait(run_id, min(left, 2.0))
+        fut = s.notifier.subscribe(run_id)  # before reading, so no change slips between
+        try:
+            run = await run_in_threadpool(s.store.run, run_id)
+            if status is None or run["status"] != status or s.notifier.closing:
+                return run
+            if log_offset is not None and s.artifacts.size("runs/%s/%s" % (run_id, DRIVER_LOG)) > log_offset:
+                return run
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return run
+            try:
+                await asyncio.wait_for(fut, min(left, 5.0))
+            except asyncio.TimeoutError:
+                pass
+        finally:
+            s.notifier.unsubscribe(run_id, fut)
 
 
 @router.post("/runs/{run_id}/metrics")
@@ -176,6 +218,24 @@ async def post_metrics(run_id: str, request: Request):
 
 @router.get("/runs/{run_id}/metrics")
 def get_metrics(run_id: str, request: Request, name: Optional[str] = None):
-    return {"metrics": k(request).store.get_metrics(run_id, name)}
+    # Serialised directly: the generic encoder walks every point and costs more than the query.
+    body = json.dumps({"metrics": k(request).store.get_metrics(run_id, name)}, separators=(",", ":"))
+    return Response(body, media_type="application/json")
 
 
+@router.get("/runs/{run_id}/metrics/summary")
+def metric_summary(run_id: str, request: Request):
+    """Every metric of the run: ``[{name, kind, count, last, lastStep}]`` (index seeks only)."""
+    s = k(request)
+    s.store.run(run_id)
+    return {"metrics": s.store.metric_summaries([run_id])[run_id]}
+
+
+@router.get("/runs/{run_id}/metrics/{name:path}/series")
+def metric_series(run_id: str, name: str, request: Request, max_points: int = 2000,
+                  min_step: Optional[int] = None, max_step: Optional[int] = None):
+    """A scalar metric for a chart: at most ``max_points`` (10,000 at most) points between
+    ``min_step`` and ``max_step``; a longer range comes back as each bucket's lowest and
+    highest value (``downsampled: true``), so no extreme is lost."""
+    return JSONResponse(k(request).store.metric_series(run_id, name, max_points=max_points, min_step=min_step,
+                                                       max_step=max_step))

@@ -1,0 +1,71 @@
+"""LocalWebservice (SDK v1 ``azureml.core.webservice.local``): a service on this machine.
+
+v1 ran it in local Docker; kyanite runs it like every deployment, as a scoring process in
+a uv environment managed by the workspace server. Beyond v1, ``deploy_configuration``
+takes ``auth_enabled`` (keys as for an AciWebservice).
+"""
+
+from kyanite.core.webservice.webservice import Webservice, WebserviceDeploymentConfiguration
+from kyanite.exceptions import WebserviceException
+
+__all__ = ["LocalWebservice", "LocalWebserviceDeploymentConfiguration"]
+
+
+class LocalWebserviceDeploymentConfiguration(WebserviceDeploymentConfiguration):
+    _compute_type = "Local"
+
+    def __init__(self, port=None, auth_enabled=False, primary_key=None, secondary_key=None, tags=None,
+                 properties=None, description=None):
+        WebserviceDeploymentConfiguration.__init__(
+            self, tags=tags, properties=properties, description=description, auth_enabled=auth_enabled,
+            primary_key=primary_key, secondary_key=secondary_key, port=port)
+
+
+class LocalWebservice(Webservice):
+    _webservice_type = "Local"
+
+    @staticmethod
+    def deploy_configuration(port=None, auth_enabled=False, primary_key=None, secondary_key=None, tags=None,
+                             properties=None, description=None):
+        """``port``: the port to serve on (None: a free one, kept across updates and restarts)."""
+        return LocalWebserviceDeploymentConfiguration(port=port, auth_enabled=auth_enabled, primary_key=primary_key,
+                                                      secondary_key=secondary_key, tags=tags, properties=properties,
+                                                      description=description)
+
+    def update(self, models=None, image_config=None, deployment_config=None, port=None, wait=False,
+               inference_config=None):
+        """Deploy new models / a new inference configuration / another port (a new
+        generation of the scoring process, on the same port unless told otherwise)."""
+        config = {}
+        if deployment_config is not None:
+            config.update(deployment_config._config())
+        if port is not None:
+            config["port"] = port
+        self._update(models=models, inference_config=inference_config, config=config)
+        if wait:
+            self.wait_for_deployment()
+        return self
+
+    def reload(self, wait=False):
+        """Start the scoring process again with the entry script's folder as it is now."""
+        inf = self._record.get("inference") or {}
+        if not inf.get("sourceDirectory"):
+            raise WebserviceException("reload() needs a service deployed with a source_directory.")
+        from kyanite.core.model import InferenceConfig
+        env = self._environment()
+        cfg = InferenceConfig(entry_script=inf["entryScript"], source_directory=inf["sourceDirectory"],
+                              environment=env)
+        self._update(inference_config=cfg)
+        if wait:
+            self.wait_for_deployment()
+        return self
+
+    def _environment(self):
+        from kyanite.core.environment import Environment
+        env_def = (self._record.get("inference") or {}).get("environment") or {}
+        env = Environment(env_def.get("name") or "inference-env")
+        env._run_definition = lambda: env_def  # the same build spec as before
+        return env
+
+
+Webservice._register("Local", LocalWebservice)

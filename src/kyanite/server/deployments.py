@@ -1,0 +1,751 @@
+"""The deployment manager: runs each deployment's scoring process and keeps its state.
+
+Who owns what: the deployment *record* (``kyanite.store.models.ModelStore``) holds the
+desired configuration and the state; this manager is the only writer of ``state``,
+``process``, ``port`` and ``error``. Routes call :meth:`create`, :meth:`update`,
+:meth:`delete`, :meth:`regen_key` and read the record. All methods are thread-safe:
+operations on one deployment are serialised by a per-name lock, and a background
+*worker* thread per (re)deployment does the slow part (environment build) outside it,
+checking before it launches anything that its generation is still the current one.
+
+States (SDK v1 names): ``Transitioning`` (preparing: snapshot, models, environment; then
+the process imports the entry script and runs ``init()``) -> ``Healthy`` (serving) or
+``Failed`` (build error, init() raised, port taken: the reason in ``error``, the log in
+``get_logs``). ``Unhealthy``: the process stopped answering its health route, or it
+crashed and is being restarted (at most 5 times in 10 minutes, then Failed).
+
+Files, per deployment under ``<workspace>/.kyanite/deployments/<name>/``:
+``score.log`` (the manager's lines and the process's stdout/stderr, all generations) and
+``gen-<n>/`` with ``src/`` (the source snapshot), ``models/<model>/<version>/...``,
+``config.json`` (0600: port, keys, secret), ``state.json`` (written by the process),
+``prepared.json`` (how to start it again without rebuilding).
+
+Surviving a workspace-server restart: scoring processes run in their own session, so
+they keep serving while the server is down. On start the manager *adopts* every process
+whose pid and start time match the record; a deployment whose process is gone (a reboot,
+a kill) is started again from its ``prepared.json`` on the same port, and one whose
+preparation was cut short is prepared again. Stray processes of older generations are
+ended. Stopping the server never stops deployments; ``service.delete()`` does.
+"""
+
+import http.client
+import json
+import logging
+import math
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tarfile
+import threading
+import time
+import traceback
+
+import psutil
+
+from kyanite.exceptions import ConflictException, NotFoundException, UserErrorException
+
+log = logging.getLogger("kyanite.deployments")
+
+TRANSITIONING, HEALTHY, UNHEALTHY, FAILED = "Transitioning", "Healthy", "Unhealthy", "Failed"
+MAX_RESTARTS, RESTART_WINDOW = 5, 600.0
+PROBE_INTERVAL, PROBE_TIMEOUT = 5.0, 3.0
+TOKEN_LIFETIME = 3600
+
+
+class DeployError(Exception):
+    def __init__(self, message, code="DeploymentFailed"):
+        Exception.__init__(self, message)
+        self.message, self.code = message, code
+
+
+class DeployLog(object):
+    """Appends the manager's lines to a deployment's ``score.log``."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def line(self, text):
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+        with open(self.path, "a") as f:
+            for ln in str(text).rstrip("\n").split("\n"):
+                f.write("%s [kyanite] %s\n" % (stamp, ln))
+
+
+def _port_free(host, port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind((host, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def _free_port(host):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def _http(method, host, port, path, headers, timeout):
+    """One request straight to a scoring process (no proxy settings apply); the status."""
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request(method, path, body=b"" if method == "POST" else None, headers=headers)
+        resp = conn.getresponse()
+        resp.read()
+        if resp.status >= 400:
+            raise OSError("HTTP %d from %s" % (resp.status, path))
+        return resp.status
+    finally:
+        conn.close()
+
+
+def _write_private_json(path, data):
+    tmp = path + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=1)
+    os.replace(tmp, path)
+
+
+def _read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def tail_lines(path, n):
+    """The last ``n`` lines of a text file (reads backwards, so big logs cost little)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            end = pos = f.tell()
+            data = b""
+            while pos > 0 and data.count(b"\n") <= n:
+                step = min(65536, pos)
+                pos -= step
+                f.seek(pos)
+                data = f.read(step) + data
+            lines = data.decode("utf-8", "replace").splitlines()
+            return "\n".join(lines[-n:]) + ("\n" if lines and end else "")
+    except OSError:
+        return ""
+
+
+class DeploymentManager(object):
+    def __init__(self, root, models, files, artifacts, notifier, cache=None):
+        from kyanite.runtime.host import cache_dir
+        self.root = root
+        self.models = models
+        self.files = files
+        self.artifacts = artifacts
+        self.notifier = notifier
+        self.cache = cache or cache_dir()
+        self._locks = {}
+        self._guard = threading.Lock()
+        self._procs = {}        # pid -> Popen, for processes this server started (to reap them)
+        self._restarts = {}     # name -> [times]
+        self._probes = {}       # name -> [last probe time, consecutive failures]
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = None
+        os.makedirs(root, exist_ok=True)
+
+    # -- helpers ---------------------------------------------------------------------
+    def _lock(self, name):
+        with self._guard:
+            return self._locks.setdefault(name, threading.RLock())
+
+    def dir(self, name):
+        return os.path.join(self.root, name)
+
+    def gen_dir(self, name, generation):
+        return os.path.join(self.root, name, "gen-%d" % generation)
+
+    def log(self, name):
+        return DeployLog(os.path.join(self.dir(name), "score.log"))
+
+    def _changed(self, name):
+        self.notifier.changed("deployment:" + name)
+
+    def _set(self, name, expect_generation=None, **values):
+        rec = self.models.update_deployment(name, expect_generation=expect_generation, **values)
+        self._changed(name)
+        return rec
+
+    def _spawn(self, target, *args):
+        t = threading.Thread(target=target, args=args, name="kyanite-deploy-%s" % args[0], daemon=True)
+        t.start()
+        return t
+
+    # -- process handles --------------------------------------------------------------
+    def _process(self, handle):
+        """The live psutil.Process of a handle, or None (gone, zombie, or pid reused)."""
+        if not handle or not handle.get("pid"):
+            return None
+        pid = handle["pid"]
+        popen = self._procs.get(pid)
+        if popen is not None and popen.poll() is not None:
+            return None
+        try:
+            p = psutil.Process(pid)
+            if handle.get("create_time") and abs(p.create_time() - handle["create_time"]) > 1:
+                return None
+            if p.status() == psutil.STATUS_ZOMBIE:
+                return None
+            return p
+        except psutil.Error:
+            return None
+
+    def _exit_code(self, handle):
+        popen = self._procs.get((handle or {}).get("pid"))
+        return popen.poll() if popen is not None else None
+
+    def _kill(self, handle, grace=5.0):
+        p = self._process(handle)
+        if p is not None:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except OSError:
+                try:
+                    p.terminate()
+                except psutil.Error:
+                    pass
+            try:
+                p.wait(grace)
+            except psutil.TimeoutExpired:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                try:
+                    p.kill()
+                    p.wait(5)
+                except psutil.Error:
+                    pass
+            except psutil.Error:
+                pass
+        popen = self._procs.pop((handle or {}).get("pid"), None)
+        if popen is not None:
+            try:
+                popen.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+
+    def _kill_strays(self, name, keep_pid=None):
+        """End scoring processes of this deployment other than ``keep_pid`` (older
+        generations left by a crash of the server during an update)."""
+        base = self.dir(name) + os.sep
+        for p in psutil.process_iter(["pid", "cmdline"]):
+            cmd = p.info.get("cmdline") or []
+            if p.info["pid"] == keep_pid or "kyanite.serving.server" not in cmd:
+                continue
+            if any(a.startswith(base) for a in cmd):
+                self._kill({"pid": p.info["pid"]}, grace=2.0)
+
+    # -- lifecycle of the manager ------------------------------------------------------
+    def start(self):
+        """Recover (adopt or restart) the deployments, then watch them: one daemon thread."""
+        self._thread = threading.Thread(target=self._loop, name="kyanite-deployments", daemon=True)
+        self._thread.start()
+
+    def stop(self):
+        """Stop watching. Scoring processes keep serving; the next server adopts them."""
+        self._stop.set()
+        self._wake.set()
+
+    def _recover(self):
+        """After a (re)start: adopt running processes, bring back the ones that are gone."""
+        try:
+            names = self.models.deployment_names()
+        except Exception:
+            log.exception("cannot list deployments")
+            return
+        for entry in os.listdir(self.root):
+            if entry not in names and os.path.isdir(os.path.join(self.root, entry)):
+                self._kill_strays(entry)  # deleted while its process survived somewhere
+                shutil.rmtree(os.path.join(self.root, entry), ignore_errors=True)
+        for name in names:
+            try:
+                self._recover_one(name)
+            except Exception:
+                log.exception("recovering deployment %s failed", name)
+
+    def _recover_one(self, name):
+        with self._lock(name):
+            row, _ = self.models.deployment_row(name)
+            handle = json.loads(row.process) if row.process else None
+            alive = self._process(handle) if handle and handle.get("generation") == row.generation else None
+            self._kill_strays(name, keep_pid=alive.pid if alive else None)
+            self._clean_generations(name, row.generation)
+            if row.state == FAILED:
+                return
+            if alive is not None:
+                self.log(name).line("workspace server started: adopted the running scoring process (pid %d)"
+                                    % alive.pid)
+                self._wake.set()
+                return
+            prepared = _read_json(os.path.join(self.gen_dir(name, row.generation), "prepared.json"))
+            if prepared and os.path.exists(prepared["python"]):
+                self.log(name).line("workspace server started: the scoring process was not running; "
+                                    "starting it again")
+                self._set(name, state=TRANSITIONING, error=None)
+                try:
+                    self._launch_prepared(name, row.generation, prepared)
+                except DeployError as exc:
+                    self.log(name).line(exc.message)
+                    self._fail(name, row.generation, exc.message, exc.code)
+            else:
+                self.log(name).line("workspace server started: deployment generation %d was not ready; "
+                                    "preparing it again" % row.generation)
+                self._set(name, state=TRANSITIONING, error=None)
+                self._spawn(self._deploy, name, row.generation)
+
+    def _clean_generations(self, name, current):
+        d = self.dir(name)
+        if not os.path.isdir(d):
+            return
+        for entry in os.listdir(d):
+            if entry.startswith("gen-") and entry != "gen-%d" % current:
+                shutil.rmtree(os.path.join(d, entry), ignore_errors=True)
+
+    # -- requests from routes -------------------------------------------------------------
+    def create(self, name, compute_type, spec, models, keys=None, tags=None, properties=None,
+               description=None, overwrite=False):
+        self._validate(spec)
+        port_hint, generation = None, 1
+        with self._lock(name):
+            try:
+                old, _ = self.models.deployment_row(name)
+            except NotFoundException:
+                old = None
+            if old is not None:
+                if not overwrite:
+                    raise ConflictException("A service named %r already exists: pass overwrite=True, call "
+                                            "service.update(...), or delete it first." % name)
+                port_hint = old.port
+                generation = old.generation + 1  # a worker of the old one in flight sees it is stale
+                self._delete_locked(name, old)
+            rec = self.models.create_deployment(name, compute_type, spec, models, keys=keys, tags=tags,
+                                                properties=properties, description=description,
+                                                generation=generation)
+            if port_hint:
+                rec = self.models.update_deployment(name, port=port_hint)
+            self.log(name).line("deployment %r created: models %s, entry script %s, environment %s" % (
+                name, ", ".join(rec["models"]) or "(none)", spec["inference"]["entryScript"],
+                rec["environment"]["name"]))
+        self._changed(name)
+        self._spawn(self._deploy, name, generation)
+        return rec
+
+    def update(self, name, spec=None, models=None, keys=None, redeploy=False, **values):
+        """Change a deployment; with ``redeploy`` start a new generation of its process."""
+        if spec is not None:
+            self._validate(spec)
+        with self._lock(name):
+            row, _ = self.models.deployment_row(name)
+            if spec is not None:
+                values["spec"] = spec
+            if keys is not None:
+                values["keys"] = keys
+            if redeploy:
+                values.update(generation=row.generation + 1, state=TRANSITIONING, error=None)
+            rec = self.models.update_deployment(name, models=models, **values)
+            if keys is not None and not redeploy:
+                self._push_keys(name, row.generation, keys)
+            if redeploy:
+                self.log(name).line("update: deploying generation %d (models %s)" % (
+                    rec["generation"], ", ".join(rec["models"])))
+        self._changed(name)
+        if redeploy:
+            self._spawn(self._deploy, name, rec["generation"])
+        return rec
+
+    def delete(self, name):
+        with self._lock(name):
+            row, _ = self.models.deployment_row(name)
+            self._delete_locked(name, row)
+        self._changed(name)
+        with self._guard:
+            self._locks.pop(name, None)
+
+    def _delete_locked(self, name, row):
+        self.models.delete_deployment(name)  # first: a worker in flight sees it is gone
+        handle = json.loads(row.process) if row.process else None
+        self._kill(handle)
+        self._kill_strays(name)
+        shutil.rmtree(self.dir(name), ignore_errors=True)
+        self._restarts.pop(name, None)
+        self._probes.pop(name, None)
+
+    def regen_key(self, name, which, set_key=None):
+        import secrets
+        which = (which or "").lower()
+        if which not in ("primary", "secondary"):
+            raise UserErrorException("regen_key: key must be 'Primary' or 'Secondary', got %r." % which)
+        with self._lock(name):
+            row, _ = self.models.deployment_row(name)
+            keys = json.loads(row.keys) if row.keys else None
+            if not keys:
+                raise UserErrorException("Service %r has no keys: deploy it with auth_enabled=True." % name)
+            keys[which] = set_key or secrets.token_urlsafe(24)
+            self.models.update_deployment(name, keys=keys)
+            self._push_keys(name, row.generation, keys)
+            self.log(name).line("%s key regenerated" % which)
+        self._changed(name)
+        return keys
+
+    def keys(self, name):
+        row, _ = self.models.deployment_row(name)
+        keys = json.loads(row.keys) if row.keys else None
+        if not keys:
+            raise UserErrorException("Service %r has no keys: key authentication is off (deploy with "
+                                     "auth_enabled=True)." % name)
+        return {"primaryKey": keys["primary"], "secondaryKey": keys["secondary"]}
+
+    def token(self, name):
+        from kyanite.serving.server import make_token
+        row, _ = self.models.deployment_row(name)
+        if not json.loads(row.spec).get("config", {}).get("tokenAuthEnabled"):
+            raise UserErrorException("Service %r does not use token authentication (deploy with "
+                                     "token_auth_enabled=True)." % name)
+        expires = int(time.time()) + TOKEN_LIFETIME
+        return {"accessToken": make_token(row.secret, name, expires), "tokenType": "Bearer",
+                "expiryOn": expires, "refreshAfter": expires - TOKEN_LIFETIME // 2}
+
+    def logs(self, name, num_lines=5000):
+        self.models.deployment_row(name)
+        return tail_lines(os.path.join(self.dir(name), "score.log"), max(1, int(num_lines)))
+
+    def log_bytes(self, name, offset=0):
+        """``(bytes from offset, where they start, log size)``, to follow a deployment's log."""
+        path = os.path.join(self.dir(name), "score.log")
+        try:
+            with open(path, "rb") as f:
+                total = os.fstat(f.fileno()).st_size
+                offset = min(offset, total)
+                f.seek(offset)
+                data = f.read(4 << 20)
+        except OSError:
+            return b"", 0, 0
+        return data, offset, total
+
+    def _validate(self, spec):
+        inf = spec.get("inference") or {}
+        if not inf.get("entryScript"):
+            raise UserErrorException("InferenceConfig needs entry_script='score.py'.")
+        if self.artifacts.size("snapshots/%s.tar.gz" % inf.get("snapshotId")) < 0:
+            raise UserErrorException("The source snapshot %r of the entry script was not uploaded."
+                                     % inf.get("snapshotId"))
+        port = (spec.get("config") or {}).get("port")
+        if port is not None and not (isinstance(port, int) and 0 < port < 65536):
+            raise UserErrorException("Port %r is not a TCP port number (1-65535)." % (port,))
+
+    def _push_keys(self, name, generation, keys):
+        """Write the keys into the running generation's config and tell the process."""
+        cfg_path = os.path.join(self.gen_dir(name, generation), "config.json")
+        cfg = _read_json(cfg_path)
+        if cfg is None:
+            return  # not launched yet: it will read the new keys from the record
+        cfg["keys"] = [keys["primary"], keys["secondary"]] if keys else None
+        _write_private_json(cfg_path, cfg)
+        try:
+            _http("POST", cfg["host"], cfg["port"], "/-/reload", {"X-Kyanite-Admin": cfg["secret"]}, timeout=5)
+        except Exception as exc:  # still starting: it reads the config again when ready
+            self.log(name).line("could not tell the scoring process about the new keys yet (%s)" % exc)
+
+    # -- the worker: prepare and launch one generation -------------------------------------
+    def _current(self, name, generation):
+        try:
+            row, _ = self.models.deployment_row(name)
+        except NotFoundException:
+            return False
+        return row.generation == generation
+
+    def _deploy(self, name, generation):
+        dlog = self.log(name)
+        t0 = time.time()
+        try:
+            prepared = self._prepare(name, generation, dlog)
+            if prepared is None:
+                return
+            dlog.line("prepared in %.2fs" % (time.time() - t0))
+            with self._lock(name):
+                if not self._current(name, generation):
+                    return
+                self._launch_prepared(name, generation, prepared)
+        except Exception as exc:
+            if not self._current(name, generation):
+                return  # deleted or superseded meanwhile: nothing to report
+            if isinstance(exc, DeployError):
+                dlog.line(exc.message)
+                self._fail(name, generation, exc.message, exc.code)
+            else:
+                dlog.line("deployment failed:\n%s" % traceback.format_exc())
+                self._fail(name, generation, "Deployment failed: %s: %s" % (type(exc).__name__, exc),
+                           "InternalError")
+
+    def _fail(self, name, generation, message, code, extra=None):
+        err = {"message": message, "code": code}
+        err.update(extra or {})
+        try:
+            self._set(name, expect_generation=generation, state=FAILED, error=err)
+        except NotFoundException:
+            pass
+
+    def _prepare(self, name, generation, dlog):
+        from kyanite.envs import EnvBuilder, EnvBuildError, EnvSpec, EnvSpecError
+        from kyanite.serving.shim import build_shim
+        row, models = self.models.deployment_row(name)
+        spec = json.loads(row.spec)
+        inf, config = spec["inference"], spec.get("config") or {}
+        gdir = self.gen_dir(name, generation)
+        if os.path.exists(gdir):
+            shutil.rmtree(gdir)
+        src_dir, models_root = os.path.join(gdir, "src"), os.path.join(gdir, "models")
+        os.makedirs(src_dir)
+        os.makedirs(models_root)
+        dlog.line("generation %d: preparing source, models and environment" % generation)
+
+        snapshot = self.artifacts.local_path("snapshots/%s.tar.gz" % inf["snapshotId"])
+        from kyanite.runtime.host import _safe_extract
+        with tarfile.open(snapshot, "r:gz") as tar:
+            _safe_extract(tar, src_dir)
+        entry = os.path.join(src_dir, inf["entryScript"])
+        if not os.path.isfile(entry):
+            raise DeployError("Entry script %r is not in the source directory %s." % (
+                inf["entryScript"], inf.get("sourceDirectory") or "(the entry script's folder)"), "EntryScriptNotFound")
+
+        total = 0
+        for mname, mversion in models:
+            dst = os.path.join(models_root, mname, str(mversion))
+            for f in self.files.list(mname, mversion):
+                target = os.path.join(dst, *f["path"].split("/"))
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                shutil.copyfile(self.files.local_path(mname, mversion, f["path"]), target)
+                total += f["size"]
+        dlog.line("placed %d model(s), %.1f MB, in %s" % (len(models), total / 1e6, models_root))
+        if not self._current(name, generation):
+            return None
+
+        env_def = inf.get("environment") or {}
+        try:
+            envspec = EnvSpec.from_dict(env_def.get("spec") or {"user_managed": True})
+            built = EnvBuilder(self.cache).ensure(envspec, log=dlog.line)
+        except (EnvSpecError, EnvBuildError) as exc:
+            raise DeployError("Environment %r could not be built: %s" % (env_def.get("name"), exc),
+                              "EnvironmentBuildFailed")
+        shim = build_shim(self.cache)
+
+        if len(models) == 1:
+            model_dir = os.path.join(models_root, models[0][0], str(models[0][1]))
+        else:
+            model_dir = models_root
+        env = {k: str(v) for k, v in (env_def.get("environmentVariables") or {}).items()}
+        env.update({"KYANITE_MODELS_ROOT": models_root, "KYANITE_MODEL_DIR": model_dir,
+                    "AZUREML_MODEL_DIR": model_dir, "KYANITE_SERVICE_NAME": name,
+                    "AZUREML_ENTRY_SCRIPT": inf["entryScript"]})
+        cpu = config.get("cpuCores")
+        if cpu:
+            threads = str(max(1, int(math.ceil(float(cpu)))))
+            for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+                env.setdefault(var, threads)
+        prepared = {"python": built.python, "pythonVersion": built.python_version, "env": env,
+                    "pythonPath": shim, "cwd": src_dir, "entryScript": entry,
+                    "resolved": built.resolved}
+        _write_private_json(os.path.join(gdir, "prepared.json"), prepared)
+        return prepared
+
+    def _launch_prepared(self, name, generation, prepared):
+        """Start the scoring process of a prepared generation (caller holds the lock)."""
+        row, _ = self.models.deployment_row(name)
+        spec = json.loads(row.spec)
+        config = spec.get("config") or {}
+        host = config.get("host") or "127.0.0.1"
+        dlog = self.log(name)
+        old = json.loads(row.process) if row.process else None
+        if old:
+            self._kill(old)  # the previous generation (an update), or a hung one
+        self._kill_strays(name)
+        requested = config.get("port")
+        if requested:
+            if not _port_free(host, requested):
+                raise DeployError("Port %d is in use by another program; deploy with another port, or with "
+                                  "none to get a free one." % requested, "PortInUse")
+            port = requested
+        elif row.port and _port_free(host, row.port):
+            port = row.port
+        else:
+            port = _free_port(host)
+            if row.port:
+                dlog.line("port %d is taken now; the service moves to port %d" % (row.port, port))
+        gdir = self.gen_dir(name, generation)
+        keys = json.loads(row.keys) if row.keys else None
+        cfg_path = os.path.join(gdir, "config.json")
+        state_path = os.path.join(gdir, "state.json")
+        if os.path.exists(state_path):
+            os.unlink(state_path)
+        _write_private_json(cfg_path, {
+            "name": name, "generation": generation, "host": host, "port": port,
+            "entryScript": prepared["entryScript"], "sourceDir": prepared["cwd"], "stateFile": state_path,
+            "keys": [keys["primary"], keys["secondary"]] if keys else None,
+            "tokenAuth": bool(config.get("tokenAuthEnabled")), "secret": row.secret})
+        env = dict(os.environ)
+        for k in ("PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP", "KYANITE_TOKEN", "KYANITE_SERVER_URL",
+                  "KYANITE_RUN_ID", "KYANITE_METRICS_SPOOL", "KYANITE_EXPERIMENT", "AZUREML_RUN_ID"):
+            env.pop(k, None)
+        env.update(prepared["env"])
+        env["PYTHONPATH"] = prepared["pythonPath"] + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        env["PYTHONUNBUFFERED"] = "1"
+        env.setdefault("KERAS_BACKEND", "jax")
+        env.setdefault("MPLBACKEND", "Agg")
+        cmd = [prepared["python"], "-m", "kyanite.serving.server", "--config", cfg_path]
+        dlog.line("starting the scoring process on port %d (Python %s)" % (port, prepared.get("pythonVersion")))
+        with open(os.path.join(self.dir(name), "score.log"), "ab") as out:
+            proc = subprocess.Popen(cmd, cwd=prepared["cwd"], env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+        self._procs[proc.pid] = proc
+        try:
+            created = psutil.Process(proc.pid).create_time()
+        except psutil.Error:
+            created = None
+        self._set(name, expect_generation=generation, port=port, process={
+            "pid": proc.pid, "create_time": created, "generation": generation, "started": time.time()})
+        self._probes.pop(name, None)
+        self._wake.set()
+
+    # -- the monitor ---------------------------------------------------------------------------
+    def _loop(self):
+        self._recover()  # first, so the monitor never races the recovery
+        while not self._stop.is_set():
+            busy = False
+            try:
+                busy = self.watch_once()
+            except Exception:
+                log.exception("deployment monitor pass failed")
+            self._wake.wait(0.05 if busy else 1.0)
+            self._wake.clear()
+
+    def watch_once(self):
+        """One pass over all deployments; True while some are transitioning."""
+        busy = False
+        for name in self.models.deployment_names():
+            try:
+                row, _ = self.models.deployment_row(name)
+            except NotFoundException:
+                continue
+            if row.state == TRANSITIONING:
+                busy = True
+                self._watch_starting(name, row)
+            elif row.state in (HEALTHY, UNHEALTHY):
+                self._watch_running(name, row)
+        return busy
+
+    def _watch_starting(self, name, row):
+        handle = json.loads(row.process) if row.process else None
+        if not handle or handle.get("generation") != row.generation:
+            return  # still preparing
+        st = _read_json(os.path.join(self.gen_dir(name, row.generation), "state.json"))
+        if st and st.get("pid") == handle["pid"] and st.get("generation") == row.generation:
+            if st["state"] == HEALTHY:
+                with self._lock(name):
+                    self._set(name, expect_generation=row.generation, state=HEALTHY, error=None)
+                    self.log(name).line("service is Healthy: %s" % self.models.deployment(name)["scoringUri"])
+                return
+            if st["state"] == FAILED:
+                err = st.get("error") or {}
+                self._reap(handle)
+                self._fail(name, row.generation, err.get("message") or "The scoring process failed.",
+                           err.get("code") or "EntryScriptFailed",
+                           {"traceback": err["traceback"]} if err.get("traceback") else None)
+                return
+        if self._process(handle) is None:
+            code = self._exit_code(handle)
+            self._reap(handle)
+            tail = tail_lines(os.path.join(self.dir(name), "score.log"), 15)
+            self._fail(name, row.generation, "The scoring process exited%s before it was ready. Last log lines:\n%s"
+                       % ("" if code is None else " with code %s" % code, tail), "ProcessExited")
+
+    def _reap(self, handle):
+        popen = self._procs.pop((handle or {}).get("pid"), None)
+        if popen is not None:
+            try:
+                popen.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+
+    def _watch_running(self, name, row):
+        handle = json.loads(row.process) if row.process else None
+        if self._process(handle) is None:
+            with self._lock(name):
+                row, _ = self.models.deployment_row(name)
+                if row.state not in (HEALTHY, UNHEALTHY) or (row.process and json.loads(row.process) != handle):
+                    return
+                code = self._exit_code(handle)
+                self._reap(handle)
+                now = time.time()
+                times = [t for t in self._restarts.get(name, []) if now - t < RESTART_WINDOW] + [now]
+                self._restarts[name] = times
+                dlog = self.log(name)
+                what = "exited" if code is None else ("was killed by signal %d" % -code if code < 0
+                                                      else "exited with code %d" % code)
+                if len(times) > MAX_RESTARTS:
+                    dlog.line("the scoring process %s; it crashed %d times in %d minutes: giving up"
+                              % (what, len(times), RESTART_WINDOW // 60))
+                    self._fail(name, row.generation, "The scoring process crashed %d times in %d minutes."
+                               % (len(times), RESTART_WINDOW // 60), "CrashLoop")
+                    return
+                dlog.line("the scoring process (pid %s) %s; starting it again" % (handle and handle.get("pid"), what))
+                prepared = _read_json(os.path.join(self.gen_dir(name, row.generation), "prepared.json"))
+                self._set(name, expect_generation=row.generation, state=UNHEALTHY)
+                if prepared:
+                    self._set(name, expect_generation=row.generation, state=TRANSITIONING)
+                    try:
+                        self._launch_prepared(name, row.generation, prepared)
+                    except DeployError as exc:
+                        dlog.line(exc.message)
+                        self._fail(name, row.generation, exc.message, exc.code)
+                else:
+                    self._spawn(self._deploy, name, row.generation)
+            return
+        probe = self._probes.setdefault(name, [0.0, 0])
+        if time.time() - probe[0] < PROBE_INTERVAL:
+            return
+        probe[0] = time.time()
+        ok = self._health(row)
+        probe[1] = 0 if ok else probe[1] + 1
+        if ok and row.state == UNHEALTHY:
+            self._set(name, expect_generation=row.generation, state=HEALTHY, error=None)
+            self.log(name).line("service answers again: Healthy")
+        elif not ok and probe[1] >= 2 and row.state == HEALTHY:
+            self._set(name, expect_generation=row.generation, state=UNHEALTHY, error={
+                "message": "The scoring process does not answer its health route.", "code": "NotResponding"})
+            self.log(name).line("the scoring process does not answer: Unhealthy")
+
+    def _health(self, row):
+        host = (json.loads(row.spec).get("config") or {}).get("host") or "127.0.0.1"
+        try:
+            return _http("GET", host, row.port, "/health", {}, timeout=PROBE_TIMEOUT) == 200
+        except Exception:
+            return False
+
+
+def attach(state, layout):
+    """Give a ServerState the model registry and the deployment manager."""
+    from kyanite.store.models import ModelFiles, ModelStore
+    state.models = ModelStore(state.store)
+    state.model_files = ModelFiles(state.artifacts)
+    state.deployments = DeploymentManager(layout.p("deployments"), state.models, state.model_files,
+                                          state.artifacts, state.notifier)
+    return state

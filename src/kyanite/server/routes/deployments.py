@@ -1,0 +1,212 @@
+"""Deployments (web services): create, read, list, wait, update, delete, logs, keys, tokens.
+
+The record's shape is :func:`kyanite.store.models.deployment_to_api`; the deployment
+manager (:mod:`kyanite.server.deployments`) does the work and owns the state.
+"""
+
+import json
+import secrets
+import time
+from typing import Optional
+
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel
+
+from kyanite.exceptions import ConflictException, UserErrorException
+from kyanite.store.models import parse_model_id
+
+router = APIRouter(tags=["deployments"])
+COMPUTE_TYPES = ("ACI", "Local")
+CONFIG_KEYS = ("port", "cpuCores", "memoryGb", "authEnabled", "tokenAuthEnabled", "primaryKey", "secondaryKey")
+
+
+def k(request):
+    return request.app.state.k
+
+
+class DeploymentCreate(BaseModel):
+    name: str
+    compute_type: str = "ACI"
+    models: list = []
+    inference: dict
+    config: dict = {}
+    tags: Optional[dict] = None
+    properties: Optional[dict] = None
+    description: Optional[str] = None
+    overwrite: bool = False
+
+
+class DeploymentPatch(BaseModel):
+    models: Optional[list] = None
+    inference: Optional[dict] = None
+    config: Optional[dict] = None
+    add_tags: Optional[dict] = None
+    remove_tags: Optional[list] = None
+    set_tags: Optional[dict] = None
+    add_properties: Optional[dict] = None
+    description: Optional[str] = None
+
+
+class KeyRegen(BaseModel):
+    key: str
+    set_key: Optional[str] = None
+
+
+def _models(s, ids):
+    out = []
+    for mid in ids or []:
+        name, version = parse_model_id(mid)
+        s.models.model(name, version)  # 404 naming the versions that exist
+        out.append((name, version))
+    return out
+
+
+def _check_config(config):
+    unknown = sorted(set(config) - set(CONFIG_KEYS))
+    if unknown:
+        raise UserErrorException("Unknown deployment configuration setting(s): %s." % ", ".join(unknown))
+
+
+def _new_key():
+    return secrets.token_urlsafe(24)
+
+
+@router.post("/deployments")
+def create_deployment(body: DeploymentCreate, request: Request):
+    s = k(request)
+    if body.compute_type not in COMPUTE_TYPES:
+        raise UserErrorException("compute_type must be one of %s." % ", ".join(COMPUTE_TYPES))
+    config = dict(body.config)
+    _check_config(config)
+    primary, secondary = config.pop("primaryKey", None), config.pop("secondaryKey", None)
+    keys = None
+    if config.get("authEnabled"):
+        keys = {"primary": primary or _new_key(), "secondary": secondary or _new_key()}
+    models = _models(s, body.models)
+    return s.deployments.create(body.name, body.compute_type, {"inference": body.inference, "config": config},
+                                models, keys=keys, tags=body.tags, properties=body.properties,
+                                description=body.description, overwrite=body.overwrite)
+
+
+@router.get("/deployments")
+def list_deployments(request: Request, compute_type: Optional[str] = None, model_name: Optional[str] = None,
+                     model_id: Optional[str] = None, tags: Optional[str] = None, properties: Optional[str] = None):
+    try:
+        tags_f = json.loads(tags) if tags else None
+        props_f = json.loads(properties) if properties else None
+    except ValueError:
+        raise UserErrorException("tags/properties filters must be JSON.")
+    return {"deployments": k(request).models.list_deployments(
+        compute_type=compute_type, model_name=model_name, model_id=model_id, tags=tags_f, properties=props_f)}
+
+
+@router.get("/deployments/{name}")
+def get_deployment(name: str, request: Request):
+    return k(request).models.deployment(name)
+
+
+@router.get("/deployments/{name}/wait")
+async def wait_deployment(name: str, request: Request, state: Optional[str] = None, timeout: float = 10.0):
+    """Long-poll: the record as soon as its state differs from ``state``, or at ``timeout``."""
+    s = k(request)
+    deadline = time.monotonic() + min(max(timeout, 0.0), 60.0)
+    while True:
+        rec = await run_in_threadpool(s.models.deployment, name)
+        left = deadline - time.monotonic()
+        if state is None or rec["state"] != state or left <= 0:
+            return rec
+        await s.notifier.wait("deployment:" + name, min(left, 1.0))
+
+
+@router.patch("/deployments/{name}")
+def update_deployment(name: str, body: DeploymentPatch, request: Request):
+    s = k(request)
+    row, cur_models = s.models.deployment_row(name)
+    spec = json.loads(row.spec)
+    keys = json.loads(row.keys) if row.keys else {}
+    redeploy, new_keys, values = False, None, {}
+    if body.inference is not None:
+        spec["inference"] = body.inference
+        redeploy = True
+    if body.config:
+        changes = dict(body.config)
+        _check_config(changes)
+        cfg = dict(spec.get("config") or {})
+        primary, secondary = changes.pop("primaryKey", None), changes.pop("secondaryKey", None)
+        for key, value in changes.items():
+            if cfg.get(key) != value:
+                cfg[key] = value
+                redeploy = True
+        spec["config"] = cfg
+        if cfg.get("authEnabled"):
+            new = {"primary": primary or keys.get("primary") or _new_key(),
+                   "secondary": secondary or keys.get("secondary") or _new_key()}
+            if new != keys:
+                new_keys = new
+        elif keys:
+            new_keys = {}
+    models = None
+    if body.models is not None:
+        models = _models(s, body.models)
+        if sorted(set(models)) != sorted(cur_models):
+            redeploy = True
+    cur_tags = json.loads(row.tags or "{}")
+    if body.set_tags is not None or body.add_tags or body.remove_tags:
+        tags = dict(body.set_tags) if body.set_tags is not None else dict(cur_tags)
+        tags.update(body.add_tags or {})
+        for t in body.remove_tags or []:
+            tags.pop(t, None)
+        values["tags"] = tags
+    if body.add_properties:
+        props = json.loads(row.properties or "{}")
+        for key, value in body.add_properties.items():
+            if key in props and props[key] != str(value):
+                raise ConflictException("Property %r of service %s is already %r; properties cannot be changed."
+                                        % (key, name, props[key]))
+            props[key] = str(value)
+        values["properties"] = props
+    if body.description is not None:
+        values["description"] = body.description
+    return s.deployments.update(name, spec=spec if (redeploy or body.config) else None,
+                                models=models, keys=new_keys, redeploy=redeploy, **values)
+
+
+@router.delete("/deployments/{name}")
+def delete_deployment(name: str, request: Request):
+    k(request).deployments.delete(name)
+    return {"deleted": name}
+
+
+@router.get("/deployments/{name}/logs")
+def deployment_logs(name: str, request: Request, num_lines: int = 5000):
+    return PlainTextResponse(k(request).deployments.logs(name, num_lines))
+
+
+@router.get("/deployments/{name}/logs/raw")
+def deployment_log_bytes(name: str, request: Request, offset: int = 0):
+    """Log bytes from ``offset``; X-Log-Size is the offset to ask from next, X-Log-Total
+    the log's size."""
+    s = k(request)
+    s.models.deployment_row(name)
+    data, start, total = s.deployments.log_bytes(name, max(0, offset))
+    return Response(data, media_type="text/plain; charset=utf-8",
+                    headers={"X-Log-Size": str(start + len(data)), "X-Log-Total": str(total)})
+
+
+@router.get("/deployments/{name}/keys")
+def deployment_keys(name: str, request: Request):
+    return k(request).deployments.keys(name)
+
+
+@router.post("/deployments/{name}/keys/regen")
+def regen_key(name: str, body: KeyRegen, request: Request):
+    s = k(request)
+    s.deployments.regen_key(name, body.key, body.set_key)
+    return s.deployments.keys(name)
+
+
+@router.post("/deployments/{name}/token")
+def deployment_token(name: str, request: Request):
+    return k(request).deployments.token(name)

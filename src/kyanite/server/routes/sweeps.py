@@ -1,0 +1,140 @@
+"""Hyperparameter sweeps (HyperDrive runs): submit, summary, cancel.
+
+``POST /api/sweeps`` validates the sweep, caps ``max_concurrent_runs`` to what the compute
+target runs at once (with a warning in the reply), creates the sweep's run and wakes the
+sweep controller, which creates the children (``kyanite.server.sweeps``).
+"""
+
+import json
+import random
+import time
+import uuid
+from typing import Optional
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+from kyanite.exceptions import NotFoundException, UserErrorException
+from kyanite.runtime.run import TERMINAL_STATES, RunStatus
+from kyanite.server import sweeps as ctl
+
+router = APIRouter(tags=["sweeps"])
+
+
+def k(request):
+    return request.app.state.k
+
+
+class SweepCreate(BaseModel):
+    experiment: str
+    definition: dict
+    hyperdrive: dict
+    run_id: Optional[str] = None
+    display_name: Optional[str] = None
+    tags: Optional[dict] = None
+
+
+@router.post("/sweeps")
+def create_sweep(body: SweepCreate, request: Request):
+    """Start a sweep: ``{"experiment", "definition": <child run definition>, "hyperdrive": <spec>}``.
+    Returns ``{"run": <the sweep's run>, "warnings": [...]}``."""
+    from kyanite.train.hyperdrive._config import check_spec
+    s = k(request)
+    spec = check_spec(body.hyperdrive)
+    definition = dict(body.definition)
+    if not definition.get("script") or not definition.get("snapshotId"):
+        raise UserErrorException("A sweep's definition must be a submitted run's definition (script, snapshotId).")
+    target_name = definition.get("target") or "local"
+    definition["target"] = target_name
+    capacity, _target = ctl.capacity_of(s.scheduler, target_name)  # 404 for an unknown target
+    warnings = []
+    requested = spec["maxConcurrentRuns"]
+    if requested is None:
+        effective = min(spec["maxTotalRuns"], capacity)
+    elif requested > capacity:
+        effective = capacity
+        warnings.append("max_concurrent_runs=%d is more than compute target %r runs at once (%d); the sweep "
+                        "runs at most %d child runs at a time." % (requested, target_name, capacity, capacity))
+    else:
+        effective = requested
+    spec["maxConcurrentRuns"] = effective
+    spec["requestedMaxConcurrentRuns"] = requested
+    for prev in spec["resumeFrom"]:
+        run = s.store.run(prev)
+        if run["runType"] != ctl.RUN_TYPE:
+            raise UserErrorException("resume_from takes earlier sweeps (HyperDrive runs); %s is a %r run."
+                                     % (prev, run["runType"]))
+    resumed = []
+    for rid in spec["resumeChildRuns"]:
+        run = s.store.run(rid)
+        hp = ctl.child_hyperparameters(run)
+        if not run.get("parentRunId") or hp is None:
+            raise UserErrorException("resume_child_runs takes child runs of earlier sweeps; %s has no sampled "
+                                     "hyperparameters." % rid)
+        if run["status"] not in TERMINAL_STATES:
+            raise UserErrorException("resume_child_runs: run %s is still %s; resume it once it has ended "
+                                     "(its outputs are kept then)." % (rid, run["status"]))
+        resumed.append({"runId": rid, "hyperparameters": hp, "resumeFrom": ctl.outputs_folder(s.artifacts, rid)})
+    if len(resumed) > spec["maxTotalRuns"]:
+        raise UserErrorException("resume_child_runs has %d runs, more than max_total_runs=%d." % (
+            len(resumed), spec["maxTotalRuns"]))
+    spec["resumeChildren"] = resumed
+    spec["seed"] = random.SystemRandom().randrange(2 ** 31)
+    spec["createdAt"] = time.time()
+    if spec["sampling"]["name"] != "grid":
+        from kyanite.train.hyperdrive._sampling import make_sampler
+        make_sampler(spec)  # e.g. Sobol without scipy: refused now, not in the controller
+    run_id = body.run_id or "HD_%s" % uuid.uuid4()
+    properties = {"primary_metric_config": json.dumps({"name": spec["primaryMetricName"],
+                                                       "goal": spec["primaryMetricGoal"]}),
+                  "sampling": spec["sampling"]["name"],
+        "policy": (spec["policy"] or {}).get("name", "Default")}
+    if warnings:
+        properties["warnings"] = " ".join(warnings)
+    run = s.store.create_run(body.experiment, status=RunStatus.RUNNING, run_id=run_id, target=target_name,
+                             definition={"hyperdrive": spec, "childDefinition": definition},
+                             display_name=body.display_name, run_type=ctl.RUN_TYPE, tags=body.tags,
+                             properties=properties)
+    controller = getattr(s, "sweeps", None)
+    if controller is not None:
+        controller.wake()
+    return {"run": run, "warnings": warnings}
+
+
+@router.get("/sweeps/{run_id}")
+def get_sweep(run_id: str, request: Request, include_resumed: bool = False):
+    """The sweep, its spec and its children with their hyperparameters and best primary metric."""
+    s = k(request)
+    run = _sweep(s, run_id)
+    out = ctl.summarize(s.store, run)
+    if include_resumed:
+        out["resumed"] = []
+        for prev in out["spec"].get("resumeFrom") or []:
+            try:
+                out["resumed"].extend(ctl.summarize(s.store, s.store.run(prev))["children"])
+            except NotFoundException:
+                continue
+    return out
+
+
+@router.post("/sweeps/{run_id}/cancel")
+def cancel_sweep(run_id: str, request: Request):
+    """Cancel the sweep: no more children are made, the running ones are canceled, and the
+    sweep ends Canceled once they have stopped."""
+    s = k(request)
+    run = _sweep(s, run_id)
+    if run["status"] not in TERMINAL_STATES:
+        s.store.request_cancel(run_id)
+        run, _ = s.store.set_status(run_id, RunStatus.CANCEL_REQUESTED)
+        s.notifier.changed(run_id)
+        controller = getattr(s, "sweeps", None)
+        if controller is not None:
+            controller.wake()
+    return run
+
+
+def _sweep(s, run_id):
+    run = s.store.run(run_id)
+    if run["runType"] != ctl.RUN_TYPE:
+        raise UserErrorException("Run %s is not a sweep (HyperDrive run); it is a %r run." % (run_id, run["runType"]))
+    return run

@@ -1,0 +1,151 @@
+"""Who may see the studio: a session cookie for people, signed tickets for notebook embeds.
+
+The workspace token is the one secret. It never appears in a page, a cookie or a URL:
+
+- **Session cookie** (``kyanite_session``): set by ``POST /signin`` when the token typed
+  in matches. Its value is ``v1.<expiry>.<HMAC-SHA256(token, "session|<expiry>")>``, so it
+  proves the token was known without holding it, and rotating the token signs everyone
+  out. ``HttpOnly`` (page scripts cannot read it), ``SameSite=Strict`` (other sites'
+  pages cannot make the browser send it), ``Path=/``, and ``Secure`` when the request came
+  over https (directly, or through a proxy on 127.0.0.1 that sends
+  ``X-Forwarded-Proto: https``). On plain http to 127.0.0.1 the cookie is not marked
+  ``Secure``, because browsers drop Secure cookies set over plain http; put the server
+  behind https when it is reached from other machines.
+- **CSRF guard**: an API request authenticated by the cookie alone (no bearer token) may
+  only change something (any method but GET/HEAD/OPTIONS) when it carries the header
+  ``X-Kyanite-CSRF: 1`` and, when the browser sends an ``Origin``, that origin is this
+  server. Another site cannot add a custom header to a cross-origin request without a
+  CORS preflight, which this server never grants.
+- **Embed tickets**: ``RunDetails(run).show()`` shows a run page in a notebook IFrame.
+  Notebook front ends (an editor's webview, a notebook server on another host name) are
+  other sites, where the SameSite cookie is not sent. The widget asks the server (with the
+  token) for a ticket: ``<run id, base64url>.<expiry>.<HMAC(token, "embed|<run>|<expiry>")>``.
+  It opens ``/runs/<run>/embed?ticket=...`` and lets the page read that one run: GET
+  requests under ``/api/runs/<run>`` (details, metrics, logs, files, children) and the
+  studio's static files, nothing else, until it expires (``TICKET_SECONDS``).
+"""
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+import urllib.parse
+
+from fastapi import HTTPException
+
+COOKIE = "kyanite_session"
+CSRF_HEADER = "x-kyanite-csrf"
+TICKET_HEADER = "x-kyanite-ticket"
+SESSION_SECONDS = 7 * 24 * 3600
+TICKET_SECONDS = 24 * 3600
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def _mac(token, message):
+    return hmac.new(token.encode("utf-8"), message.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def token_matches(given, token):
+    return bool(given) and secrets.compare_digest(given.encode("utf-8"), token.encode("utf-8"))
+
+
+# -- session cookie --------------------------------------------------------------------
+def make_session(token, now=None):
+    expiry = int((now or time.time()) + SESSION_SECONDS)
+    return "v1.%d.%s" % (expiry, _mac(token, "session|%d" % expiry))
+
+
+def session_valid(token, value, now=None):
+    try:
+        version, expiry, mac = (value or "").split(".")
+        expiry = int(expiry)
+    except ValueError:
+        return False
+    if version != "v1" or expiry < (now or time.time()):
+        return False
+    return secrets.compare_digest(mac, _mac(token, "session|%d" % expiry))
+
+
+def is_https(request):
+    return request.url.scheme == "https"
+
+
+def set_session_cookie(response, request, token):
+    response.set_cookie(COOKIE, make_session(token), max_age=SESSION_SECONDS, path="/",
+                        httponly=True, samesite="strict", secure=is_https(request))
+
+
+def clear_session_cookie(response, request):
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=is_https(request))
+
+
+def has_session(request, token):
+    return session_valid(token, request.cookies.get(COOKIE))
+
+
+# -- embed tickets ------------------------------------------------------------------------
+def make_ticket(token, run_id, seconds=TICKET_SECONDS, now=None):
+    expiry = int((now or time.time()) + seconds)
+    rid = base64.urlsafe_b64encode(run_id.encode("utf-8")).decode("ascii").rstrip("=")
+    return "%s.%d.%s" % (rid, expiry, _mac(token, "embed|%s|%d" % (run_id, expiry)))
+
+
+def ticket_run(token, ticket, now=None):
+    """The run id a valid, unexpired ticket was made for; None otherwise."""
+    try:
+        rid, expiry, mac = (ticket or "").split(".")
+        expiry = int(expiry)
+        run_id = base64.urlsafe_b64decode(rid + "=" * (-len(rid) % 4)).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if expiry < (now or time.time()):
+        return None
+    if not secrets.compare_digest(mac, _mac(token, "embed|%s|%d" % (run_id, expiry))):
+        return None
+    return run_id
+
+
+def request_ticket(request):
+    return request.headers.get(TICKET_HEADER) or request.query_params.get("ticket")
+
+
+def ticket_allows(request, token, run_id=None):
+    """Whether the request carries a ticket that covers it: a GET for ``run_id`` (a page)
+    or, without ``run_id``, a GET under ``/api/runs/<ticket's run>`` or ``/static/``."""
+    if request.method not in ("GET", "HEAD"):
+        return False
+    rid = ticket_run(token, request_ticket(request))
+    if rid is None:
+        return False
+    if run_id is not None:
+        return rid == run_id
+    path = request.url.path
+    if ".." in path.split("/"):
+        return False
+    if path.startswith("/static/"):
+        return True
+    base = "/api/runs/" + rid  # request.url.path is already percent-decoded
+    return path == base or path.startswith(base + "/")
+
+
+# -- the API's view ---------------------------------------------------------------------
+def authorize_api(request, token):
+    """For ``require_token``: True when a request without a valid bearer token may go on
+    by the session cookie (with the CSRF guard) or an embed ticket; raises 403 when the
+    cookie is valid but the CSRF guard fails."""
+    if has_session(request, token):
+        if request.method not in SAFE_METHODS:
+            if request.headers.get(CSRF_HEADER) != "1" or not same_origin(request):
+                raise HTTPException(403, "A studio request that changes something needs the "
+                                         "X-Kyanite-CSRF header and this server's origin.")
+        return True
+    return ticket_allows(request, token)
+
+
+def same_origin(request):
+    origin = request.headers.get("origin")
+    if not origin:
+        return True  # not sent by browsers on some same-origin requests; the header guard holds
+    netloc = urllib.parse.urlsplit(origin).netloc
+    return netloc in (request.headers.get("host"), request.headers.get("x-forwarded-host"))

@@ -1,0 +1,427 @@
+/* A run: details, metrics (charts, images, tables), the driver log streaming live, files,
+ * environment and child runs. ?compare=id,id overlays other runs on the charts. */
+"use strict";
+K.pages.run = async function (main, params) {
+  const id = params.run_id;
+  const base = "/api/runs/" + K.enc(id);
+  const url = new URL(location.href);
+  const compare = (url.searchParams.get("compare") || "").split(",").map((s) => s.trim()).filter(Boolean);
+  let run = await K.api(base);
+  K.title(run.displayName || id);
+
+  // -- header --------------------------------------------------------------------------
+  const badge = K.h("span.status-slot", K.badge(run.status));
+  const actions = K.h("div.actions");
+  const strip = K.h("div.strip");
+  const crumbs = K.h("div.crumbs",
+    K.embed ? K.link(K.runUrl(id), "Open in studio ↗", { target: "_blank", rel: "noopener" })
+            : [K.link("/experiments", "Experiments"), " / ", K.link(K.expUrl(run.experiment), run.experiment),
+               run.parentRunId ? [" / ", K.link(K.runUrl(run.parentRunId), run.parentRunId)] : null, " /"]);
+  const h1 = K.h("h1", run.displayName || id);
+  main.appendChild(K.h("div.page-head", crumbs, K.h("div.title-row", h1, badge, actions), strip));
+
+  // -- tabs ------------------------------------------------------------------------------
+  const tabs = {};
+  const tabBar = K.h("div.tabs", { role: "tablist" });
+  const panels = K.h("div.panels");
+  main.appendChild(tabBar);
+  main.appendChild(panels);
+  function addTab(key, label, loader) {
+    const btn = K.h("button.tab", { type: "button", role: "tab", dataset: { tab: key } }, label);
+    const panel = K.h("div.panel", { dataset: { panel: key }, hidden: true });
+    tabs[key] = { btn: btn, panel: panel, loader: loader, loaded: false };
+    btn.addEventListener("click", () => show(key, true));
+    tabBar.appendChild(btn);
+    panels.appendChild(panel);
+  }
+  function show(key, push) {
+    if (!tabs[key]) key = "overview";
+    Object.keys(tabs).forEach((k) => {
+      tabs[k].btn.classList.toggle("active", k === key);
+      tabs[k].btn.setAttribute("aria-selected", k === key ? "true" : "false");
+      tabs[k].panel.hidden = k !== key;
+    });
+    const t = tabs[key];
+    if (!t.loaded) { t.loaded = true; Promise.resolve(t.loader(t.panel)).catch((e) => K.error(t.panel, e)); }
+    if (t.onShow) t.onShow();
+    if (push) history.replaceState(null, "", location.pathname + location.search + "#" + key);
+  }
+
+  // -- overview -------------------------------------------------------------------------------
+  let summary = [];
+  const overview = { details: null, metrics: null };
+  function detailsCard() {
+    const d = run.runDefinition || {};
+    const env = d.environment || {};
+    return K.section("Details", K.kv([
+      ["Run id", K.h("code", id)],
+      ["Experiment", K.embed ? run.experiment : K.link(K.expUrl(run.experiment), run.experiment)],
+      ["Status", K.badge(run.status)],
+      ["Type", run.runType],
+      ["Parent run", run.parentRunId ? K.runLink({ runId: run.parentRunId }) : null],
+      ["Compute target", run.target],
+      ["Created", K.time(run.createdUtc)],
+      ["Started", K.time(run.startTimeUtc)],
+      ["Ended", run.endTimeUtc ? K.time(run.endTimeUtc) : null],
+      ["Duration", K.duration(run.durationSeconds)],
+      ["Script", d.script ? K.h("code", d.script) : null],
+      ["Arguments", d.arguments && d.arguments.length ? K.h("code.args", d.arguments.join(" ")) : null],
+      ["Environment", env.name ? env.name + (env.version ? " (version " + env.version + ")" : "") : null],
+    ]));
+  }
+  function dictCard(title, obj) {
+    const keys = Object.keys(obj || {});
+    return K.section(title, keys.length ? K.table([
+      { label: "Name", get: (k) => k }, { label: "Value", get: (k) => K.h("span.wrap", obj[k]) },
+    ], keys.sort()) : K.empty("None."));
+  }
+  function inputsCard() {
+    const inputs = run.inputDatasets || {};
+    const names = Object.keys(inputs);
+    if (!names.length) return null;
+    return K.section("Input datasets", K.table([
+      { label: "Input", get: (n) => n },
+      { label: "Dataset", get: (n) => {
+          const x = inputs[n] || {};
+          const label = (x.name || x.id || "—") + (x.version ? " (version " + x.version + ")" : "");
+          return x.name && K.hasPage("dataset") && !K.embed ? K.link("/datasets/" + K.enc(x.name), label) : label; } },
+      { label: "Mode", get: (n) => (inputs[n] || {}).mode || "—" },
+    ], names));
+  }
+  function errorCard() {
+    if (!run.error) return null;
+    const e = run.error;
+    return K.h("section.card.error-card", K.h("h2", "Error"),
+      K.h("p", e.message || JSON.stringify(e)),
+      e.logTail || e.log_tail ? K.h("pre.log.small", String(e.logTail || e.log_tail)) : null);
+  }
+  function metricValuesCard() {
+    const rows = summary.filter((m) => m.kind === "scalar");
+    return K.section("Metrics", rows.length ? K.table([
+      { label: "Name", get: (m) => K.link("#metrics", m.name, { on: { click: (e) => { e.preventDefault(); show("metrics", true); } } }) },
+      { label: "Last value", cls: "num", get: (m) => K.num(m.last) },
+      { label: "Points", cls: "num", get: (m) => K.num(m.count) },
+    ], rows) : K.empty(K.isTerminal(run.status) ? "No metrics were logged." : "No metrics yet."));
+  }
+  let models = [];
+  function modelsCard() {
+    if (!models.length) return null;
+    return K.section("Models registered from this run", K.table([
+      { label: "Model", get: (m) => K.hasPage("model") && !K.embed
+          ? K.link("/models/" + K.enc(m.name) + "?version=" + m.version, m.name + ":" + m.version) : m.name + ":" + m.version },
+      { label: "Datasets", get: (m) => (m.datasets || []).map((d) => d[1]).join(", ") || "—" },
+      { label: "Registered", get: (m) => K.time(m.createdTime) },
+    ], models));
+  }
+  async function refreshModels() {
+    if (!K.hasPage("models")) return;
+    models = await K.api(base + "/models").then((x) => x.models).catch(() => []);
+  }
+  function drawOverview(panel) {
+    K.clear(panel);
+    panel.appendChild(K.h("div.grid2",
+      K.h("div", errorCard(), detailsCard(), inputsCard(), modelsCard()),
+      K.h("div", metricValuesCard(), dictCard("Tags", run.tags), dictCard("Properties", run.properties))));
+  }
+  addTab("overview", "Overview", async (panel) => { drawOverview(panel); await refreshModels(); drawOverview(panel); });
+
+  // -- metrics ------------------------------------------------------------------------------------
+  const charts = {};
+  let metricsPanel = null;
+  async function compareSources() {
+    const sources = [{ runId: id, label: run.displayName || id }];
+    for (const cid of compare) {
+      try {
+        const r = await K.api("/api/runs/" + K.enc(cid));
+        sources.push({ runId: cid, label: r.displayName || cid });
+      } catch (e) { /* not readable: leave it out */ }
+    }
+    return sources;
+  }
+  let sourcesP = null;
+  async function drawMetrics(panel) {
+    if (!metricsPanel) await refreshSummary();
+    metricsPanel = panel;
+    if (!sourcesP) sourcesP = compareSources();
+    const sources = await sourcesP;
+    if (!panel.firstChild) {
+      if (sources.length > 1) {
+        panel.appendChild(K.h("div.compare-note", "Comparing ",
+          sources.map((s, i) => [i ? ", " : "", K.h("span.swatch", { style: "background:" + K.palette[i % K.palette.length] }), s.label]),
+          " · ", K.link(K.runUrl(id) + "#metrics", "show this run only")));
+      }
+      panel.appendChild(K.h("div.charts"));
+      panel.appendChild(K.h("div.tables"));
+    }
+    const chartBox = panel.querySelector(".charts"), tableBox = panel.querySelector(".tables");
+    let names = summary.filter((m) => m.kind === "scalar").map((m) => m.name);
+    if (sources.length > 1) {
+      const extra = await Promise.all(sources.slice(1).map((s) =>
+        K.api("/api/runs/" + K.enc(s.runId) + "/metrics/summary").then((x) => x.metrics).catch(() => [])));
+      extra.forEach((list) => list.forEach((m) => { if (m.kind === "scalar" && names.indexOf(m.name) < 0) names.push(m.name); }));
+    }
+    const single = summary.filter((m) => m.kind === "scalar" && m.count === 1 && sources.length === 1).map((m) => m.name);
+    names = names.filter((n) => single.indexOf(n) < 0);
+    if (!names.length && !single.length && !chartBox.firstChild) {
+      chartBox.appendChild(K.empty(K.isTerminal(run.status) ? "No metrics were logged." : "No metrics yet; charts appear as the run logs them."));
+    }
+    if (names.length) chartBox.querySelectorAll("p.empty").forEach((p) => p.remove());
+    for (const n of names) {
+      if (!charts[n]) charts[n] = new K.MetricChart(chartBox, n, sources);
+    }
+    await Promise.all(names.map((n) => charts[n].load()));
+    const singles = summary.filter((m) => single.indexOf(m.name) >= 0);
+    let sv = tableBox.querySelector(".single-values");
+    if (singles.length) {
+      const card = K.h("section.card.single-values", K.h("h2", "Single values"), K.table([
+        { label: "Name", get: (m) => m.name }, { label: "Value", cls: "num", get: (m) => K.num(m.last) }], singles));
+      if (sv) sv.replaceWith(card); else tableBox.prepend(card);
+    } else if (sv) {
+      sv.remove();
+    }
+    await drawTables(tableBox);
+  }
+  async function drawTables(box) {
+    const kinds = summary.filter((m) => m.kind === "row" || m.kind === "table");
+    for (const m of kinds) {
+      const data = await K.api(base + "/metrics", { name: m.name });
+      const rec = data.metrics[0];
+      if (!rec) continue;
+      let cols = {};
+      if (rec.kind === "table") cols = rec.values[rec.values.length - 1] || {};
+      else rec.values.forEach((row) => Object.keys(row).forEach((k) => { (cols[k] = cols[k] || []); }));
+      const keys = Object.keys(cols);
+      let rows = [];
+      if (rec.kind === "table") {
+        const n = Math.max(0, ...keys.map((k) => (cols[k] || []).length));
+        for (let i = 0; i < n; i++) rows.push(keys.map((k) => (cols[k] || [])[i]));
+      } else {
+        rows = rec.values.map((row) => keys.map((k) => row[k]));
+      }
+      const shown = rows.slice(0, 500);
+      const card = K.h("section.card.metric-table", { dataset: { metric: m.name } }, K.h("h2", m.name),
+        K.table(keys.map((k, i) => ({ label: k, cls: "num", get: (r) => typeof r[i] === "number" ? K.num(r[i]) : String(r[i] === undefined ? "" : r[i]) })), shown),
+        rows.length > shown.length ? K.h("p.dim", "First 500 of " + rows.length + " rows.") : null);
+      const old = box.querySelector('.metric-table[data-metric="' + CSS.escape(m.name) + '"]');
+      if (old) old.replaceWith(card); else box.appendChild(card);
+    }
+  }
+  addTab("metrics", "Metrics", drawMetrics);
+
+  // -- images -------------------------------------------------------------------------------------
+  async function drawImages(panel) {
+    const names = summary.filter((m) => m.kind === "image").map((m) => m.name);
+    K.clear(panel);
+    if (!names.length) { panel.appendChild(K.empty("No images were logged.")); return; }
+    for (const n of names) {
+      const data = await K.api(base + "/metrics", { name: n });
+      const rec = data.metrics[0] || { values: [] };
+      panel.appendChild(K.section(n, K.h("div.images", rec.values.map((path, i) =>
+        K.h("figure", K.h("a", { href: K.fileUrl(id, path), target: "_blank", rel: "noopener" },
+          K.h("img", { src: K.fileUrl(id, path), alt: n + " " + (i + 1), loading: "lazy" })),
+          K.h("figcaption", path.split("/").pop()))))));
+    }
+  }
+  addTab("images", "Images", drawImages);
+
+  // -- logs ----------------------------------------------------------------------------------------
+  const log = { name: K.DRIVER_LOG, offset: 0, decoder: new TextDecoder("utf-8"), pre: null, following: false, busy: null };
+  const LOG_CAP = 2000000;
+  function appendLog(text) {
+    if (!text) return;
+    const pre = log.pre;
+    const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 24;
+    pre.appendChild(document.createTextNode(text));
+    if (pre.textContent.length > LOG_CAP) {
+      pre.textContent = "… (earlier output trimmed; download the full log from Files)\n" + pre.textContent.slice(-LOG_CAP / 2);
+    }
+    if (atBottom) pre.scrollTop = pre.scrollHeight;
+  }
+  async function pullLog() {
+    if (log.busy) return log.busy;
+    log.busy = (async () => {
+      for (let i = 0; i < 50; i++) {
+        const r = await K.fetch(K.withTicket(base + "/logs" + K.query({ name: log.name, offset: log.offset, max_bytes: 1048576 })));
+        const buf = new Uint8Array(await r.arrayBuffer());
+        log.offset = buf.length ? log.offset + buf.length : Math.max(log.offset, +(r.headers.get("X-Log-Size") || 0));
+        appendLog(log.decoder.decode(buf, { stream: true }));
+        if (buf.length < 1048576) break;
+      }
+    })().finally(() => { log.busy = null; });
+    return log.busy;
+  }
+  async function drawLogs(panel) {
+    const files = await K.api(base + "/artifacts").then((x) => x.files).catch(() => []);
+    const logs = files.filter((f) => f.path.startsWith("user_logs/") || f.path.startsWith("logs/") ||
+                                     f.path.startsWith("system_logs/"));
+    const names = [K.DRIVER_LOG].concat(logs.map((f) => f.path).filter((p) => p !== K.DRIVER_LOG));
+    const sizes = {}; files.forEach((f) => { sizes[f.path] = f.size; });
+    const sel = K.h("select", { "aria-label": "log file" }, names.map((n) => K.h("option", { value: n }, n)));
+    const live = K.h("span.live", K.isTerminal(run.status) ? "" : "● live");
+    log.pre = K.h("pre.log", { dataset: { log: K.DRIVER_LOG } });
+    panel.appendChild(K.h("div.toolbar", sel, live,
+      K.h("a.btn.small", { href: K.fileUrl(id, K.DRIVER_LOG), download: "std_log.txt" }, "Download")));
+    panel.appendChild(log.pre);
+    function start(name) {
+      log.name = name; log.decoder = new TextDecoder("utf-8"); log.pre.dataset.log = name;
+      K.clear(log.pre);
+      const size = sizes[name] || 0;
+      log.offset = 0;
+      if (size > LOG_CAP) {  // a long log: start near its end
+        log.offset = size - LOG_CAP / 2;
+        appendLog("… (the first " + K.bytes(log.offset) + " are not shown; download the full log)\n");
+      }
+      log.following = name === K.DRIVER_LOG;
+      return pullLog();
+    }
+    sel.addEventListener("change", () => start(sel.value));
+    tabs.logs.live = live;
+    await start(K.DRIVER_LOG);
+  }
+  addTab("logs", "Logs", drawLogs);
+
+  // -- files -------------------------------------------------------------------------------------
+  async function drawFiles(panel) {
+    const files = (await K.api(base + "/artifacts")).files;
+    K.clear(panel);
+    const total = files.reduce((a, f) => a + f.size, 0);
+    panel.appendChild(K.section("Files (" + files.length + ", " + K.bytes(total) + ")",
+      files.length ? K.table([
+        { label: "Name", get: (f) => K.h("a.file", { href: K.fileUrl(id, f.path), download: f.path.split("/").pop() }, f.path) },
+        { label: "Size", cls: "num", get: (f) => K.bytes(f.size) },
+        { label: "", get: (f) => K.h("a.btn.small", { href: K.fileUrl(id, f.path), download: f.path.split("/").pop() }, "Download") },
+      ], files, { rowKey: (f) => f.path }) : K.empty("No files yet: what the script writes to ./outputs and ./logs appears here.")));
+  }
+  addTab("files", "Files", drawFiles);
+
+  // -- environment --------------------------------------------------------------------------------
+  function drawEnv(panel) {
+    K.clear(panel);
+    const env = (run.runDefinition || {}).environment || {};
+    const spec = env.spec || {};
+    panel.appendChild(K.section("Environment", K.kv([
+      ["Name", env.name], ["Version", env.version],
+      ["Python", spec.python || spec.python_version || (spec.user_managed ? "the server's interpreter (user managed)" : null)],
+      ["Requested packages", (spec.pip || spec.packages || []).length ? K.h("code.args", (spec.pip || spec.packages).join("  ")) : null],
+      ["Docker", env.docker && env.docker.base_image ? env.docker.base_image + " (kept on the record; runs without Docker)" : null],
+    ])));
+    const pk = run.resolvedPackages || {};
+    const names = Object.keys(pk).sort((a, b) => a.localeCompare(b));
+    panel.appendChild(K.section("Resolved packages (" + names.length + ")", names.length ? K.table([
+      { label: "Package", get: (n) => n }, { label: "Version", get: (n) => String(pk[n]) }], names)
+      : K.empty(spec.user_managed || !Object.keys(spec).length ? "A user-managed environment: nothing was resolved." : "Not resolved yet.")));
+  }
+  addTab("environment", "Environment", drawEnv);
+
+  // -- children ---------------------------------------------------------------------------------------
+  async function drawChildren(panel) {
+    // The children with their newest metric values (an embed may read only this run's tree).
+    const data = K.embed
+      ? await K.api(base + "/children").then((x) => ({ runs: x.runs, total: x.runs.length, metrics: {} }))
+      : await K.api("/api/runs", { parent: id, total: "true", limit: 500, metrics: "true", sort: "number", order: "asc" });
+    K.clear(panel);
+    const names = {};
+    data.runs.forEach((r) => (data.metrics[r.runId] || []).forEach((m) => { if (m.kind === "scalar") names[m.name] = 1; }));
+    const hp = {};
+    data.runs.forEach((r) => Object.keys(((r.runDefinition || {}).hyperparameters) || {}).forEach((k) => { hp[k] = 1; }));
+    const cols = [
+      { label: "#", cls: "num", get: (r) => String(r.number) },
+      { label: "Run", get: (r) => K.runLink(r) },
+      { label: "Status", get: (r) => K.badge(r.status) },
+      { label: "Duration", cls: "num", get: (r) => K.duration(r.durationSeconds) },
+    ].concat(Object.keys(hp).map((k) => ({ label: k, cls: "num hp", get: (r) => String(((r.runDefinition || {}).hyperparameters || {})[k]) })))
+     .concat(Object.keys(names).slice(0, 6).map((n) => ({ label: n, cls: "num metric", get: (r) => {
+        const m = (data.metrics[r.runId] || []).find((x) => x.name === n); return m ? K.num(m.last) : "—"; } })));
+    panel.appendChild(K.section("Child runs (" + data.total + ")", data.runs.length ? K.table(cols, data.runs, { rowKey: (r) => r.runId })
+      : K.empty("No child runs.")));
+  }
+  addTab("children", "Child runs", drawChildren);
+
+  // -- header state, live updates -------------------------------------------------------------------
+  function drawHeader() {
+    K.clear(badge).appendChild(K.badge(run.status));
+    h1.textContent = run.displayName || id;
+    K.clear(strip).appendChild(K.h("span", K.h("b", "Target "), run.target || "—"));
+    strip.appendChild(K.h("span", K.h("b", "Created "), K.time(run.createdUtc)));
+    strip.appendChild(K.h("span", K.h("b", "Duration "), K.h("span.duration", K.duration(run.durationSeconds))));
+    if (run.runType && run.runType !== "run") strip.appendChild(K.h("span", K.h("b", "Type "), run.runType));
+    K.clear(actions);
+    if (run.runType === "hyperdrive" && K.hasPage("sweep") && !K.embed)
+      actions.appendChild(K.link("/sweeps/" + K.enc(id), "Sweep view", { class: "btn small" }));
+    if (!K.isTerminal(run.status) && !K.embed && run.status !== "CancelRequested") {
+      actions.appendChild(K.h("button.btn.small.danger", { type: "button", on: { click: async (e) => {
+        e.target.disabled = true;
+        try { run = await K.post(base + "/cancel"); drawHeader(); } catch (err) { alert(err.message); e.target.disabled = false; }
+      } } }, "Cancel run"));
+    }
+  }
+  async function refreshSummary() {
+    summary = (await K.api(base + "/metrics/summary")).metrics;
+    const hasImages = summary.some((m) => m.kind === "image");
+    tabs.images.btn.hidden = !hasImages;
+  }
+  async function refreshChildren() {
+    const kids = await K.api(base + "/children");
+    tabs.children.btn.hidden = !kids.runs.length;
+    if (kids.runs.length) tabs.children.btn.textContent = "Child runs (" + kids.runs.length + ")";
+    return kids.runs.length;
+  }
+  function redrawLoaded() {
+    const jobs = [];
+    if (tabs.overview.loaded) drawOverview(tabs.overview.panel);
+    if (tabs.metrics.loaded && metricsPanel) jobs.push(drawMetrics(metricsPanel));
+    if (tabs.images.loaded) jobs.push(drawImages(tabs.images.panel));
+    if (tabs.files.loaded) jobs.push(drawFiles(tabs.files.panel));
+    if (tabs.environment.loaded) drawEnv(tabs.environment.panel);
+    if (tabs.children.loaded) jobs.push(drawChildren(tabs.children.panel));
+    return Promise.all(jobs.map((p) => p.catch((e) => console.warn(e))));
+  }
+
+  drawHeader();
+  await Promise.all([refreshSummary(), refreshChildren()]);
+  const hash = location.hash.slice(1);
+  show(tabs[hash] && !tabs[hash].btn.hidden ? hash : "overview", false);
+
+  // Metrics, files and children of a live run: redrawn every few seconds.
+  let refreshing = false;
+  const stopRefresh = K.every(4000, async () => {
+    if (K.isTerminal(run.status)) return false;
+    if (refreshing) return true;
+    const dur = main.querySelector(".strip .duration");
+    if (dur && run.startTimeUtc) dur.textContent = K.duration((Date.now() - Date.parse(run.startTimeUtc)) / 1000);
+    refreshing = true;
+    try { await Promise.all([refreshSummary(), refreshChildren()]); await redrawLoaded(); }
+    finally { refreshing = false; }
+  });
+
+  // Status and log: one long poll that returns on a status change or new log bytes.
+  (async function watch() {
+    while (!K.isTerminal(run.status)) {
+      try {
+        const p = { status: run.status, timeout: 20 };
+        if (log.following && log.name === K.DRIVER_LOG) p.log_offset = log.offset;
+        const next = await K.api(base + "/wait", p);
+        const changed = next.status !== run.status;
+        run = next;
+        if (changed) { drawHeader(); }
+        if (log.following) await pullLog();
+        if (changed && !K.isTerminal(run.status)) {
+          await Promise.all([refreshSummary(), refreshChildren()]);
+          await redrawLoaded();
+        }
+      } catch (e) {
+        if (e.message === "signed out") return;
+        await K.sleep(2000);
+      }
+    }
+    stopRefresh();
+    run = await K.api(base);
+    drawHeader();
+    await refreshModels();
+    if (log.following) { await pullLog(); }
+    if (tabs.logs.live) tabs.logs.live.textContent = "";
+    await Promise.all([refreshSummary(), refreshChildren()]);
+    await redrawLoaded();
+    document.body.dataset.runEnded = "1";
+  })();
+};

@@ -1,0 +1,267 @@
+"""The metadata Store's contract, run against every database it supports.
+
+SQLite (a file in a temporary folder) always; PostgreSQL as well when
+``KYANITE_TEST_POSTGRES_URL`` names an empty database it may create tables in
+(e.g. ``postgresql+psycopg://user:pw@127.0.0.1:5432/kyanite_test``). Every test
+starts from freshly migrated, empty tables.
+"""
+
+import os
+import threading
+
+import pytest
+
+from kyanite.exceptions import ConflictException, NotFoundException, UserErrorException
+from kyanite.runtime.run import RunStatus
+from kyanite.store.database import Store
+
+PG_URL = os.environ.get("KYANITE_TEST_POSTGRES_URL")
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgresql", id="postgresql", marks=pytest.mark.skipif(
+        not PG_URL, reason="set KYANITE_TEST_POSTGRES_URL=postgresql+psycopg://... to run the store "
+                           "conformance suite against PostgreSQL")),
+]
+
+
+def _head_revision():
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    import kyanite.store
+    cfg = Config()
+    cfg.set_main_option("script_location", os.path.join(os.path.dirname(kyanite.store.__file__), "migrations"))
+    return ScriptDirectory.from_config(cfg).get_current_head()
+
+
+def _drop_all(store):
+    from sqlalchemy import text
+    from kyanite.store import schema
+    with store.engine.begin() as conn:
+        schema.metadata.drop_all(conn)
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        st = Store("sqlite:///" + str(tmp_path / "kyanite.db"))
+        st.migrate()
+        yield st
+        st.dispose()
+    else:
+        st = Store(PG_URL)
+        _drop_all(st)
+        st.migrate()
+        yield st
+        _drop_all(st)
+        st.dispose()
+
+
+def test_migrate_twice_is_idempotent(store):
+    from sqlalchemy import inspect, text
+    store.create_run("exp", run_id="r1")
+    store.migrate()
+    store.migrate()
+    tables = set(inspect(store.engine).get_table_names())
+    assert {"experiments", "runs", "metrics", "computes", "environments", "alembic_version"} <= tables
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == _head_revision()
+    assert store.run("r1")["runId"] == "r1"  # data survives a second migrate
+
+
+def test_experiments_created_on_demand_and_listed(store):
+    with pytest.raises(NotFoundException, match="No experiment named 'nope'"):
+        store.experiment("nope")
+    a = store.experiment("alpha", create=True)
+    assert store.experiment("alpha", create=True)["id"] == a["id"]
+    store.create_run("alpha")
+    store.create_run("beta")
+    listed = {e["name"]: e["runCount"] for e in store.list_experiments()}
+    assert listed == {"alpha": 1, "beta": 1}
+    with pytest.raises(UserErrorException, match="Invalid experiment name"):
+        store.experiment("a/b", create=True)
+
+
+def test_run_numbering_per_experiment_and_ids(store):
+    r1 = store.create_run("exp1")
+    r2 = store.create_run("exp1")
+    other = store.create_run("exp2")
+    assert (r1["number"], r2["number"], other["number"]) == (1, 2, 1)
+    assert r1["runId"] != r2["runId"] and r1["runId"].startswith("exp1_")
+    assert r1["status"] == RunStatus.NOT_STARTED and r1["experiment"] == "exp1"
+    with pytest.raises(ConflictException, match="already exists"):
+        store.create_run("exp1", run_id=r1["runId"])
+    assert [r["runId"] for r in store.list_runs(experiment="exp1")] == [r2["runId"], r1["runId"]]
+
+
+def test_concurrent_run_creation_numbers_are_unique(store):
+    numbers, errors = [], []
+
+    def make():
+        try:
+            for _ in range(10):
+                numbers.append(store.create_run("busy")["number"])
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+    threads = [threading.Thread(target=make) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert sorted(numbers) == list(range(1, 41))
+
+
+def test_status_transitions_forward_only_and_terminal_is_final(store):
+    rid = store.create_run("exp", status=RunStatus.QUEUED)["runId"]
+    run, changed = store.set_status(rid, RunStatus.PREPARING)
+    assert changed and run["status"] == RunStatus.PREPARING and run["lastHeartbeatUtc"]
+    run, changed = store.set_status(rid, RunStatus.RUNNING)
+    assert changed and run["startTimeUtc"] and run["endTimeUtc"] is None
+    run, changed = store.set_status(rid, RunStatus.STARTING)  # backwards: ignored
+    assert not changed and run["status"] == RunStatus.RUNNING
+    run, changed = store.set_status(rid, RunStatus.QUEUED, expect=(RunStatus.RUNNING,))
+    assert not changed and run["status"] == RunStatus.RUNNING
+    run, changed = store.set_status(rid, RunStatus.COMPLETED, error=None)
+    assert changed and run["status"] == RunStatus.COMPLETED and run["endTimeUtc"]
+    for later in (RunStatus.FAILED, RunStatus.CANCELED, RunStatus.RUNNING, RunStatus.FINALIZING):
+        run, changed = store.set_status(rid, later, error={"message": "late"})
+        assert not changed and run["status"] == RunStatus.COMPLETED and run["error"] is None
+    with pytest.raises(UserErrorException, match="Unknown run status 'Bogus'"):
+        store.set_status(rid, "Bogus")
+    with pytest.raises(NotFoundException):
+        store.set_status("no-such-run", RunStatus.RUNNING)
+
+
+def test_status_expect_and_cancel_requested(store):
+    rid = store.create_run("exp", status=RunStatus.QUEUED)["runId"]
+    _, changed = store.set_status(rid, RunStatus.CANCELED, expect=(RunStatus.NOT_STARTED,))
+    assert not changed
+    store.set_status(rid, RunStatus.RUNNING)
+    store.request_cancel(rid)
+    assert store.heartbeat(rid) is True
+    run, changed = store.set_status(rid, RunStatus.CANCEL_REQUESTED)
+    assert changed and run["cancelRequested"]
+    _, changed = store.set_status(rid, RunStatus.FINALIZING)  # only a terminal state follows
+    assert not changed
+    run, changed = store.set_status(rid, RunStatus.CANCELED)
+    assert changed and run["status"] == RunStatus.CANCELED
+
+
+def test_failed_run_keeps_its_error(store):
+    rid = store.create_run("exp", status=RunStatus.RUNNING)["runId"]
+    store.set_status(rid, RunStatus.FAILED, error={"message": "boom", "code": "UserError"})
+    assert store.run(rid)["error"] == {"message": "boom", "code": "UserError"}
+
+
+def test_unknown_create_status_refused(store):
+    with pytest.raises(UserErrorException, match="Unknown run status"):
+        store.create_run("exp", status="Sleeping")
+
+
+def test_tags_mutable_properties_immutable(store):
+    rid = store.create_run("exp", tags={"a": 1}, properties={"p": "x"})["runId"]
+    run = store.update_run(rid, tags={"a": "2", "b": "3"})
+    assert run["tags"] == {"a": "2", "b": "3"}
+    assert store.update_run(rid, remove_tags=["b"])["tags"] == {"a": "2"}
+    assert store.update_run(rid, properties={"p": "x", "q": 5})["properties"] == {"p": "x", "q": "5"}
+    with pytest.raises(ConflictException, match="immutable"):
+        store.update_run(rid, properties={"p": "changed"})
+    assert store.run(rid)["properties"] == {"p": "x", "q": "5"}
+
+
+def test_host_handle_is_merged(store):
+    rid = store.create_run("exp")["runId"]
+    store.update_run(rid, host={"pid": 1, "executor": "local"})
+    store.update_run(rid, host={"hostname": "node"})
+    assert store.run(rid)["host"] == {"pid": 1, "executor": "local", "hostname": "node"}
+
+
+def test_children_and_parents(store):
+    parent = store.create_run("exp")["runId"]
+    kid = store.create_run("exp", parent_id=parent)["runId"]
+    grandkid = store.create_run("exp", parent_id=kid)["runId"]
+    assert [r["runId"] for r in store.children(parent)] == [kid]
+    assert [r["runId"] for r in store.children(parent, recursive=True)] == [kid, grandkid]
+    assert [r["runId"] for r in store.list_runs(experiment="exp")] == [parent]
+    with pytest.raises(NotFoundException, match="Parent run"):
+        store.create_run("exp", parent_id="missing")
+
+
+def test_metric_steps_continue_across_batches(store):
+    rid = store.create_run("exp")["runId"]
+    assert store.add_metrics(rid, [{"name": "loss", "values": [3, 2], "ts": [1.0, 2.0]}]) == 2
+    store.add_metrics(rid, [{"name": "loss", "values": [1.5], "ts": [3.0]},
+                            {"name": "row", "kind": "row", "values": [{"a": 1}], "ts": [3.0]}])
+    store.add_metrics(rid, [{"name": "loss", "kind": "scalar", "values": [1.0, 0.5], "ts": [4.0, 5.0]}])
+    got = {m["name"]: m for m in store.get_metrics(rid)}
+    assert got["loss"]["steps"] == [0, 1, 2, 3, 4]
+    assert got["loss"]["values"] == [3.0, 2.0, 1.5, 1.0, 0.5]
+    assert got["loss"]["ts"] == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert got["row"] == {"name": "row", "kind": "row", "steps": [0], "values": [{"a": 1}], "ts": [3.0]}
+    assert [m["name"] for m in store.get_metrics(rid, "row")] == ["row"]
+
+
+def test_bad_metric_batches_refused_whole(store):
+    rid = store.create_run("exp")["runId"]
+    with pytest.raises(UserErrorException, match="'acc'.*not a number"):
+        store.add_metrics(rid, [{"name": "ok", "values": [1], "ts": [1.0]},
+                                {"name": "acc", "values": ["high"], "ts": [1.0]}])
+    with pytest.raises(UserErrorException, match="differ in length"):
+        store.add_metrics(rid, [{"name": "x", "values": [1, 2], "ts": [1.0]}])
+    with pytest.raises(UserErrorException, match="name"):
+        store.add_metrics(rid, [{"values": [1], "ts": [1.0]}])
+    with pytest.raises(NotFoundException):
+        store.add_metrics("missing", [{"name": "x", "values": [1], "ts": [1.0]}])
+    assert store.get_metrics(rid) == []  # nothing of a refused batch was stored
+
+
+def test_environment_versions(store):
+    d1 = {"conda": {"dependencies": ["python=3.11"]}, "userManaged": False}
+    e1 = store.register_environment("env", d1)
+    assert e1["version"] == 1 and e1["definition"] == d1
+    assert store.register_environment("env", dict(reversed(list(d1.items()))))["version"] == 1
+    e2 = store.register_environment("env", dict(d1, userManaged=True))
+    assert e2["version"] == 2
+    assert store.environment("env")["version"] == 2
+    assert store.environment("env", 1)["definition"] == d1
+    assert store.environment("env", "1")["version"] == 1
+    with pytest.raises(NotFoundException, match="version 7"):
+        store.environment("env", 7)
+    with pytest.raises(NotFoundException, match="'other'"):
+        store.environment("other")
+    assert [(e["name"], e["version"]) for e in store.list_environments()] == [("env", 2)]
+
+
+def test_computes(store):
+    c = store.create_compute("cpu", "AmlCompute", {"max_nodes": 2})
+    assert c["name"] == "cpu" and c["type"] == "AmlCompute" and c["config"] == {"max_nodes": 2}
+    with pytest.raises(ConflictException, match="already exists"):
+        store.create_compute("cpu", "AmlCompute", {})
+    store.create_compute("another", "AmlCompute", {})
+    assert [x["name"] for x in store.list_computes()] == ["another", "cpu"]
+    store.delete_compute("cpu")
+    with pytest.raises(NotFoundException, match="No compute target named 'cpu'"):
+        store.compute("cpu")
+    with pytest.raises(NotFoundException):
+        store.delete_compute("cpu")
+    with pytest.raises(UserErrorException):
+        store.create_compute("", "AmlCompute", {})
+
+
+def test_scheduler_queries(store):
+    q1 = store.create_run("exp", status=RunStatus.QUEUED, target="cpu")["runId"]
+    q2 = store.create_run("exp", status=RunStatus.QUEUED, target="cpu")["runId"]
+    assert store.queued_runs() == [(q1, "cpu"), (q2, "cpu")]
+    store.set_status(q1, RunStatus.PREPARING)
+    assert store.count_active("cpu") == 0  # no host yet
+    store.update_run(q1, host={"pid": 1})
+    assert store.count_active("cpu") == 1
+    assert store.stale_runs(0) == []
+    import time
+    assert store.stale_runs(time.time() + 1) == [q1]
+    store.heartbeat(q1)
+    store.set_status(q1, RunStatus.COMPLETED)
+    assert store.count_active("cpu") == 0
+    assert store.stale_runs(time.time() + 1) == []
+    assert [r["runId"] for r in store.list_runs(status=RunStatus.QUEUED)] == [q2]
