@@ -33,3 +33,27 @@ def load_mnist(folder, kind):
     x = load_idx(find("%s-images-idx3-ubyte" % kind)).reshape(-1, 784).astype("float32") / 255.0
     y = load_idx(find("%s-labels-idx1-ubyte" % kind))
     return x, y
+
+
+def serve_folder(folder, port=0, host="127.0.0.1"):
+    """Serve the files of ``folder`` over HTTP on ``host:port`` from a daemon thread.
+
+    ``port=0`` picks a free port; a port that is taken falls back to a free one. Returns the
+    server (``server.shutdown()`` stops it) and its base URL, e.g. ``http://127.0.0.1:8765/``.
+    Only the standard library (no numpy needed by this function)."""
+    import functools
+    import http.server
+    import threading
+
+    class QuietHandler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(QuietHandler, directory=os.path.abspath(folder))
+    try:
+        server = http.server.ThreadingHTTPServer((host, port), handler)
+    except OSError:
+        server = http.server.ThreadingHTTPServer((host, 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="mnist-http", daemon=True).start()
+    return server, "http://%s:%d/" % (host, server.server_address[1])

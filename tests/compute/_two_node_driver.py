@@ -64,7 +64,12 @@ def run_all(state):
     from kyanite.core.compute import ComputeTarget, RayCompute
     ws = Workspace.create(name="two-nodes", path=tempfile.mkdtemp(), show_output=False)
     target = ComputeTarget.attach(ws, "ray2", RayCompute.attach_configuration(address=head.address))
-    st = wait(lambda: (lambda s: s if s.node_count == 2 else None)(target.get_status()), 90, "the second node")
+    try:
+        st = wait(lambda: (lambda s: s if s.node_count == 2 else None)(target.get_status()), 90, "the second node")
+    except SystemExit:
+        with open(os.path.join(tmp_b, "start.log"), "rb") as f:
+            sys.stderr.write("node B (exit %s):\n%s\n" % (node_b.poll(), f.read()[-4000:].decode("utf-8", "replace")))
+        raise
     out["startup_s"] = round(time.time() - t0, 1)
     out["nodes"] = sorted((n["ip"], sorted(k for k in n["total"] if k.startswith("node_"))) for n in st.nodes)
     by_res = dict((r, n["nodeId"]) for n in st.nodes for r in n["total"] if r in ("node_a", "node_b"))
@@ -78,7 +83,7 @@ def run_all(state):
             import os, sys, time
             from kyanite.core import Run
             run = Run.get_context()
-            run.log("where", sys.argv[1])
+            run.log("on_" + sys.argv[1], 1)
             print("running on", sys.argv[1], os.getpid(), flush=True)
             time.sleep(float(sys.argv[2]))
         """))
@@ -96,10 +101,11 @@ def run_all(state):
         d = run.wait_for_completion(raise_on_error=False)
         node = jobs.get_job_info(d["host"]["job_id"]).driver_node_id
         out["runs"][res] = {"status": d["status"], "on_pinned_node": node == by_res[res],
-                            "metric": run.get_metrics().get("where")}
+                            "metrics": run.get_metrics()}
 
     # a node lost mid-run: kill node B's whole `ray start` tree while a run holds it
     lost = submit("node_b", 600)
+    print("PROGRESS " + json.dumps(out), flush=True)
     wait(lambda: "running on node_b" in lost._read_log("user_logs/std_log.txt", 0)[0].decode(), 60,
          "the run on node B to start")
     t_kill = time.time()

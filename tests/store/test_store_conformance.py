@@ -188,6 +188,17 @@ def test_children_and_parents(store):
         store.create_run("exp", parent_id="missing")
 
 
+def test_a_retried_metric_batch_is_stored_once(store):
+    rid = store.create_run("exp")["runId"]
+    other = store.create_run("exp")["runId"]
+    batch = [{"name": "loss", "values": [3, 2], "ts": [1.0, 2.0]}]
+    assert store.add_metrics(rid, batch, batch_id="spool@0") == 2
+    assert store.add_metrics(rid, batch, batch_id="spool@0") == 0  # the reply was lost; a retry
+    assert store.add_metrics(rid, batch, batch_id="spool@40") == 2
+    assert store.add_metrics(other, batch, batch_id="spool@0") == 2  # ids are per run
+    assert store.get_metrics(rid)[0]["values"] == [3.0, 2.0, 3.0, 2.0]
+
+
 def test_metric_steps_continue_across_batches(store):
     rid = store.create_run("exp")["runId"]
     assert store.add_metrics(rid, [{"name": "loss", "values": [3, 2], "ts": [1.0, 2.0]}]) == 2

@@ -4,6 +4,8 @@ Layout under ``cache_dir``::
 
     envs/<spec.hash()>/                 the virtual environment
     envs/<spec.hash()>/kyanite-env.json marker, written last (atomically)
+    envs/<spec.hash()>/kyanite-constraints.txt  uv constraints added for an old
+                                        TensorFlow/Keras spec (see :mod:`.compat`), if any
     envs/<spec.hash()>.lock             fcntl lock file guarding that build
 
 An env directory without a valid marker is a partial leftover (a crashed or
@@ -24,12 +26,15 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import EnvBuildError, EnvSpecError
-from .pythons import Interpreter, python_version, resolve_python
+from .compat import check as check_era
+from .pythons import Interpreter, find_pythons, python_version, resolve_python
 from .spec import BUILD_FORMAT, EnvSpec
 
 __all__ = ["BuiltEnv", "EnvBuilder", "MARKER_NAME", "uv_bin"]
 
 MARKER_NAME = "kyanite-env.json"
+#: uv constraints added for old TensorFlow/Keras specs (see :mod:`kyanite.envs.compat`).
+CONSTRAINTS_NAME = "kyanite-constraints.txt"
 
 LogFn = Callable[[str], None]
 
@@ -188,6 +193,13 @@ class EnvBuilder:
         interp: Interpreter = resolve_python(spec.python)  # EnvSpecError if none
         if interp.note:
             say(f"{tag} {interp.note}")
+        # old TensorFlow/Keras pins that no package set satisfies on this Python: say so
+        # now, before anything is installed (EnvSpecError)
+        check_era(spec.pip, interp.version, find_pythons(),
+                  source=f"environment {spec.name!r}" if spec.name else "environment")
+        added = spec.constraints()
+        for constraint, reason in added:
+            say(f"{tag} added constraint {constraint}: {reason}")
         for w in spec.warnings:
             say(f"{tag} note: {w}")
         if spec.dropped:
@@ -210,6 +222,12 @@ class EnvBuilder:
                 options: list[str] = []
                 for line in spec.pip_options:
                     options.extend(_split_option(line))
+                if added:
+                    constraints_file = env_dir / CONSTRAINTS_NAME
+                    constraints_file.write_text(
+                        "".join(f"# {reason}\n{constraint}\n" for constraint, reason in added),
+                        encoding="utf-8")
+                    options.extend(["--constraint", str(constraints_file)])
                 self._run(
                     [uv_bin(), "pip", "install", "--python", str(env_python), *options, *spec.pip],
                     "uv pip install", tag, env, say,
@@ -229,6 +247,7 @@ class EnvBuilder:
                 "python_version": interp.version_str,
                 "base_interpreter": interp.path,
                 "resolved": _parse_freeze(freeze),
+                "constraints": [c for c, _ in added],
                 "build_seconds": seconds,
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             }

@@ -219,13 +219,25 @@ class EnvSpec:
                 "user_managed": True,
                 "interpreter": self.interpreter or sys.executable,
             }
-        return {
+        key = {
             "format": BUILD_FORMAT,
             "python": self.python,
             "default_python": None if self.python else "%d.%d.%d" % sys.version_info[:3],
             "pip": sorted(self.pip),
             "pip_options": list(self.pip_options),
         }
+        added = self.constraints()
+        if added:  # only old TensorFlow/Keras specs get them; other hashes stay as they were
+            key["constraints"] = [c for c, _ in added]
+        return key
+
+    def constraints(self) -> list[tuple[str, str]]:
+        """uv constraints the builder adds for old TensorFlow/Keras requirements, with the
+        reason for each (see :mod:`kyanite.envs.compat`); empty for most specs."""
+        if self.user_managed:
+            return []
+        from .compat import constraints
+        return constraints(self.pip)
 
     def hash(self) -> str:
         """Hex sha256 of the canonical JSON of :meth:`build_key`; stable across processes."""

@@ -16,6 +16,7 @@ Spool line format (UTF-8, tab separated, one point per line):
 """
 
 import atexit
+import binascii
 import json
 import os
 import threading
@@ -48,11 +49,15 @@ def parse_lines(lines):
     return out
 
 
-def to_payload(series):
-    """``{(name, kind): [[v, ts]...]}`` -> the body of ``POST /api/runs/{id}/metrics``."""
-    return {"metrics": [{"name": name, "kind": kind,
+def to_payload(series, batch=None):
+    """``{(name, kind): [[v, ts]...]}`` -> the body of ``POST /api/runs/{id}/metrics``.
+    ``batch`` names the batch so a retried post is stored once."""
+    body = {"metrics": [{"name": name, "kind": kind,
                          "values": [p[0] for p in pts], "ts": [p[1] for p in pts]}
                         for (name, kind), pts in series.items()]}
+    if batch is not None:
+        body["batch"] = batch
+    return body
 
 
 class SpoolSink(object):
@@ -85,6 +90,9 @@ class HttpSink(object):
         self._count = 0
         self._wake = threading.Event()
         self._send_lock = threading.Lock()
+        self._unsent = []
+        self._seq = 0
+        self._sink_id = "h%d-%s" % (os.getpid(), binascii.hexlify(os.urandom(6)).decode("ascii"))
         self._thread = threading.Thread(target=self._loop, name="kyanite-metrics", daemon=True)
         self._thread.start()
         atexit.register(self.flush)
@@ -113,20 +121,18 @@ class HttpSink(object):
                 sys.stderr.write("kyanite: metrics not sent yet (%s); will retry\n" % exc)
 
     def flush(self):
+        """Send what is queued. A batch that fails is kept as it is (same id) and sent
+        again first, so the server stores it once whatever happened to the reply."""
         with self._send_lock:
             with self._lock:
                 pending, self._pending, self._count = self._pending, {}, 0
-            try:
-                for run_id, series in list(pending.items()):
-                    self._client.post("/api/runs/%s/metrics" % run_id, to_payload(series))
-                    del pending[run_id]
-            finally:
-                if pending:  # put unsent points back in front of newer ones
-                    with self._lock:
-                        for run_id, series in pending.items():
-                            cur = self._pending.setdefault(run_id, {})
-                            for key, pts in series.items():
-                                cur[key] = pts + cur.get(key, [])
+            for run_id, series in pending.items():
+                self._seq += 1
+                self._unsent.append((run_id, to_payload(series, "%s-%d" % (self._sink_id, self._seq))))
+            while self._unsent:
+                run_id, body = self._unsent[0]
+                self._client.post("/api/runs/%s/metrics" % run_id, body)
+                self._unsent.pop(0)
 
 
 class PrintSink(object):

@@ -139,8 +139,9 @@ class MetricShipper(object):
                 data = self._partial + chunk
                 cut = data.rfind(b"\n") + 1
                 lines = data[:cut].decode("utf-8", "replace").split("\n")
+                batch = "%s@%d" % (os.path.basename(self.path), self._pos)  # same chunk, same id
                 for run_id, series in _sinks.parse_lines(lines).items():
-                    self.client.post("/api/runs/%s/metrics" % run_id, _sinks.to_payload(series),
+                    self.client.post("/api/runs/%s/metrics" % run_id, _sinks.to_payload(series, batch),
                                      retry_seconds=600)
                 self._partial = data[cut:]
                 self._pos += len(chunk)
@@ -311,7 +312,7 @@ class Host(object):
         if os.path.exists(spool):
             os.unlink(spool)
         metrics = MetricShipper(self.client, spool)
-        env = self.script_env(definition, env_def, spool)
+        env = self.script_env(definition, env_def, spool, resolved=built.resolved)
         cmd = [built.python, script] + [str(a) for a in definition.get("arguments") or []]
         log.line("ready in %.2fs; starting: %s" % (time.time() - t0, " ".join(_quote(c) for c in cmd)))
         from kyanite.runtime import distributed
@@ -369,7 +370,7 @@ class Host(object):
         log.line("script finished in %.2fs" % (time.time() - t0))
         return self.finish(RunStatus.COMPLETED)
 
-    def script_env(self, definition, env_def, spool):
+    def script_env(self, definition, env_def, spool, resolved=None):
         env = dict(os.environ)
         for k in ("PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP"):
             env.pop(k, None)
@@ -379,7 +380,8 @@ class Host(object):
         env.update({"KYANITE_RUN_ID": self.run_id, "KYANITE_METRICS_SPOOL": spool,
                     "KYANITE_EXPERIMENT": self.experiment, "PYTHONUNBUFFERED": "1",
                     "AZUREML_RUN_ID": self.run_id})
-        env.setdefault("KERAS_BACKEND", "jax")
+        from kyanite.envs.compat import set_keras_backend
+        set_keras_backend(env, resolved, env_def.get("environmentVariables"))  # Keras 2 refuses "jax"
         env.setdefault("MPLBACKEND", "Agg")
         threads = str(definition.get("cpuCount") or max(1, (os.cpu_count() or 1) // max(1, int(definition.get("slots") or 1))))
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):

@@ -608,7 +608,8 @@ class DeploymentManager(object):
         env.update(prepared["env"])
         env["PYTHONPATH"] = prepared["pythonPath"] + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         env["PYTHONUNBUFFERED"] = "1"
-        env.setdefault("KERAS_BACKEND", "jax")
+        from kyanite.envs.compat import set_keras_backend
+        set_keras_backend(env, prepared.get("resolved"), prepared["env"])  # Keras 2 refuses "jax"
         env.setdefault("MPLBACKEND", "Agg")
         cmd = [prepared["python"], "-m", "kyanite.serving.server", "--config", cfg_path]
         dlog.line("starting the scoring process on port %d (Python %s)" % (port, prepared.get("pythonVersion")))

@@ -291,13 +291,20 @@ class Store(object):
         return [(r.id, r.target) for r in rows]
 
     # -- metrics -------------------------------------------------------------------
-    def add_metrics(self, run_id, series):
+    def add_metrics(self, run_id, series, batch_id=None):
         """Append points. ``series``: ``[{"name", "kind", "values": [...], "ts": [...]}]``.
-        Steps continue each (run, name) series from its last step. One multi-row insert."""
+        Steps continue each (run, name) series from its last step. One multi-row insert.
+        A ``batch_id`` seen before for this run stores nothing (a retried post); returns
+        the number of points stored."""
         rows = []
         with self._write_lock, self.engine.begin() as conn:
             if conn.execute(select(s.runs.c.id).where(s.runs.c.id == run_id)).first() is None:
                 raise NotFoundException("No run with id %r in this workspace." % run_id)
+            if batch_id is not None:
+                if conn.execute(select(s.metric_batches.c.batch_id).where(and_(
+                        s.metric_batches.c.run_id == run_id, s.metric_batches.c.batch_id == batch_id))).first():
+                    return 0
+                conn.execute(s.metric_batches.insert().values(run_id=run_id, batch_id=str(batch_id)[:128]))
             for m in series:
                 name, kind, values, ts = _check_series(m)
                 last = conn.execute(select(func.max(s.metrics.c.step)).where(and_(

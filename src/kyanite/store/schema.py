@@ -153,3 +153,12 @@ Index("ix_datasets_name_version", datasets.c.name, datasets.c.version, unique=Tr
 Index("ix_datasets_fingerprint", datasets.c.fingerprint)
 
 __all__ += ["datastores", "datasets"]
+
+# Metric batches already stored, so a batch retried after a lost reply is not stored twice.
+metric_batches = Table(
+    "metric_batches", metadata,
+    Column("run_id", String(255), ForeignKey("runs.id"), primary_key=True),
+    Column("batch_id", String(128), primary_key=True),
+)
+
+__all__ += ["metric_batches"]

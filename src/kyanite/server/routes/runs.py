@@ -204,14 +204,15 @@ async def wait(run_id: str, request: Request, status: Optional[str] = None,
 
 @router.post("/runs/{run_id}/metrics")
 async def post_metrics(run_id: str, request: Request):
-    """Append metric points: ``{"metrics": [{"name", "kind", "values", "ts"}]}``."""
+    """Append metric points: ``{"metrics": [{"name", "kind", "values", "ts"}], "batch": id}``.
+    A ``batch`` id already stored for the run is acknowledged without storing it again."""
     s = k(request)
     try:
         body = json.loads(await request.body())
         series = body["metrics"]
     except (ValueError, KeyError, TypeError):
         raise UserErrorException('Metrics body must be JSON {"metrics": [{"name","kind","values","ts"}]}.')
-    n = await run_in_threadpool(s.store.add_metrics, run_id, series)
+    n = await run_in_threadpool(s.store.add_metrics, run_id, series, body.get("batch"))
     s.notifier.changed(run_id)
     return {"stored": n}
 
