@@ -65,7 +65,7 @@ def run_all(state):
     ws = Workspace.create(name="two-nodes", path=tempfile.mkdtemp(), show_output=False)
     target = ComputeTarget.attach(ws, "ray2", RayCompute.attach_configuration(address=head.address))
     try:
-        st = wait(lambda: (lambda s: s if s.node_count == 2 else None)(target.get_status()), 90, "the second node")
+        st = wait(lambda: (lambda s: s if s.node_count == 2 else None)(target.get_status()), 180, "the second node")
     except SystemExit:
         with open(os.path.join(tmp_b, "start.log"), "rb") as f:
             sys.stderr.write("node B (exit %s):\n%s\n" % (node_b.poll(), f.read()[-4000:].decode("utf-8", "replace")))

@@ -2,7 +2,6 @@
 
 import os
 import socket
-import time
 
 import psutil
 import pytest
@@ -262,3 +261,29 @@ def test_a_local_ray_head_for_the_workspace(ws, ray_cluster, make_script, curren
     assert len(started) == 1  # nothing started for the refused one
     target.delete()
     assert stopped == [True] and "ray-local" not in ws.compute_targets
+
+
+def test_a_sweep_sends_its_children_to_the_cluster(ws, ray_target, ray_jobs, make_script, current_env):
+    hyperdrive = pytest.importorskip("kyanite.train.hyperdrive")
+    src = make_script("""
+        import argparse
+        from kyanite.core import Run
+        p = argparse.ArgumentParser()
+        p.add_argument("--lr", type=float)
+        Run.get_context().log("Accuracy", p.parse_args().lr)
+    """)
+    hd = hyperdrive.HyperDriveConfig(
+        run_config=ScriptRunConfig(source_directory=str(src), script="train.py", compute_target=ray_target,
+                                   environment=current_env),
+        hyperparameter_sampling=hyperdrive.GridParameterSampling({"--lr": hyperdrive.choice(0.1, 0.5)}),
+        primary_metric_name="Accuracy", primary_metric_goal=hyperdrive.PrimaryMetricGoal.MAXIMIZE,
+        max_total_runs=2, max_concurrent_runs=2)
+    hd_run = Experiment(ws, "ray-sweep").submit(hd)
+    assert hd_run.wait_for_completion()["status"] == "Completed"
+    children = list(hd_run.get_children())
+    assert len(children) == 2
+    for child in children:
+        d = child.get_details()
+        assert d["status"] == "Completed" and d["host"]["executor"] == "ray"
+        assert ray_jobs.get_job_info(d["host"]["job_id"]).metadata["kyanite_run_id"] == child.id
+    assert hd_run.get_best_run_by_primary_metric().get_metrics()["Accuracy"] == 0.5

@@ -222,8 +222,8 @@ def test_a_head_is_stopped_by_its_own_pids_only(tmp_path):
 
     from kyanite.compute.ray_head import LocalRayHead
     temp_dir = str(tmp_path / "kyray-test")
-    os_sleep = "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); " \
-               "time.sleep(60)"
+    os_sleep = ("import subprocess, sys, time; "
+                "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)")
     head = subprocess.Popen([sys.executable, "-c", os_sleep, "--temp-dir", temp_dir])
     stray = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "--session-dir=%s/s" % temp_dir])
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.timeout(400)
+pytestmark = pytest.mark.timeout(540)
 DRIVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_two_node_driver.py")
 
 
@@ -39,7 +39,7 @@ def test_runs_are_placed_on_both_nodes_and_a_lost_node_fails_its_run(tmp_path):
     if prefix is None:
         pytest.skip("cannot make a private network and pid namespace here (unshare not permitted)")
     cmd = prefix + ["bash", "-c", 'ip link set lo up && exec "$0" "$1"', sys.executable, DRIVER]
-    proc = subprocess.run(cmd, cwd=str(tmp_path), capture_output=True, text=True, timeout=360,
+    proc = subprocess.run(cmd, cwd=str(tmp_path), capture_output=True, text=True, timeout=480,
                           env=dict(os.environ, KYANITE_HEARTBEAT_TIMEOUT="120"))
     line = next((t for t in proc.stdout.splitlines() if t.startswith("RESULT ")), None)
     assert line, "the driver failed (exit %s):\n%s\n%s" % (proc.returncode, proc.stdout[-3000:], proc.stderr[-5000:])

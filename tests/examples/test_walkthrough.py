@@ -67,6 +67,9 @@ def test_the_walkthrough_trains_sweeps_registers_deploys_and_scores(workspace_di
     assert main, out[-4000:]
     main_acc = float(main.group(1))
     assert main_acc > 85.0, main_acc  # 1 epoch on 5,000 images gives about 90%
+    # kyanite.keras.RunCallback logged each epoch's metrics, val_* under the tutorial's names
+    for name in ("Accuracy", "Loss", "accuracy", "loss", "Final test accuracy"):
+        assert re.search(r"^    %s +0\.\d+$" % name, out, re.M), (name, out[-4000:])
     assert "outputs/model/model.keras" in out
     downloaded = list((workspace_dir / "downloads").glob("*/model.keras"))
     assert len(downloaded) == 1 and downloaded[0].stat().st_size > 100000

@@ -25,7 +25,8 @@ class Executors(dict):
                 return dict.__getitem__(self, kind)
             factory = self._factories.get(kind)
             if factory is None:
-                raise KeyError("No executor %r; known: %s." % (kind, ", ".join(sorted(set(self) | set(self._factories)))))
+                known = ", ".join(sorted(set(self) | set(self._factories)))
+                raise KeyError("No executor %r; known: %s." % (kind, known))
             executor = factory()
             self[kind] = executor
             return executor

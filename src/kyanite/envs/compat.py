@@ -48,6 +48,7 @@ backend : jax"); :func:`set_keras_backend` applies it to a process environment.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Iterable
 
@@ -145,6 +146,11 @@ def constraints(requirements: Iterable[str]) -> list[tuple[str, str]]:
     Empty for every environment that asks for no TensorFlow/Keras older than the
     releases that pinned these packages themselves.
     """
+    return list(_constraints(tuple(requirements)))
+
+
+@functools.lru_cache(maxsize=256)
+def _constraints(requirements: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     parsed = _parse(requirements)
     tfs = _tf_requirements(parsed)
     keras_max = _keras_tf_max(parsed["keras"]) if "keras" in parsed else None
@@ -171,7 +177,7 @@ def constraints(requirements: Iterable[str]) -> list[tuple[str, str]]:
     if old_tf_pb and not _listed(parsed, "protobuf"):
         out.append(("protobuf<4", "TensorFlow < 2.9 does not import with protobuf 4 or later "
                     "(\"Descriptors cannot be created directly\"); TensorFlow 2.9 pinned protobuf < 3.20"))
-    return out
+    return tuple(out)
 
 
 def _py_range(minors: Iterable[tuple[int, int]]) -> set[int]:
