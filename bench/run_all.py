@@ -11,7 +11,9 @@ starts its own workspace server and they would skew one another's timings. Its o
 goes to ``<log-dir>/<name>.log`` (``--verbose`` also echoes it) and the figures are read
 from the tables it prints. A benchmark that is missing, fails, times out or prints no
 figure the parser knows gets a row that says so, and the others still run; one this
-script has no parser for is run and reported by its ``SUMMARY`` line.
+script has no parser for is run and reported by its ``SUMMARY`` line. One still running
+after ``--timeout`` seconds gets Ctrl-C (its own clean-up stops its server), then SIGKILL
+15 s later.
 
 ``--quick`` passes smaller sizes (fewer runs, points, children) for a check in a couple of
 minutes; the figures are then noisier and not comparable with full runs.
@@ -185,7 +187,8 @@ def run_one(name, extra, timeout, log_path, verbose):
     with open(log_path, "w") as log:
         log.write("$ %s\n" % " ".join(cmd))
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                errors="replace", env=dict(os.environ, PYTHONUNBUFFERED="1"))
+                                errors="replace", env=dict(os.environ, PYTHONUNBUFFERED="1"),
+                                start_new_session=True)  # its own process group, to stop it whole
         deadline = t0 + timeout
         timed_out = False
         import selectors
@@ -194,7 +197,7 @@ def run_one(name, extra, timeout, log_path, verbose):
         while True:
             if time.time() > deadline:
                 timed_out = True
-                proc.kill()  # the benchmark's own clean-up does not run; its temp folder stays
+                stop_group(proc)
                 break
             if not sel.select(timeout=1.0):
                 continue
@@ -208,7 +211,24 @@ def run_one(name, extra, timeout, log_path, verbose):
                 sys.stdout.write("    | " + line)
                 sys.stdout.flush()
         proc.wait()
+        proc.stdout.close()
     return {"rc": proc.returncode, "timed_out": timed_out, "seconds": time.time() - t0, "output": "".join(chunks)}
+
+
+def stop_group(proc, grace=15.0):
+    """Ctrl-C to the benchmark's process group (its ``finally`` blocks stop its workspace
+    server and remove its temp folder), then SIGKILL to what is left after ``grace`` s."""
+    import signal
+    try:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+    except OSError:
+        pass
 
 
 def fmt(value, unit=""):
@@ -263,7 +283,7 @@ def main(argv=None):
         results.append((name, [row("(benchmark not found)", None, "", "", None, "", "")]))
     for i, name in enumerate(names, 1):
         extra = QUICK_ARGS.get(name, []) if args.quick else []
-        print("[%d/%d] %s %s ..." % (i, len(names), name, " ".join(extra)), end="" if not args.verbose else "\n",
+        print("[%d/%d] %s ..." % (i, len(names), " ".join([name] + extra)), end="" if not args.verbose else "\n",
               flush=True)
         log_path = os.path.join(log_dir, name + ".log")
         r = run_one(name, extra, args.timeout, log_path, args.verbose)

@@ -60,7 +60,11 @@ def stop_workspace(path):
         cmd = p.info.get("cmdline") or []
         if "kyanite.runtime.host" in cmd and hosts.exists():
             run_id = cmd[cmd.index("--run-id") + 1] if "--run-id" in cmd else None
-            if run_id and (hosts / ("%s.log" % run_id)).exists():
+            try:  # a warm spare host that took a run names it only in its environment
+                mine = info is not None and p.environ().get("KYANITE_SERVER_URL") == info.get("url")
+            except (psutil.Error, OSError):
+                mine = False
+            if mine or (run_id and (hosts / ("%s.log" % run_id)).exists()):
                 for q in [p] + p.children(recursive=True):
                     try:
                         q.kill()

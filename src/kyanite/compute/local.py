@@ -1,7 +1,9 @@
 """Run hosts as subprocesses of this machine, detached from the server.
 
 Hosts start in their own session, so a server restart leaves them running; they find the
-server again on the same address. ``kill`` ends the host's whole process group and any
+server again on the same address. One spare host is kept started ahead, its imports done,
+waiting for a run id on its stdin: a run start then skips Python's start-up (~0.15 s). The
+spare exits when the server does (its stdin closes). ``kill`` ends the host's whole process group and any
 descendants that left it.
 """
 
@@ -9,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import psutil
 
@@ -16,25 +19,50 @@ from kyanite.compute.base import Executor
 
 
 class LocalExecutor(Executor):
-    def __init__(self, log_dir):
+    def __init__(self, log_dir, warm_spare=None):
         self.log_dir = log_dir
         os.makedirs(log_dir, exist_ok=True)
+        #: keep one host started ahead, waiting on stdin (KYANITE_WARM_HOST=0 turns it off)
+        self.warm_spare = os.environ.get("KYANITE_WARM_HOST", "1") != "0" if warm_spare is None else warm_spare
+        self._spare = None
 
     def launch(self, run, env):
-        log = open(os.path.join(self.log_dir, "%s.log" % run["runId"]), "ab")
-        try:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "kyanite.runtime.host", "--run-id", run["runId"]],
-                env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, close_fds=True)
-        finally:
-            log.close()
+        """Hand the run to the warm spare host when one is ready (it has already paid
+        Python's start-up and imports), else start a host; then prepare the next spare."""
+        run_id = run["runId"]
+        spare, self._spare = self._spare, None
+        proc = None
+        if spare is not None and spare[0].poll() is None and spare[1] == env:
+            try:
+                spare[0].stdin.write((run_id + "\n").encode("utf-8"))
+                spare[0].stdin.close()
+                os.replace(spare[2], os.path.join(self.log_dir, "%s.log" % run_id))
+                proc = spare[0]
+            except OSError:
+                proc = None
+        if proc is None:
+            proc = self._start(["--run-id", run_id], env, os.path.join(self.log_dir, "%s.log" % run_id))
         try:
             created = psutil.Process(proc.pid).create_time()
         except psutil.Error:
             created = None
         _reap_later(proc)
+        if self.warm_spare:
+            tmp_log = os.path.join(self.log_dir, "spare-new-%d.log" % time.time_ns())
+            spare_proc = self._start(["--standby"], env, tmp_log, stdin=subprocess.PIPE)
+            final_log = os.path.join(self.log_dir, "spare-%d.log" % spare_proc.pid)
+            os.replace(tmp_log, final_log)
+            self._spare = (spare_proc, env, final_log)
         return {"executor": "local", "pid": proc.pid, "create_time": created}
+
+    def _start(self, args, env, log_path, stdin=subprocess.DEVNULL):
+        log = open(log_path, "ab")
+        try:
+            return subprocess.Popen([sys.executable, "-m", "kyanite.runtime.host"] + args,
+                                    env=env, stdin=stdin, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True, close_fds=True)
+        finally:
+            log.close()
 
     def _process(self, handle, pid_key="pid", time_key="create_time"):
         try:

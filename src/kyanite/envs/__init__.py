@@ -9,7 +9,9 @@ Typical use::
     subprocess.run([env.python, "train.py"])
 
 Modules: :mod:`.spec` (EnvSpec and parsers), :mod:`.pythons` (interpreter
-discovery), :mod:`.builder` (EnvBuilder), :mod:`.errors`.
+discovery), :mod:`.builder` (EnvBuilder), :mod:`.compat` (old TensorFlow/Keras
+environments: added constraints, refused combinations, KERAS_BACKEND),
+:mod:`.errors`.
 """
 
 from .builder import MARKER_NAME, BuiltEnv, EnvBuilder, uv_bin

@@ -128,7 +128,10 @@ class EnvBuilder:
         ``None`` to silence.  Raises :class:`EnvSpecError` when the spec
         cannot be satisfied on this host (e.g. Python version not installed)
         and :class:`EnvBuildError` when uv fails; a failed build leaves no
-        directory behind.
+        directory behind.  Old TensorFlow/Keras pins that cannot be installed
+        on the resolved Python are refused with an :class:`EnvSpecError` before
+        anything is installed, and the constraints they need are added (both
+        logged; see :mod:`kyanite.envs.compat`).
         """
         say: LogFn = log if log is not None else (lambda _line: None)
         h = spec.hash()
@@ -195,8 +198,7 @@ class EnvBuilder:
             say(f"{tag} {interp.note}")
         # old TensorFlow/Keras pins that no package set satisfies on this Python: say so
         # now, before anything is installed (EnvSpecError)
-        check_era(spec.pip, interp.version, find_pythons(),
-                  source=f"environment {spec.name!r}" if spec.name else "environment")
+        check_era(spec.pip, interp.version, find_pythons())
         added = spec.constraints()
         for constraint, reason in added:
             say(f"{tag} added constraint {constraint}: {reason}")

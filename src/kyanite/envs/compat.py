@@ -202,13 +202,14 @@ def _fmt_pythons(minors: set[int]) -> str:
 
 
 def check(requirements: Iterable[str], python: tuple[int, ...], installed=None,
-          source: str = "environment") -> None:
+          source: str | None = None) -> None:
     """Raise :class:`EnvSpecError` when the TensorFlow/Keras requirements cannot be met on
     Python ``python`` (``(major, minor, ...)``), naming the problem and the fix.
 
     ``installed``: the :class:`~kyanite.envs.Interpreter` list of this host, to name the
-    interpreters that would work.
+    interpreters that would work. ``source``: a prefix for the message (``"conda.yml"``).
     """
+    prefix = "%s: " % source if source else ""
     reqs = list(requirements)
     parsed = _parse(reqs)
     tfs = _tf_requirements(parsed)
@@ -236,10 +237,10 @@ def check(requirements: Iterable[str], python: tuple[int, ...], installed=None,
     if not candidates:
         if keras_max is not None and named:
             raise EnvSpecError(
-                "%s: %s is multi-backend Keras, which runs on TensorFlow %s at the newest, but %s "
+                "%s%s is multi-backend Keras, which runs on TensorFlow %s at the newest, but %s "
                 "asks for a later TensorFlow. Nothing was installed. Either pin TensorFlow %s or "
                 "older (e.g. tensorflow==2.0.0 with python=3.6 or 3.7), or drop the keras pin and "
-                "use tf.keras." % (source, keras_text, _fmt_minor(keras_max), " and ".join(named),
+                "use tf.keras." % (prefix, keras_text, _fmt_minor(keras_max), " and ".join(named),
                                    _fmt_minor(keras_max)))
         return  # no TF release we know of matches: uv's resolver explains that better
     pythons = _py_range(candidates)
@@ -275,9 +276,9 @@ def check(requirements: Iterable[str], python: tuple[int, ...], installed=None,
         have = "none of them is installed here: install one, e.g. `pyenv install 3.%d`" % max(pythons)
         suggest = "python=3.%d" % max(pythons)
     raise EnvSpecError(
-        "%s: %s needs Python %s, but this environment uses %s.%s Nothing was installed. "
+        "%s%s needs Python %s, but this environment uses %s.%s Nothing was installed. "
         "Fix: ask for %s in the conda file's dependencies (%s)." % (
-            source, what, _fmt_pythons(pythons), here, why, suggest, have))
+            prefix, what, _fmt_pythons(pythons), here, why, suggest, have))
 
 
 def keras_backend(resolved: dict[str, str] | None) -> str:

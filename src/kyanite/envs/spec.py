@@ -14,7 +14,9 @@ Sources understood:
   other conda package is refused with a message asking to move it to ``pip:``.
 * :func:`parse_pip_requirements` -- a ``requirements.txt``.
 
-Requirements are kept exactly as written; uv receives them verbatim.  The
+Requirements are kept exactly as written; uv receives them verbatim.  Old
+TensorFlow/Keras requirements (2019-2021 era) additionally get the uv constraints
+of :mod:`kyanite.envs.compat` (``h5py<3``...), which are part of the hash.  The
 packages that make up the Azure ML runtime (``azureml-defaults``,
 ``azureml-core``, ``azureml-sdk``) and ``kyanite`` itself are provided by
 kyanite, so they are removed from ``pip`` and listed in ``dropped``.

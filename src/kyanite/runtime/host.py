@@ -475,10 +475,29 @@ def _quote(s):
     return shlex.quote(s)
 
 
+def _standby():
+    """Import what a run needs, then wait for a run id on stdin (a warm spare host, see
+    ``LocalExecutor``); ``None`` when stdin closes first (the server went away)."""
+    import kyanite.envs  # noqa: F401  (the environment builder and its YAML parser)
+    import psutil  # noqa: F401
+    try:
+        import kyanite.data  # noqa: F401  (dataset inputs)
+    except ImportError:
+        pass
+    line = sys.stdin.readline().strip()
+    return line or None
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m kyanite.runtime.host")
-    p.add_argument("--run-id", required=True)
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--run-id")
+    g.add_argument("--standby", action="store_true", help="start warm; read the run id from stdin")
     args = p.parse_args(argv)
+    if args.standby:
+        args.run_id = _standby()
+        if args.run_id is None:
+            sys.exit(0)
     client = Client(os.environ["KYANITE_SERVER_URL"], os.environ.get("KYANITE_TOKEN"), retry_seconds=600)
     sys.exit(Host(args.run_id, client).execute())
 
