@@ -15,6 +15,8 @@ interrupted build) and is deleted and rebuilt.
 from __future__ import annotations
 
 import fcntl
+import glob
+import hashlib
 import json
 import os
 import shutil
@@ -310,6 +312,34 @@ class EnvBuilder:
             raise EnvBuildError(f"{what} failed (exit status {rc})", output)
         return output
 
+    def _user_managed_packages(self, python: str, tag: str) -> dict:
+        """``uv pip freeze`` of an existing interpreter, cached until one of its
+        site-packages folders changes (an install or removal touches the folder)."""
+        prefix = os.path.dirname(os.path.dirname(os.path.realpath(python)))
+        venv_prefix = os.path.dirname(os.path.dirname(os.path.abspath(python)))
+        dirs = sorted(set(glob.glob(os.path.join(venv_prefix, "lib", "python*", "site-packages"))
+                          + glob.glob(os.path.join(prefix, "lib", "python*", "site-packages"))))
+        key = hashlib.sha256(json.dumps(
+            [python] + [[d, os.stat(d).st_mtime_ns] for d in dirs]).encode()).hexdigest()
+        cache = self.cache_dir / "user-managed" / (key + ".json")
+        try:
+            return json.loads(cache.read_text())
+        except (OSError, ValueError):
+            pass
+        freeze = self._run(
+            [uv_bin(), "pip", "freeze", "--python", python],
+            "uv pip freeze", tag, _uv_env(compile_bytecode=False), None,
+        )
+        resolved = _parse_freeze(freeze)
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_suffix(".tmp%d" % os.getpid())
+            tmp.write_text(json.dumps(resolved))
+            os.replace(tmp, cache)
+        except OSError:
+            pass
+        return resolved
+
     def _user_managed(self, spec: EnvSpec, h: str, say: LogFn) -> BuiltEnv:
         python = spec.interpreter or sys.executable
         if not (os.path.isfile(python) and os.access(python, os.X_OK)):
@@ -330,14 +360,10 @@ class EnvBuilder:
             say(f"{tag} user-managed environment: pip requirements are not installed "
                 f"({len(spec.pip)} listed)")
         say(f"{tag} using user-managed interpreter {python}")
-        freeze = self._run(
-            [uv_bin(), "pip", "freeze", "--python", python],
-            "uv pip freeze", tag, _uv_env(compile_bytecode=False), None,
-        )
         return BuiltEnv(
             python=python,
             python_version="%d.%d.%d" % version,
-            resolved=_parse_freeze(freeze),
+            resolved=self._user_managed_packages(python, tag),
             cached=True,
             path=None,
             hash=h,
