@@ -22,10 +22,14 @@ from kyanite.compute.local import LocalExecutor
 from kyanite.exceptions import (
     AuthenticationException, ConflictException, NotFoundException, UserErrorException,
 )
+from kyanite.server.deployments import attach as attach_deployments
 from kyanite.server.notifier import Notifier
+from kyanite.server.routes import clusters, data, deployments, files, models, resources, runs, sweeps
+from kyanite.server.sweeps import SweepController
 from kyanite.server.scheduler import Scheduler
 from kyanite.store.artifacts import LocalArtifactStore
 from kyanite.store.database import Store
+from kyanite.studio import mount as mount_studio
 
 
 class ServerState(object):
@@ -65,15 +69,8 @@ def require_token(request: Request):
 
 
 def create_app(layout, server_url, database_url=None, start_scheduler=True):
-    from kyanite.server.routes import files, resources, runs
-    from kyanite.server.routes import data as data_routes
-    from kyanite.server.routes import sweeps as sweep_routes
-    from kyanite.server.sweeps import SweepController
-
     state = ServerState(layout, server_url, database_url)
     state.sweeps = SweepController(state.store, state.scheduler, state.notifier, state.artifacts)
-    from kyanite.server.deployments import attach as attach_deployments
-    from kyanite.server.routes import deployments as deployment_routes, models as model_routes
     attach_deployments(state, layout)
     app = FastAPI(title="kyanite workspace server", openapi_url="/api/openapi.json",
                   docs_url="/api/docs", redoc_url=None)
@@ -89,11 +86,8 @@ def create_app(layout, server_url, database_url=None, start_scheduler=True):
         is reported when a workspace is opened."""
         return {"name": state.settings["name"], "serverUrl": state.server_url}
 
-    for module in (runs, files, resources, sweep_routes, data_routes, model_routes, deployment_routes):
+    for module in (runs, files, resources, sweeps, data, models, deployments, clusters):
         app.include_router(module.router, prefix="/api", dependencies=[Depends(require_token)])
-
-    from kyanite.server.routes import clusters
-    app.include_router(clusters.router, prefix="/api", dependencies=[Depends(require_token)])
     app.add_exception_handler(RequestValidationError, _validation_handler)
 
     errors = {NotFoundException: 404, ConflictException: 409, AuthenticationException: 401,
@@ -101,7 +95,6 @@ def create_app(layout, server_url, database_url=None, start_scheduler=True):
     for exc_type, code in errors.items():
         app.add_exception_handler(exc_type, _handler(code))
 
-    from kyanite.studio import mount as mount_studio
     mount_studio(app, require_token, background=start_scheduler)  # the web pages at "/"
 
     if start_scheduler:

@@ -11,7 +11,6 @@ or whose host process is gone (where the executor can tell), and ends runs stuck
 CancelRequested after ``cancel_grace`` seconds.
 """
 
-import json
 import logging
 import os
 import threading
