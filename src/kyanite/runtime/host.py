@@ -19,6 +19,7 @@ The node cache is ``KYANITE_CACHE_DIR`` (default ``~/.cache/kyanite``).
 """
 
 import argparse
+import hashlib
 import io
 import os
 import shutil
@@ -219,7 +220,11 @@ class Host(object):
         """A folder put first on the script's PYTHONPATH, holding the stdlib-only runtime."""
         import kyanite
         src = os.path.dirname(os.path.abspath(kyanite.__file__))
-        stamp = "%d" % max(int(os.path.getmtime(os.path.join(src, f))) for f in RUNTIME_FILES)
+        digest = hashlib.sha256(_SHIM_CORE.encode("utf-8"))
+        for f in RUNTIME_FILES:  # named by content: a changed or added file makes a new folder
+            with open(os.path.join(src, f), "rb") as fh:
+                digest.update(f.encode("utf-8") + b"\0" + fh.read())
+        stamp = digest.hexdigest()[:16]
         root = os.path.join(self.cache, "runtime", stamp)
         if os.path.isdir(root):
             return root
