@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import stop_workspace
+from kyanite_testing import stop_workspace
 
 _SCRIPT = Path(sys.executable).with_name("kyanite")
 KYANITE = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "kyanite.cli.main"]

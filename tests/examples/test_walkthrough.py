@@ -12,7 +12,7 @@ import sys
 import psutil
 import pytest
 
-from conftest import REPO, stop_workspace
+from kyanite_testing import REPO, stop_workspace
 from kyanite.envs import find_pythons
 
 WALKTHROUGH = REPO / "examples" / "keras-mnist" / "walkthrough.py"
