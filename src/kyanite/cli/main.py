@@ -24,7 +24,7 @@ def _version():
 
 
 def build_parser():
-    from kyanite.cli import init_cmd, run_cmds, server_cmds, sweep_cmds
+    from kyanite.cli import data_cmds, init_cmd, model_cmds, run_cmds, server_cmds, sweep_cmds
     parser = argparse.ArgumentParser(
         prog="kyanite", description="kyanite: a self-hosted machine-learning workspace.",
         epilog="Start with `kyanite init` in your project folder.")
@@ -34,6 +34,8 @@ def build_parser():
     server_cmds.register(sub)
     run_cmds.register(sub)
     sweep_cmds.register(sub)
+    data_cmds.register(sub)
+    model_cmds.register(sub)
     return parser
 
 
