@@ -6,9 +6,10 @@ with 1,000,000 points, timed at the workspace server.
 
 A fresh workspace (server on 127.0.0.1) is filled directly in its database: 10,000
 top-level runs in one experiment (mixed states, two metrics of 20 points each), and one
-more run whose metric ``loss`` has 1,000,000 points. Each figure is the time from sending
-a request to its last byte over a keep-alive connection on this machine (the median of
-``--repeat``), so it is the server's time plus a loopback round trip.
+more run whose metric ``loss`` has 1,000,000 points, stored through ``Store.add_metrics``
+(the ingest path, which keeps the series' block summaries). Each figure is the time from
+sending a request to its last byte over a keep-alive connection on this machine (the median
+of ``--repeat``), so it is the server's time plus a loopback round trip.
 
 Runs page: the studio's page of 50 runs with the total and each run's newest metric values
 (``GET /api/runs?experiment=...&total=true&metrics=true&limit=50``): first page, a page in
@@ -18,12 +19,12 @@ Baseline, measured in the same run: every run of the experiment in one unpaged r
 
 Chart: ``GET /api/runs/{id}/metrics/loss/series?max_points=2000`` (the run page asks for
 about twice the chart's width in pixels): the first request after the server started
-(the one scan that builds the series' min/max block summary), then repeated requests,
-a zoom into 10% of the steps, and a request after 10,000 more points were appended
-(only the new points are read). Baseline, measured in the same run: the raw series,
-all 1,000,000 points (``GET /api/runs/{id}/metrics?name=loss``).
+(answered from the block summaries kept at ingest: no scan), then repeated requests,
+a zoom into 10% of the steps, and a request after 10,000 more points were appended.
+Baseline, measured in the same run: the raw series, all 1,000,000 points
+(``GET /api/runs/{id}/metrics?name=loss``).
 
-Target: under 100 ms per page and per chart request. ``--check`` exits 1 when a warm
+Target: under 100 ms per page and per chart request. ``--check`` exits 1 when a
 figure misses it.
 """
 
@@ -100,10 +101,10 @@ def fill(store, experiment, n_runs, n_points):
         conn.execute(s.runs.insert(), runs)
         conn.exec_driver_sql("INSERT INTO metrics (run_id, name, step, kind, value, payload, ts) "
                              "VALUES (?, ?, ?, 'scalar', ?, NULL, 0)", metrics)
-    values = ((big, "loss", i, math.exp(-i / 200000.0) + 0.05 * rnd.random()) for i in range(n_points))
-    with store.engine.begin() as conn:
-        conn.exec_driver_sql("INSERT INTO metrics (run_id, name, step, kind, value, payload, ts) "
-                             "VALUES (?, ?, ?, 'scalar', ?, NULL, 0)", list(values))
+    # the long series goes through ingest, which keeps its block summaries as a live run's would
+    for b in range(0, n_points, 100000):
+        vals = [math.exp(-i / 200000.0) + 0.05 * rnd.random() for i in range(b, min(b + 100000, n_points))]
+        store.add_metrics(big, [{"name": "loss", "kind": "scalar", "values": vals, "ts": [0.0] * len(vals)}])
     return big
 
 
@@ -113,7 +114,8 @@ def main(argv=None):
     p.add_argument("--points", type=int, default=1000000)
     p.add_argument("--repeat", type=int, default=20)
     p.add_argument("--keep", action="store_true", help="keep the workspace folder")
-    p.add_argument("--check", action="store_true", help="exit 1 when a warm figure misses the target")
+    p.add_argument("--check", action="store_true",
+                   help="exit 1 when a figure (the first chart request too) misses the target")
     a = p.parse_args(argv)
 
     from kyanite.core._server import ensure_server, stop_server
@@ -147,7 +149,7 @@ def main(argv=None):
         series = "/api/runs/%s/metrics/loss/series" % big
         cold, body = api.get(series, {"max_points": 2000})
         npts = len(json.loads(body)["steps"])
-        chart = [row("chart: first request (builds the block summary)", cold, body, "%d points" % npts)]
+        chart = [row("chart: first request after server start", cold, body, "%d points" % npts)]
         warm, body = api.median(series, {"max_points": 2000}, a.repeat)
         chart.append(row("chart: 2,000 points, warm", warm, body, "%d points" % len(json.loads(body)["steps"])))
         warm4, body = api.median(series, {"max_points": 4000}, a.repeat)
@@ -158,7 +160,7 @@ def main(argv=None):
         ws._client.post("/api/runs/%s/metrics" % big, {"metrics": [
             {"name": "loss", "kind": "scalar", "values": [0.5] * 10000, "ts": [0.0] * 10000}]})
         grown, body = api.get(series, {"max_points": 2000})
-        chart.append(row("chart: after 10,000 more points", grown, body, "reads the new points only"))
+        chart.append(row("chart: after 10,000 more points", grown, body, "blocks kept at ingest"))
         raw, body = api.get("/api/runs/%s/metrics" % big, {"name": "loss"})
         row("baseline: the raw series (all points)", raw, body, "%s points" % format(a.points + 10000, ","))
 
@@ -184,12 +186,12 @@ def main(argv=None):
         print(table(["request", "ms", "KiB", "note"], rows, ["<", ">", ">", "<"]))
         worst_warm = max(chart[1:] + runs_ms)
         print("\ntarget: < %.0f ms per page and per chart request; slowest warm figure %.1f ms; "
-              "first chart request %.1f ms (once per series and server start; live runs' long "
-              "series are kept summarised in the background)" % (TARGET_MS, worst_warm, chart[0]))
+              "first chart request %.1f ms (block summaries are kept at ingest, so the first "
+              "request reads no more than a warm one)" % (TARGET_MS, worst_warm, chart[0]))
         print("SUMMARY studio: runs page %.1f ms (every run unpaged: %s ms), chart of %s points %.1f ms warm, "
               "%.1f ms first (raw series: %s ms); target < %.0f ms" % (
                   runs_ms[0], rows[-1][1], format(a.points, ","), chart[1], chart[0], rows[5][1], TARGET_MS))
-        if a.check and worst_warm >= TARGET_MS:
+        if a.check and max(worst_warm, chart[0]) >= TARGET_MS:
             return 1
     return 0
 

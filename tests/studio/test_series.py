@@ -148,6 +148,11 @@ def test_studio_queries_on_each_backend(backend, tmp_path):
         assert out["downsampled"] and len(out["steps"]) <= 500 and min(out["values"]) == -1000.0
         zoom = store.metric_series(runs[0], "loss", max_points=500, min_step=4000, max_step=9000)
         assert min(zoom["values"]) == -1000.0 and all(4000 <= st <= 9000 for st in zoom["steps"])
+        coarse = store.metric_series(runs[0], "loss", max_points=20)  # from the stored blocks
+        assert coarse["steps"][coarse["values"].index(-1000.0)] == 4321
+        kept = _blocks(store, runs[0], "loss")
+        store.rebuild_metric_blocks(runs[0], "loss")
+        assert kept == _blocks(store, runs[0], "loss") and len(kept) == 40
         summ = {m["name"]: m for m in store.metric_summaries([runs[0]])[runs[0]]}
         assert summ["acc"]["last"] == 0.75 and summ["loss"]["count"] == 20000 and summ["tbl"]["kind"] == "table"
         page = store.query_runs(exp, sort="name", descending=False, limit=4)
@@ -158,5 +163,46 @@ def test_studio_queries_on_each_backend(backend, tmp_path):
         used = store.runs_using_dataset("ds-1")
         assert sorted(r["runId"] for r in used) == sorted(runs[1::2])
         assert used[0]["datasetInputs"] == [{"input": "data", "version": 1, "mode": "mount"}]
+    finally:
+        store.dispose()
+
+
+def _blocks(store, run, name):
+    from kyanite.store import schema as s
+    b = s.metric_blocks.c
+    with store.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(
+            s.metric_blocks.select().where(b.run_id == run, b.name == name).order_by(b.blk))]
+
+
+def test_block_summaries_kept_at_ingest_answer_without_a_scan(tmp_path):
+    store = Store("sqlite:///%s" % (tmp_path / "k.db"))
+    store.migrate()
+    try:
+        run = store.create_run("blocks", status="Running")["runId"]
+        rnd = random.Random(3)
+        values = [rnd.random() for _ in range(60000)]
+        values[1234], values[40001], values[777] = 7.0, -7.0, float("nan")
+        values[50000] = float("inf")
+        i = 0
+        for size in [1, 700, 513, 5000, 3, 20000, 33783]:  # batches across block edges
+            store.add_metrics(run, [{"name": "loss", "values": values[i:i + size], "ts": [0.0] * size},
+                                    {"name": "row", "kind": "row", "values": [{"a": 1}], "ts": [0.0]}])
+            i += size
+        assert i == len(values)
+        kept = _blocks(store, run, "loss")
+        assert sum(r[3] for r in kept) == len(values)
+        store.rebuild_metric_blocks(run, "loss")
+        assert _blocks(store, run, "loss") == kept  # the same as built from the points
+
+        def no_scan(*a, **k):
+            raise AssertionError("the series was read point by point")
+        store._aggregate_blocks = store.rebuild_metric_blocks = no_scan
+        out = store.metric_series(run, "loss", max_points=100)
+        assert out["downsampled"] and out["count"] == len(values) and len(out["steps"]) <= 100
+        finite = [v for v in out["values"] if v is not None]
+        assert max(finite) == 7.0 and min(finite) == -7.0
+        assert out["steps"][out["values"].index(7.0)] == 1234 and out["steps"][out["values"].index(-7.0)] == 40001
+        assert None in out["values"]  # inf, drawn as a gap
     finally:
         store.dispose()

@@ -18,9 +18,8 @@ import os
 import secrets
 import threading
 import time
-from collections import OrderedDict
 
-from sqlalchemy import and_, create_engine, event, func, select, update
+from sqlalchemy import and_, create_engine, delete, event, func, select, update
 from sqlalchemy import text
 
 from kyanite.exceptions import ConflictException, NotFoundException, UserErrorException
@@ -296,7 +295,7 @@ class Store(object):
         Steps continue each (run, name) series from its last step. One multi-row insert.
         A ``batch_id`` seen before for this run stores nothing (a retried post); returns
         the number of points stored."""
-        rows = []
+        rows, blocks = [], []
         with self._write_lock, self.engine.begin() as conn:
             if conn.execute(select(s.runs.c.id).where(s.runs.c.id == run_id)).first() is None:
                 raise NotFoundException("No run with id %r in this workspace." % run_id)
@@ -315,6 +314,8 @@ class Store(object):
                 numbers = values if kind == "scalar" else [None] * n
                 rows.extend(zip([run_id] * n, [name] * n, range(base, base + n), [kind] * n,
                                 numbers, payloads, ts))
+                if n:
+                    blocks.extend(self._ingest_blocks(conn, run_id, name, base, numbers))
             if rows:
                 # Plain executemany: SQLAlchemy's per-row parameter processing costs more
                 # than the insert itself at 100k+ points per second.
@@ -322,7 +323,20 @@ class Store(object):
                 conn.exec_driver_sql(
                     "INSERT INTO metrics (run_id, name, step, kind, value, payload, ts) VALUES (%s)"
                     % ", ".join([mark] * 7), rows)
+                _upsert_blocks(conn, blocks)
         return len(rows)
+
+    def _ingest_blocks(self, conn, run_id, name, base, values):
+        """Block summary rows for ``values`` stored from step ``base`` on; a block the
+        series already began is merged with its stored row."""
+        out = _block_rows(run_id, name, values, base)
+        if base % _BLOCK:
+            b = s.metric_blocks.c
+            old = conn.execute(select(b.n, b.vmin, b.vmax, b.step_min, b.step_max, b.first_value, b.last_value)
+                               .where(b.run_id == run_id, b.name == name, b.blk == base // _BLOCK)).first()
+            if old is not None:
+                out[0] = _merge_block_rows(out[0][:3] + tuple(old), out[0])
+        return out
 
     def get_metrics(self, run_id, name=None):
         """``[{"name", "kind", "steps", "values", "ts"}]`` in step order."""
@@ -494,11 +508,14 @@ class Store(object):
         and ``max_step`` (both optional, inclusive).
 
         When the range holds more points than that, it is cut into ``max_points / 2``
-        buckets and each gives its lowest and its highest value, in step order, so no
-        spike or dip is lost. Whole-series requests come from block summaries kept in
-        memory and extended with the points added since (one index range scan), so a
-        growing series of a million points costs a scan of what is new. Non-finite
-        values come back as null."""
+        buckets and each gives its lowest and its highest value at their steps, in step
+        order, so no spike or dip is lost. Wide ranges are answered from the block
+        summaries ``add_metrics`` keeps (``metric_blocks``, one row per ``METRIC_BLOCK``
+        steps) plus the points of the partial blocks at the range's edges, so no request
+        scans a long series; when buckets are narrower than a block, a range of up to
+        ``RAW_RANGE`` points is aggregated from the points themselves (a wider one gets
+        one bucket per block). Series stored before block summaries existed get theirs
+        built and stored by their first request. Non-finite values come back as null."""
         max_points = max(4, min(int(max_points), 10000))
         m = s.metrics
         where = and_(m.c.run_id == run_id, m.c.name == name)
@@ -525,18 +542,9 @@ class Store(object):
             return out
         nb = max_points // 2
         width = (hi - lo + 1) / float(nb)
-        cache = self._series_blocks(run_id, name, last)
-        if width >= cache.size:
-            # whole cached blocks inside the range, plus the partial blocks at its edges
-            # (each shorter than a block) read exactly
-            blocks = [b for b in cache.blocks if b[0] >= lo and b[1] <= hi]
-            head_end = blocks[0][0] - 1 if blocks else hi
-            if head_end >= lo:
-                blocks[:0] = self._aggregate_blocks(run_id, name, lo, head_end, cache.size)
-            tail_start = blocks[-1][1] + 1 if blocks else hi + 1
-            if tail_start <= hi and blocks and blocks[-1][1] < hi:
-                blocks.extend(self._aggregate_blocks(run_id, name, tail_start, hi, cache.size))
-        else:  # zoomed in finer than the cached blocks: aggregate the range in SQL
+        if width >= _BLOCK or hi - lo + 1 > self.RAW_RANGE:
+            blocks = self._stored_blocks(run_id, name, first, last, lo, hi, max(1, int(width)))
+        else:  # zoomed in finer than the blocks: aggregate the range's points
             blocks = self._aggregate_blocks(run_id, name, lo, hi, max(1, int(width)))
         buckets = {}
         for b in blocks:  # [first, last, vmin, vmax, step_of_min, step_of_max]
@@ -553,6 +561,65 @@ class Store(object):
                 out["values"].append(_finite(value))
         out["downsampled"] = True
         return out
+
+    RAW_RANGE = 131072  # the most points a chart request aggregates from the points themselves
+
+    def _stored_blocks(self, run_id, name, first, last, lo, hi, size):
+        """``[first, last, vmin, vmax, step_of_min, step_of_max]`` covering [lo, hi]: the
+        stored summaries of the blocks inside it and, for the partial blocks at its edges
+        (each under a block long), the points aggregated in pieces of ``size`` steps."""
+        kb = first // _BLOCK if lo <= first else -(-lo // _BLOCK)
+        ke = last // _BLOCK if hi >= last else (hi + 1) // _BLOCK - 1
+        if kb > ke:
+            return self._aggregate_blocks(run_id, name, lo, hi, size)
+        a0, a1 = max(kb * _BLOCK, first), min(ke * _BLOCK + _BLOCK - 1, last)
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        sql = ("SELECT blk, n, vmin, vmax, step_min, step_max FROM metric_blocks WHERE run_id = {0} "
+               "AND name = {0} AND blk >= {0} AND blk <= {0} ORDER BY blk").format(mark)
+        for attempt in (0, 1):
+            with self.engine.connect() as conn:  # the driver's plain tuples: thousands of rows
+                cur = conn.connection.cursor()
+                try:
+                    cur.execute(sql, (run_id, name, kb, ke))
+                    rows = cur.fetchall()
+                finally:
+                    cur.close()
+            # every block there (the key is unique) with all its points
+            if (len(rows) == ke - kb + 1 and rows[0][0] == kb and rows[-1][0] == ke
+                    and sum(r[1] for r in rows) >= a1 - a0 + 1) or attempt:
+                break
+            self.rebuild_metric_blocks(run_id, name)  # stored before blocks were kept: once
+        out = self._aggregate_blocks(run_id, name, lo, a0 - 1, size) if lo < a0 else []
+        out.extend([blk * _BLOCK, blk * _BLOCK + _BLOCK - 1, vmin, vmax, smin, smax]
+                   for blk, _, vmin, vmax, smin, smax in rows)
+        if out and rows:  # the series' ends inside its first and last block
+            out[len(out) - len(rows)][0] = max(out[len(out) - len(rows)][0], first)
+            out[-1][1] = min(out[-1][1], last)
+        if a1 < hi:
+            out.extend(self._aggregate_blocks(run_id, name, a1 + 1, hi, size))
+        return out
+
+    def rebuild_metric_blocks(self, run_id, name):
+        """Build and store the block summaries of one series from its points (one scan):
+        for series stored before ``add_metrics`` kept them, or written around it."""
+        m = s.metrics
+        q = select(m.c.step, m.c.value).where(m.c.run_id == run_id, m.c.name == name).order_by(m.c.step)
+        with self._write_lock, self.engine.begin() as conn:
+            conn.execute(delete(s.metric_blocks).where(s.metric_blocks.c.run_id == run_id,
+                                                       s.metric_blocks.c.name == name))
+            out, cur, steps, values = [], None, [], []
+            for part in conn.execute(q.execution_options(yield_per=50000)).partitions():
+                for step, value in part:
+                    if step // _BLOCK != cur:
+                        if steps:
+                            out.append(_block_row(run_id, name, cur, values, steps[0], steps))
+                        cur, steps, values = step // _BLOCK, [], []
+                    steps.append(step)
+                    values.append(value)
+            if steps:
+                out.append(_block_row(run_id, name, cur, values, steps[0], steps))
+            _upsert_blocks(conn, out)
+        return len(out)
 
     def _aggregate_blocks(self, run_id, name, lo, hi, size):
         """Per block of ``size`` steps in [lo, hi]: ``[first, last, vmin, vmax, step_of_min,
@@ -583,21 +650,63 @@ class Store(object):
             rows = conn.execute(q).all()
         return [[a, b, vmin, vmax, a, b] for _, a, b, vmin, vmax in rows]
 
-    def _series_blocks(self, run_id, name, last):
-        """The in-memory block summary of one series, brought up to ``last``."""
-        with self.__dict__.setdefault("_series_lock", threading.Lock()):
-            caches = self.__dict__.setdefault("_series_caches", OrderedDict())
-            cache = caches.pop((run_id, name), None)
-            if cache is None:
-                cache = _SeriesBlocks(last)
-            caches[(run_id, name)] = cache
-            while len(caches) > 32:  # about 1 MB each at most
-                caches.popitem(last=False)
-        with cache.lock:
-            if cache.upto < last:
-                start = cache.resume_step()
-                cache.merge(self._aggregate_blocks(run_id, name, start, last, cache.size), start, last)
-        return cache
+
+_BLOCK = s.METRIC_BLOCK
+
+
+def _block_row(run_id, name, blk, values, start, steps=None):
+    """One ``metric_blocks`` row for ``values`` (floats, NaN or None) of block ``blk`` at
+    consecutive steps from ``start`` (or at ``steps``); NaN and None count as points but
+    not as values."""
+    try:
+        total = sum(values)
+        nums = values if total == total else [v for v in values if v == v]
+    except TypeError:  # None among them
+        nums = [v for v in values if v is not None and v == v]
+    if nums:
+        vmin, vmax = min(nums), max(nums)
+        imin, imax = values.index(vmin), values.index(vmax)
+        smin, smax = (start + imin, start + imax) if steps is None else (steps[imin], steps[imax])
+    else:
+        vmin = vmax = None
+        smin, smax = start, start + len(values) - 1 if steps is None else steps[-1]
+    f, l = values[0], values[-1]
+    return (run_id, name, blk, len(values), vmin, vmax, smin, smax,
+            None if f is None or f != f else f, None if l is None or l != l else l)
+
+
+def _block_rows(run_id, name, values, base):
+    """The ``metric_blocks`` rows of ``values`` stored at steps ``base``, ``base + 1``..."""
+    out, i, n = [], 0, len(values)
+    while i < n:
+        step = base + i
+        blk = step // _BLOCK
+        j = min(n, i + (blk + 1) * _BLOCK - step)
+        out.append(_block_row(run_id, name, blk, values[i:j], step))
+        i = j
+    return out
+
+
+def _merge_block_rows(old, new):
+    """A stored block row extended by the row of the points that follow it."""
+    run_id, name, blk, n, vmin, vmax, smin, smax, first, _ = old
+    if new[4] is not None and (vmin is None or new[4] < vmin):
+        vmin, smin = new[4], new[6]
+    if new[5] is not None and (vmax is None or new[5] > vmax):
+        vmax, smax = new[5], new[7]
+    return (run_id, name, blk, n + new[3], vmin, vmax, smin, smax, first, new[9])
+
+
+def _upsert_blocks(conn, rows):
+    if not rows:
+        return
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    conn.exec_driver_sql(
+        "INSERT INTO metric_blocks (run_id, name, blk, n, vmin, vmax, step_min, step_max, first_value, "
+        "last_value) VALUES (%s) ON CONFLICT (run_id, name, blk) DO UPDATE SET n = excluded.n, "
+        "vmin = excluded.vmin, vmax = excluded.vmax, step_min = excluded.step_min, step_max = "
+        "excluded.step_max, first_value = excluded.first_value, last_value = excluded.last_value"
+        % ", ".join([mark] * 10), rows)
 
 
 def _check_status(status):
@@ -652,44 +761,6 @@ def _check_name(what, name):
     if not isinstance(name, str) or not name.strip() or len(name) > 255 or "/" in name:
         raise UserErrorException(
             "Invalid %s name %r: use 1-255 characters without '/'." % (what, name))
-
-
-class _SeriesBlocks(object):
-    """Min/max summaries of consecutive blocks of ``size`` steps of one metric series
-    (blocks start at multiples of ``size``). Grows by re-aggregating its last, partial
-    block and what follows; doubles ``size`` (merging pairs) past 4,096 blocks."""
-
-    MAX_BLOCKS = 4096
-
-    def __init__(self, last_step):
-        self.size = 16  # a power of two, so that merged pairs stay aligned
-        while (last_step + 1) > self.size * self.MAX_BLOCKS:
-            self.size *= 2
-        self.blocks = []   # [first, last, vmin, vmax, step_of_min, step_of_max]
-        self.upto = -1     # the highest step summarised
-        self.lock = threading.Lock()
-
-    def resume_step(self):
-        if not self.blocks:
-            return 0
-        return (self.blocks[-1][0] // self.size) * self.size
-
-    def merge(self, new_blocks, start, last):
-        """Replace the blocks from ``start`` on by ``new_blocks`` (aggregated with
-        ``self.size``, offsets relative to ``start``, which is block-aligned)."""
-        while self.blocks and self.blocks[-1][0] >= start:
-            self.blocks.pop()
-        self.blocks.extend(new_blocks)
-        self.upto = last
-        while len(self.blocks) > self.MAX_BLOCKS:
-            self.size *= 2
-            merged = []
-            for b in self.blocks:
-                if merged and merged[-1][0] // self.size == b[0] // self.size:
-                    _merge_block(merged[-1], b)
-                else:
-                    merged.append(list(b))
-            self.blocks = merged
 
 
 def _merge_block(into, b):

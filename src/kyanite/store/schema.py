@@ -162,3 +162,23 @@ metric_batches = Table(
 )
 
 __all__ += ["metric_batches"]
+
+# Block summaries of metric series (revision 0005): block ``blk`` of a series covers steps
+# [blk * METRIC_BLOCK, (blk + 1) * METRIC_BLOCK); kept by ``Store.add_metrics``.
+METRIC_BLOCK = 512
+
+metric_blocks = Table(
+    "metric_blocks", metadata,
+    Column("run_id", String(255), ForeignKey("runs.id"), primary_key=True),
+    Column("name", String(255), primary_key=True),
+    Column("blk", Integer, primary_key=True, autoincrement=False),
+    Column("n", Integer, nullable=False),              # points in the block
+    Column("vmin", Float, nullable=True),              # its lowest and highest value, NaN ignored
+    Column("vmax", Float, nullable=True),              # (None when it holds no number)
+    Column("step_min", Integer, nullable=False),       # where they are
+    Column("step_max", Integer, nullable=False),
+    Column("first_value", Float, nullable=True),
+    Column("last_value", Float, nullable=True),
+)
+
+__all__ += ["metric_blocks", "METRIC_BLOCK"]

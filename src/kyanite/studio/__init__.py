@@ -10,9 +10,9 @@
   shows nothing the API would not show the same person;
 - ``GET /static/...``: the scripts, styles and the vendored chart library, shipped in
   the package (no CDN); like the pages, only for a signed-in browser or an embed ticket;
-- ``POST /api/studio/embed``: an embed ticket for one run (what ``RunDetails`` shows);
-- a background thread that keeps the min/max summaries of long metric series of active
-  runs up to date, so their charts are answered from memory.
+- ``POST /api/studio/embed``: an embed ticket for one run (what ``RunDetails`` shows).
+  Charts of long metric series are answered from the block summaries the store keeps at
+  ingest (``Store.metric_series``), so nothing runs in the background for them.
 
 Adding a page for a new kind of object (the extension point): write
 ``static/pages/<name>.js`` registering ``K.pages["<name>"] = function (main, params) {...}``
@@ -28,7 +28,6 @@ import json
 import logging
 import mimetypes
 import os
-import threading
 import time
 import urllib.parse
 
@@ -172,8 +171,8 @@ class Studio(object):
 
 def mount(app, require_token, background=True):
     """Add the studio to ``app`` (after its API routers). ``require_token`` is the API's
-    auth dependency, used for the studio's own API route; ``background`` starts the
-    series warmer with the app."""
+    auth dependency, used for the studio's own API route; ``background`` is accepted for
+    callers and starts nothing (metric block summaries are kept at ingest)."""
     studio = Studio(app)
     router = APIRouter(include_in_schema=False)
 
@@ -257,11 +256,6 @@ def mount(app, require_token, background=True):
 
     app.include_router(api)
     app.include_router(router)
-
-    if background:
-        warmer = SeriesWarmer(app)
-        app.router.on_startup.append(warmer.start)
-        app.router.on_shutdown.append(warmer.stop)
     return studio
 
 
@@ -304,37 +298,3 @@ def _page_handler(studio, page):
         return studio.render(request, page, dict(request.path_params))
     handler.__name__ = "page_" + page.name
     return handler
-
-
-class SeriesWarmer(object):
-    """Keeps the block summaries of long scalar series of active runs current (every
-    ``interval`` seconds, reading only the points added since), so opening a live run's
-    page never waits for a scan of its whole history."""
-
-    MIN_POINTS = 20000
-
-    def __init__(self, app, interval=2.0):
-        self.app, self.interval = app, interval
-        self._stop = threading.Event()
-        self._thread = None
-
-    def start(self):
-        self._thread = threading.Thread(target=self._loop, name="kyanite-series-warmer", daemon=True)
-        self._thread.start()
-
-    def stop(self):
-        self._stop.set()
-
-    def _loop(self):
-        from kyanite.store.database import ACTIVE_STATES
-        while not self._stop.wait(self.interval):
-            try:
-                store = self.app.state.k.store
-                ids = [r["runId"] for r in store.list_runs(status=list(ACTIVE_STATES), top_level=False)]
-                for rid, series in store.metric_summaries(ids).items():
-                    for m in series:
-                        if m["kind"] == "scalar" and m["count"] >= self.MIN_POINTS and not self._stop.is_set():
-                            store.metric_series(rid, m["name"], max_points=2000)
-            except Exception:  # never let a bad row stop the thread; say it and go on
-                log.exception("series warmer")
-                time.sleep(5)
