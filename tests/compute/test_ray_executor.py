@@ -91,7 +91,7 @@ def test_resource_requests(ex):
     res = {"resources": {"cpu": 0.5, "gpu": 1, "memoryGb": 2, "custom": {"a": 1}}}
     assert ex.request(run(res), CONFIG) == {"CPU": 0.5, "GPU": 1, "memory": 2 * 2 ** 30, "a": 1}
     two_nodes = {"distributed": {"type": "Mpi", "nodeCount": 2, "processCountPerNode": 1}}
-    assert ex.request(run(two_nodes), CONFIG) == {"CPU": 2}
+    assert ex.request(run(two_nodes), CONFIG) == {"CPU": 1}  # per node
 
 
 def test_launch_submits_the_host_with_the_request(ex):

@@ -23,8 +23,10 @@ The token travels in the job's ``runtime_env`` env_vars, so the Ray dashboard sh
 to whoever can open the dashboard: keep the dashboard private (anyone who reaches it can
 run code on the cluster anyway).
 
-Resource request (per run host, i.e. per node of the run): ``ResourceConfiguration``
-from the run definition; without one, one CPU per process the host starts. A request
+Resource request (per node of the run): ``ResourceConfiguration`` from the run
+definition; without one, one CPU per process of the node. A run with ``node_count > 1``
+(PyTorch, Mpi) asks Ray for nothing for its host job; the host reserves one bundle of the
+request on each of ``node_count`` distinct nodes itself (:mod:`kyanite.runtime.ray_spread`). A request
 that no node of the cluster could ever hold fails the run at once with a message naming
 the request and the largest nodes (unless the target is ``autoscaling``, where Ray may
 add a node). A request that fits a node but not the cluster's free resources right now
@@ -338,8 +340,8 @@ class RayExecutor(Executor):
             req["memory"] = int(float(res["memoryGb"]) * 2 ** 30)
         for k, v in (res.get("custom") or {}).items():
             req[k] = v
-        if nodes > 1:  # every node group runs on the host's node (see kyanite.runtime.distributed)
-            req = dict((k, v * nodes) for k, v in req.items())
+        # node_count > 1: this is one node's request; the host reserves one bundle of it on
+        # each of node_count distinct nodes (kyanite.runtime.ray_spread)
         return req
 
     def launch(self, run, env):
@@ -348,6 +350,9 @@ class RayExecutor(Executor):
         config = dict(target["config"])
         client = self.client(config)
         request = self.request(run, config)
+        dist = (run.get("runDefinition") or {}).get("distributed") or {}
+        nodes = max(1, int(dist.get("nodeCount") or 1)) if dist else 1
+        spread = nodes > 1 and dist.get("type") != "TensorFlow"
         if not config.get("autoscaling"):
             try:
                 info = self.cluster(config)
@@ -355,16 +360,17 @@ class RayExecutor(Executor):
                 info = None  # the submission below says what is wrong
             if info is not None and not info.fits_some_node(request):
                 biggest = sorted(info.nodes, key=lambda n: -n["total"].get("CPU", 0))[:3]
-                nodes = int(((run.get("runDefinition") or {}).get("distributed") or {}).get("nodeCount") or 1)
                 raise RayLaunchError(
                     "The run asks for %s per node, but no node of the Ray cluster at %s has that much "
                     "(nodes: %s). Ask for less (ScriptRunConfig(resources=...)) or add a node that "
-                    "has it; set autoscaling=True on the target to let the run wait for one.%s" % (
+                    "has it; set autoscaling=True on the target to let the run wait for one." % (
                         describe_request(request), info.address,
-                        "; ".join("%s: %s" % (n["ip"], describe_request(n["total"])) for n in biggest) or "none alive",
-                        " With node_count=%d all node groups of the run start on one Ray node (placing them "
-                        "across nodes is not supported yet), so that node needs the request %d times." % (
-                            nodes, nodes) if nodes > 1 else ""))
+                        "; ".join("%s: %s" % (n["ip"], describe_request(n["total"])) for n in biggest) or "none alive"))
+            if info is not None and spread and len(info.nodes) < nodes:
+                raise RayLaunchError(
+                    "The run asks for node_count=%d, but the Ray cluster at %s has %d node(s): each node group "
+                    "of the run goes to a node of its own. Ask for fewer nodes, or add nodes (set autoscaling=True "
+                    "on the target to let the run wait for them)." % (nodes, info.address, len(info.nodes)))
         python = config.get("python") or sys.executable
         entrypoint = " ".join(shlex.quote(a) for a in [python, "-m", "kyanite.runtime.host", "--run-id", run_id])
         node_env = dict((k, v) for k, v in env.items()
@@ -376,16 +382,20 @@ class RayExecutor(Executor):
             "RAY_JOB_STOP_WAIT_TIME_S": str(int(config.get("stop_grace_seconds") or DEFAULT_STOP_GRACE)),
         })
         node_env.update(dict((str(k), str(v)) for k, v in (config.get("env_vars") or {}).items()))
+        job_request = request
+        if spread:  # the host reserves the nodes itself (a placement group); its job asks for none
+            node_env.update({"KYANITE_RAY_SPREAD": "1", "KYANITE_RAY_BUNDLE": json.dumps(request)})
+            job_request = {}
         submission_id = "kyanite-%s-%s" % (run_id, secrets.token_hex(3))
-        custom = dict((k, v) for k, v in request.items() if k not in ("CPU", "GPU", "memory"))
+        custom = dict((k, v) for k, v in job_request.items() if k not in ("CPU", "GPU", "memory"))
         try:
             client.submit_job(
                 entrypoint=entrypoint, submission_id=submission_id,
                 runtime_env={"env_vars": node_env},
                 metadata={"kyanite_run_id": run_id, "kyanite_experiment": str(run.get("experiment")),
                           "kyanite_target": str(run.get("target"))},
-                entrypoint_num_cpus=request.get("CPU") or None, entrypoint_num_gpus=request.get("GPU") or None,
-                entrypoint_memory=request.get("memory") or None, entrypoint_resources=custom or None)
+                entrypoint_num_cpus=job_request.get("CPU") or None, entrypoint_num_gpus=job_request.get("GPU") or None,
+                entrypoint_memory=job_request.get("memory") or None, entrypoint_resources=custom or None)
         except RayLaunchError:
             raise
         except Exception as exc:

@@ -18,7 +18,9 @@ for the variables); ``ProcessGroup`` starts them in the run's working folder and
 
 Every process of a run starts on the node of its run host, grouped into ``nodeCount``
 node groups with their own ``NODE_RANK`` and ``LOCAL_RANK``; ``MASTER_ADDR`` is that node
-(``KYANITE_NODE_IP`` when set, else 127.0.0.1). Standard library only.
+(``KYANITE_NODE_IP`` when set, else 127.0.0.1). On Ray, a run over several nodes plans
+on every node with the same ``master_addr`` and ports and keeps its own node's members
+(:mod:`kyanite.runtime.ray_spread`). Standard library only.
 """
 
 import json
@@ -55,12 +57,13 @@ def free_ports(n, host="127.0.0.1"):
     return ports
 
 
-def plan(dist, base_env, user_env=None, master_addr=None):
+def plan(dist, base_env, user_env=None, master_addr=None, ports=None):
     """The processes of a distributed run, or ``None`` for a plain one-process run.
 
     ``dist``: the definition's ``distributed`` section; ``base_env``: the script's
     environment; ``user_env``: the variables the user set on the environment (never
-    overridden)."""
+    overridden); ``ports``: ``(MASTER_PORT, JAX coordinator port)`` when chosen elsewhere
+    (every node of a run spread over several nodes plans with the same ones)."""
     if not dist:
         return None
     kind = dist.get("type", "PyTorch")
@@ -69,7 +72,7 @@ def plan(dist, base_env, user_env=None, master_addr=None):
     world = nodes * per_node
     user_env = user_env or {}
     addr = master_addr or base_env.get("KYANITE_NODE_IP") or "127.0.0.1"
-    master_port, jax_port = free_ports(2, "127.0.0.1" if addr == "127.0.0.1" else "")
+    master_port, jax_port = ports or free_ports(2, "127.0.0.1" if addr == "127.0.0.1" else "")
     tf_cluster = None
     if kind == "TensorFlow":
         workers = int(dist.get("workerCount") or per_node)
@@ -144,8 +147,9 @@ class ProcessGroup(object):
             t = threading.Thread(target=self._pump, args=(proc, plog, m.rank == 0), daemon=True)
             t.start()
             self._readers.append(t)
-        self.log.line("started %d processes (ranks 0-%d); each one's output is in %s"
-                      % (len(self.procs), len(self.procs) - 1, PROCESS_LOG.replace("%d", "<rank>")))
+        self.log.line("started %d processes (ranks %d-%d); each one's output is in %s"
+                      % (len(self.procs), self.members[0].rank, self.members[-1].rank,
+                         PROCESS_LOG.replace("%d", "<rank>")))
         return self.procs
 
     def _pump(self, proc, plog, to_driver):

@@ -160,6 +160,7 @@ class Host(object):
         self.cache = cache_dir()
         self.proc = None
         self.group = None  # a distributed run's processes (kyanite.runtime.distributed)
+        self.spread = None  # node groups on other Ray nodes (kyanite.runtime.ray_spread)
         self.cancel_requested = threading.Event()
         self.log = None
 
@@ -186,6 +187,8 @@ class Host(object):
             threading.Thread(target=self._end_tree, daemon=True).start()
 
     def _end_tree(self):
+        if self.spread is not None:
+            self.spread.stop_remote()
         if self.group is not None:
             return self.group.stop()
         proc = self.proc
@@ -321,7 +324,24 @@ class Host(object):
         cmd = [built.python, script] + [str(a) for a in definition.get("arguments") or []]
         log.line("ready in %.2fs; starting: %s" % (time.time() - t0, " ".join(_quote(c) for c in cmd)))
         from kyanite.runtime import distributed
-        members = distributed.plan(definition.get("distributed"), env, env_def.get("environmentVariables"))
+        from kyanite.runtime import ray_spread
+        if ray_spread.wanted(definition):  # node groups on distinct Ray nodes, node 0 here
+            self.spread = ray_spread.Spread(self, log, definition, env_def)
+            try:
+                master_addr, ports = self.spread.reserve()
+            except Exception as exc:
+                self.spread.close()
+                log.line("the run's nodes could not be reserved: %s" % exc)
+                return self.finish(RunStatus.CANCELED if self.cancel_requested.is_set() else RunStatus.FAILED, None
+                                   if self.cancel_requested.is_set() else {
+                                       "message": "The run's nodes could not be reserved on Ray: %s" % exc,
+                                       "code": "HostLaunchFailed"})
+            members = [m for m in distributed.plan(definition["distributed"], env, env_def.get("environmentVariables"),
+                                                   master_addr=master_addr, ports=ports)
+                       if m.env["NODE_RANK"] == "0"]
+            self.spread.start(self.run_id, self.experiment, definition, env_def, master_addr, ports)
+        else:
+            members = distributed.plan(definition.get("distributed"), env, env_def.get("environmentVariables"))
         if members:  # a distributed run: one process per rank, rank 0 in the driver log
             self.group = distributed.ProcessGroup(members, log, lambda name: LogShipper(self.client, self.run_id, name))
             self.proc = self.group.start(cmd, workdir)[0]
@@ -343,7 +363,12 @@ class Host(object):
             timer = threading.Timer(float(limit), _timeout)
             timer.daemon = True
             timer.start()
-        if self.group is not None:
+        if self.spread is not None:
+            try:
+                rc = self.spread.wait(self.group)
+            finally:
+                self.spread.close()
+        elif self.group is not None:
             rc = self.group.wait()
         else:
             # the output is pumped by a thread: a child the script leaves behind may hold the

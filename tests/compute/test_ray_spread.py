@@ -1,0 +1,49 @@
+"""One run over two Ray nodes: ``node_count=2`` reserves a STRICT_SPREAD placement group
+and starts one node group per node (rank 0 with the run host, rank 1 on the other node),
+with the same MASTER_ADDR/MASTER_PORT, and the ranks talk to each other; a rank that fails on the other node stops the run; cancel ends the ranks on both nodes. Runs in a private
+network and pid namespace like test_ray_two_nodes.py."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from test_ray_two_nodes import _namespace_prefix
+
+pytestmark = pytest.mark.timeout(540)
+DRIVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_spread_driver.py")
+
+
+def test_node_groups_on_distinct_ray_nodes(tmp_path):
+    pytest.importorskip("ray.job_submission", reason="Ray is not installed: pip install 'kyanite[ray]'")
+    prefix = _namespace_prefix()
+    if prefix is None:
+        pytest.skip("cannot make a private network and pid namespace here (unshare not permitted)")
+    cmd = prefix + ["bash", "-c", 'ip link set lo up && exec "$0" "$1"', sys.executable, DRIVER]
+    proc = subprocess.run(cmd, cwd=str(tmp_path), capture_output=True, text=True, timeout=480,
+                          env=dict(os.environ, PYTHONPATH=os.path.dirname(DRIVER) + os.pathsep
+                                   + os.environ.get("PYTHONPATH", "")))
+    line = next((t for t in proc.stdout.splitlines() if t.startswith("RESULT ")), None)
+    assert line, "the driver failed (exit %s):\n%s\n%s" % (proc.returncode, proc.stdout[-3000:], proc.stderr[-5000:])
+    out = json.loads(line[len("RESULT "):])
+    assert out["status"] == "Completed", json.dumps(out, indent=1)[-6000:]
+    m = out["metrics"]
+    assert m["sum_rank0"] == m["sum_rank1"] == 3  # the all-reduce across the two nodes
+    assert (m["on_b_rank0"], m["on_b_rank1"]) == (0, 1), m  # rank 1 under node B's raylet
+    assert m["raylet_rank0"] != m["raylet_rank1"] and m["raylet_rank0"] and m["raylet_rank1"], m
+    logs = out["logs"]
+    assert "RANK 0 NODE_RANK 0" in logs["user_logs/std_log_process_0.txt"]
+    assert "RANK 1 NODE_RANK 1" in logs["user_logs/std_log_process_1.txt"]
+    assert "reserving 2 nodes on Ray (STRICT_SPREAD" in logs["user_logs/std_log.txt"]
+    assert "started 1 processes (ranks 1-1)" in logs["user_logs/std_log_node_1.txt"]
+
+    failed = out["failed"]
+    assert failed["status"] == "Failed", failed
+    assert "[rank 1] rank one gives up on node B" in failed["error"]["message"], failed
+    assert "node group 1 failed (rank 1 exited with code 1); stopping the others" in failed["driver"], failed
+    assert failed["seconds"] < 60, failed  # rank 0 did not sleep its 600 s
+
+    canceled = out["canceled"]
+    assert canceled["status"] == "Canceled" and canceled["gone"], canceled
