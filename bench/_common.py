@@ -78,6 +78,24 @@ def _stop_workspace(ws_path):
         sys.stderr.write("bench: could not stop the workspace server: %s\n" % exc)
 
 
+def current_python_env():
+    """The user-managed environment: this interpreter, nothing to build."""
+    from kyanite.core import Environment
+    env = Environment("bench-current-python")
+    env.python.user_managed_dependencies = True
+    env.python.interpreter_path = sys.executable
+    return env
+
+
+def write_source(folder, **scripts):
+    """Create ``folder`` holding ``name.py`` files from keyword arguments; returns it."""
+    os.makedirs(folder, exist_ok=True)
+    for name, text in scripts.items():
+        with open(os.path.join(folder, name + ".py"), "w") as f:
+            f.write(text)
+    return folder
+
+
 def driver_log(run):
     """The run's driver log text (user_logs/std_log.txt), by the public API where it exists."""
     try:

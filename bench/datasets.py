@@ -144,17 +144,12 @@ def main(argv=None):
     os.environ["KYANITE_CACHE_DIR"] = os.path.join(cache_tmp, "runs")  # fresh: the first run is cold
     httpd = serve(data_dir)
     try:
-        from kyanite.core import Dataset, Environment, Experiment
+        from kyanite.core import Dataset, Experiment
         with C.bench_workspace("bench-datasets", keep=args.keep) as (ws, tmp):
             urls = ["http://127.0.0.1:%d/%s" % (httpd.server_address[1], f) for f in MNIST_FILES]
             ds = Dataset.File.from_files(path=urls).register(ws, "mnist-dataset", create_new_version=True)
-            src = os.path.join(tmp, "src")
-            os.makedirs(src)
-            with open(os.path.join(src, "list_data.py"), "w") as f:
-                f.write(SCRIPT)
-            env = Environment("bench-current-python")
-            env.python.user_managed_dependencies = True
-            env.python.interpreter_path = sys.executable
+            src = C.write_source(os.path.join(tmp, "src"), list_data=SCRIPT)
+            env = C.current_python_env()
             exp = Experiment(ws, "datasets")
             cold = one_run(exp, src, env, ds)
             warm = [one_run(exp, src, env, ds) for _ in range(max(1, args.n))]

@@ -60,15 +60,10 @@ SCRIPT = textwrap.dedent('''\
 
 
 def bench_kyanite(n, keep):
-    from kyanite.core import Environment, Experiment, ScriptRunConfig
+    from kyanite.core import Experiment, ScriptRunConfig
     with C.bench_workspace("bench-ingest", keep=keep) as (ws, tmp):
-        src = os.path.join(tmp, "src")
-        os.makedirs(src)
-        with open(os.path.join(src, "log_loop.py"), "w") as f:
-            f.write(SCRIPT)
-        env = Environment("bench-current-python")
-        env.python.user_managed_dependencies = True
-        env.python.interpreter_path = sys.executable
+        src = C.write_source(os.path.join(tmp, "src"), log_loop=SCRIPT)
+        env = C.current_python_env()
         exp = Experiment(ws, "metric-ingest")
         # a first small run warms the server, the runtime shim and the bytecode caches
         exp.submit(ScriptRunConfig(source_directory=src, script="log_loop.py", arguments=[10],

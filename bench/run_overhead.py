@@ -182,9 +182,7 @@ def main(argv=None):
             f.write(TIMED)
         exp = Experiment(ws, "run-overhead")
 
-        current = Environment("bench-current-python")
-        current.python.user_managed_dependencies = True
-        current.python.interpreter_path = sys.executable
+        current = C.current_python_env()
         envs = [("user-managed", current)]
         if not args.skip_uv_env:
             yml = os.path.join(tmp, "conda_dependencies.yml")

@@ -38,13 +38,11 @@ import http.client
 import json
 import multiprocessing
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import sysconfig
-import tempfile
 import textwrap
 import time
 import urllib.parse

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data"))
-from kyanite_test_servers import FileServer  # noqa: E402
+from kyanite_test_servers import FileServer, fresh_cache, mnist_http  # noqa: E402,F401  (fixtures)
 
 from kyanite.core import Dataset  # noqa: E402
 from kyanite.core.dataset import FileDataset, TabularDataset  # noqa: E402
@@ -21,23 +21,6 @@ NAMES = ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", "train-images
          "train-labels-idx1-ubyte.gz"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def fresh_cache(tmp_path_factory):
-    """A node cache of this module's own, so what is downloaded is known."""
-    old = os.environ.get("KYANITE_CACHE_DIR")
-    os.environ["KYANITE_CACHE_DIR"] = str(tmp_path_factory.mktemp("node-cache"))
-    yield os.environ["KYANITE_CACHE_DIR"]
-    if old is None:
-        os.environ.pop("KYANITE_CACHE_DIR", None)
-    else:
-        os.environ["KYANITE_CACHE_DIR"] = old
-
-
-@pytest.fixture(scope="module")
-def mnist_http(mnist_dir):
-    s = FileServer(mnist_dir)
-    yield s
-    s.stop()
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data"))
-from kyanite_test_servers import FileServer  # noqa: E402
+from kyanite_test_servers import FileServer, fresh_cache, mnist_http  # noqa: E402,F401  (fixtures)
 
 from kyanite.core import Dataset, Experiment, ScriptRunConfig  # noqa: E402
 from kyanite.core.runconfig import RunConfiguration  # noqa: E402
@@ -51,23 +51,6 @@ TRAIN = """
 """
 
 
-@pytest.fixture(scope="module", autouse=True)
-def fresh_cache(tmp_path_factory):
-    """This module's own node cache (the run hosts inherit it from the server)."""
-    old = os.environ.get("KYANITE_CACHE_DIR")
-    os.environ["KYANITE_CACHE_DIR"] = str(tmp_path_factory.mktemp("node-cache"))
-    yield os.environ["KYANITE_CACHE_DIR"]
-    if old is None:
-        os.environ.pop("KYANITE_CACHE_DIR", None)
-    else:
-        os.environ["KYANITE_CACHE_DIR"] = old
-
-
-@pytest.fixture(scope="module")
-def mnist_http(mnist_dir):
-    s = FileServer(mnist_dir)
-    yield s
-    s.stop()
 
 
 def checksums(mnist_dir):

@@ -20,6 +20,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+import pytest
+
 
 class FileServer(object):
     """Serve the files of ``root`` at ``http://127.0.0.1:<port>/``.
@@ -167,3 +169,24 @@ class S3Server(object):
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fresh_cache(tmp_path_factory):
+    """The importing module's own node cache (run hosts inherit it from the server), so
+    what is downloaded is known. Import it into a test module to use it."""
+    old = os.environ.get("KYANITE_CACHE_DIR")
+    os.environ["KYANITE_CACHE_DIR"] = str(tmp_path_factory.mktemp("node-cache"))
+    yield os.environ["KYANITE_CACHE_DIR"]
+    if old is None:
+        os.environ.pop("KYANITE_CACHE_DIR", None)
+    else:
+        os.environ["KYANITE_CACHE_DIR"] = old
+
+
+@pytest.fixture(scope="module")
+def mnist_http(mnist_dir):
+    """The MNIST files served over HTTP on 127.0.0.1 for the importing module."""
+    s = FileServer(mnist_dir)
+    yield s
+    s.stop()

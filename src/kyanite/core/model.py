@@ -21,13 +21,13 @@ which is also a WebserviceException (what v1 raised there); other refusals raise
 WebserviceException subclasses that are also UserErrorException.
 """
 
-import datetime
 import json
 import os
 import shutil
 import tarfile
 import tempfile
 
+from kyanite.core._time import parse_time
 from kyanite.core.webservice._errors import WsConflict, WsUserError, ws_errors
 from kyanite.exceptions import ModelNotFoundException, WebserviceException
 from kyanite.runtime import model_path as _model_path
@@ -37,15 +37,6 @@ __all__ = ["Model", "InferenceConfig", "ModelNotFound"]
 
 class ModelNotFound(ModelNotFoundException, WebserviceException):
     """No registered model matches (a ModelNotFoundException and a WebserviceException)."""
-
-
-def _parse_time(text):
-    if not text:
-        return None
-    try:
-        return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
-    except ValueError:
-        return None
 
 
 def _filter(value):
@@ -111,8 +102,8 @@ class Model(object):
         self.tags = dict(rec.get("tags") or {})
         self.properties = dict(rec.get("properties") or {})
         self.description = rec.get("description")
-        self.created_time = _parse_time(rec.get("createdTime"))
-        self.updated_time = _parse_time(rec.get("updatedTime"))
+        self.created_time = parse_time(rec.get("createdTime"))
+        self.updated_time = parse_time(rec.get("updatedTime"))
         self.run_id = rec.get("runId")
         self.experiment_name = rec.get("experimentName")
         self.model_framework = rec.get("modelFramework")

@@ -19,6 +19,7 @@ import threading
 import time
 import urllib.parse
 
+from kyanite.core._time import parse_time
 from kyanite.core.webservice._errors import WsNotFound, WsUserError, ws_errors
 from kyanite.exceptions import NotFoundException, WebserviceException
 
@@ -26,15 +27,6 @@ __all__ = ["Webservice", "WebserviceDeploymentConfiguration"]
 
 _SUBCLASSES = {}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
-
-
-def _parse_time(text):
-    if not text:
-        return None
-    try:
-        return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
-    except ValueError:
-        return None
 
 
 class WebserviceDeploymentConfiguration(object):
@@ -127,8 +119,8 @@ class Webservice(object):
         self.tags = dict(rec.get("tags") or {})
         self.properties = dict(rec.get("properties") or {})
         self.description = rec.get("description")
-        self.created_time = _parse_time(rec.get("createdTime"))
-        self.updated_time = _parse_time(rec.get("updatedTime"))
+        self.created_time = parse_time(rec.get("createdTime"))
+        self.updated_time = parse_time(rec.get("updatedTime"))
         self.error = rec.get("error")
         self.auth_enabled = rec.get("authEnabled", False)
         self.token_auth_enabled = rec.get("tokenAuthEnabled", False)
