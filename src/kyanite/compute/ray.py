@@ -331,7 +331,6 @@ class RayExecutor(Executor):
         res = d.get("resources") or {}
         dist = d.get("distributed") or {}
         procs = max(1, int(dist.get("processCountPerNode") or 1)) if dist else 1
-        nodes = max(1, int(dist.get("nodeCount") or 1)) if dist else 1
         default_cpu = config.get("default_cpus_per_process", 1)
         req = {"CPU": res["cpu"] if res.get("cpu") is not None else default_cpu * procs}
         if res.get("gpu"):
