@@ -122,22 +122,52 @@ def main():
             source_directory=src, script="train.py", compute_target=target, environment=sleep_env,
             distributed_job_config=PyTorchConfiguration(node_count=2, process_count_per_node=1)))
 
-        def pids():
+        def pids(run):
             got = []
             for r in (0, 1):
-                text = sleepy._read_log("user_logs/std_log_process_%d.txt" % r, 0)[0].decode()
+                text = run._read_log("user_logs/std_log_process_%d.txt" % r, 0)[0].decode()
                 got += [int(t.split()[2]) for t in text.splitlines() if t.startswith("up ")]
             return got if len(got) == 2 else None
-        ranks = wait(pids, 120, "both ranks to start")
-        t0 = time.time()
-        sleepy.cancel()
-        d = sleepy.wait_for_completion(raise_on_error=False)
         import psutil
 
-        def gone():
-            return all(not psutil.pid_exists(p) or psutil.Process(p).status() == psutil.STATUS_ZOMBIE for p in ranks)
-        wait(gone, 30, "the ranks to end")
-        out["canceled"] = {"status": d["status"], "seconds": round(time.time() - t0, 1), "gone": gone()}
+        def alive(ranks):
+            left = []
+            for p in ranks:
+                try:
+                    if psutil.Process(p).status() != psutil.STATUS_ZOMBIE:
+                        left.append(p)
+                except psutil.NoSuchProcess:
+                    pass
+            return left
+
+        def ends(run, stop, key):
+            ranks = wait(lambda: pids(run), 120, "both ranks to start")
+            t0 = time.time()
+            stop()
+            d = run.wait_for_completion(raise_on_error=False)
+            deadline = time.time() + 30
+            while alive(ranks) and time.time() < deadline:
+                time.sleep(0.2)
+            left = alive(ranks)
+            out[key] = {"status": d["status"], "seconds": round(time.time() - t0, 1), "gone": not left,
+                        "left": [" ".join(psutil.Process(p).cmdline()) for p in left],
+                        "driver": run._read_log("user_logs/std_log.txt", 0)[0].decode()[-3000:],
+                        "node1": run._read_log("user_logs/std_log_node_1.txt", 0)[0].decode()[-2000:]}
+
+        ends(sleepy, sleepy.cancel, "canceled")
+
+        # Ray's own stop_job (SIGTERM to the host, a Ray driver) ends the ranks on both nodes
+        from ray.job_submission import JobSubmissionClient
+        jobs = JobSubmissionClient(head.address)
+        stopped = Experiment(ws, "spread").submit(ScriptRunConfig(
+            source_directory=src, script="train.py", compute_target=target, environment=sleep_env,
+            distributed_job_config=PyTorchConfiguration(node_count=2, process_count_per_node=1)))
+
+        def stop_job():
+            job = next(j.submission_id for j in jobs.list_jobs()
+                       if (j.submission_id or "").startswith("kyanite-%s-" % stopped.id))
+            jobs.stop_job(job)
+        ends(stopped, stop_job, "ray_stopped")
         print("RESULT " + json.dumps(out), flush=True)
     finally:
         if state.get("node_b") is not None:

@@ -1,6 +1,7 @@
 """One run over two Ray nodes: ``node_count=2`` reserves a STRICT_SPREAD placement group
 and starts one node group per node (rank 0 with the run host, rank 1 on the other node),
-with the same MASTER_ADDR/MASTER_PORT, and the ranks talk to each other; a rank that fails on the other node stops the run; cancel ends the ranks on both nodes. Runs in a private
+with the same MASTER_ADDR/MASTER_PORT, and the ranks talk to each other; a rank that fails on the other node stops the run;
+cancel, and Ray's own stop_job, end the ranks on both nodes. Runs in a private
 network and pid namespace like test_ray_two_nodes.py."""
 
 import json
@@ -45,5 +46,6 @@ def test_node_groups_on_distinct_ray_nodes(tmp_path):
     assert "node group 1 failed (rank 1 exited with code 1); stopping the others" in failed["driver"], failed
     assert failed["seconds"] < 60, failed  # rank 0 did not sleep its 600 s
 
-    canceled = out["canceled"]
-    assert canceled["status"] == "Canceled" and canceled["gone"], canceled
+    for key in ("canceled", "ray_stopped"):  # through kyanite, and through Ray's stop_job
+        ended = out[key]
+        assert ended["status"] == "Canceled" and ended["gone"], json.dumps(ended, indent=1)

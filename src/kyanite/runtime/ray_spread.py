@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import threading
 import time
 
@@ -110,6 +111,11 @@ class Spread(object):
         from ray.util.placement_group import placement_group
         ray.init(address=os.environ.get("RAY_ADDRESS") or "auto", logging_level=logging.WARNING,
                  log_to_driver=False)
+        # ray.init replaces the SIGTERM handler with sys.exit: put the host's back, so that
+        # Ray's stop_job (SIGTERM) cancels the run and stops the node groups on the other
+        # nodes, rather than dropping their actors with the ranks still running there
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self.host.cancel)
         bundle = dict((k, v) for k, v in json.loads(os.environ.get(BUNDLE_VAR) or '{"CPU": 1}').items() if v)
         node_id = ray.get_runtime_context().get_node_id()
         self.pg = placement_group([dict(bundle) for _ in range(self.nodes)], strategy="STRICT_SPREAD",
@@ -181,9 +187,23 @@ class Spread(object):
             except Exception:
                 pass
 
-    def close(self):
+    def close(self, grace=15.0):
+        """Stop every node group (waiting up to ``grace`` seconds for their ranks to end),
+        then drop the actors and the placement group. An actor killed first would leave its
+        ranks running on its node."""
         try:
             import ray
+            stops = []
+            for a in self.actors:
+                try:
+                    stops.append(a.stop.remote())
+                except Exception:
+                    pass
+            if stops:
+                try:
+                    ray.wait(stops, num_returns=len(stops), timeout=grace)
+                except Exception:
+                    pass
             for a in self.actors:
                 try:
                     ray.kill(a)
