@@ -13,7 +13,8 @@ of ``--repeat``), so it is the server's time plus a loopback round trip.
 
 Runs page: the studio's page of 50 runs with the total and each run's newest metric values
 (``GET /api/runs?experiment=...&total=true&metrics=true&limit=50``): first page, a page in
-the middle, sorted by duration, filtered by status, and a search; and the page's HTML.
+the middle, sorted by duration, sorted by a metric's newest value (both directions), filtered
+by status, and a search; and the page's HTML.
 Baseline, measured in the same run: every run of the experiment in one unpaged reply
 (``GET /api/experiments/{name}/runs``, the list the SDK's ``exp.get_runs()`` reads).
 
@@ -170,6 +171,8 @@ def main(argv=None):
         for what, extra in [("runs page: first 50, newest first", {}),
                             ("runs page: 50 from the middle", {"offset": a.runs // 2}),
                             ("runs page: sorted by duration", {"sort": "duration"}),
+                            ("runs page: by newest accuracy", {"sort": "metric:accuracy"}),
+                            ("runs page: by newest loss, lowest first", {"sort": "metric:loss", "order": "asc"}),
                             ("runs page: status Failed", {"status": "Failed"}),
                             ("runs page: search 'trial-0999'", {"q": "trial-0999"})]:
             dt, body = api.median("/api/runs", dict(q, **extra), a.repeat)

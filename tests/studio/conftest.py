@@ -33,6 +33,12 @@ class Http(object):
             conn.close()
 
 
+@pytest.fixture(scope="session")
+def http_to():
+    """``http_to(base_url)``: plain requests to any server (``http`` is the module's)."""
+    return Http
+
+
 @pytest.fixture(scope="module")
 def http(ws):
     return Http(ws._client.base_url)

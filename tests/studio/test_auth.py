@@ -158,3 +158,40 @@ def test_run_details_show_displays_the_iframe(ws, two_runs, monkeypatch, capsys)
     monkeypatch.setitem(sys.modules, "IPython.display", None)  # no IPython: print the address
     RunDetails(two_runs[0]).show()
     assert "Run page: %s/runs/%s/embed?ticket=" % (ws._client.base_url, two_runs[0].id) in capsys.readouterr().out
+
+
+def test_signin_throttle_counts_failures_per_address_over_a_window():
+    t = auth.SigninThrottle(failures=3, window=60.0)
+    for i in range(2):
+        t.failed("10.0.0.1", now=100.0 + i)
+    assert t.retry_after("10.0.0.1", now=102.0) == 0
+    t.failed("10.0.0.1", now=102.0)
+    assert t.retry_after("10.0.0.1", now=103.0) == 57  # until the failure at 100 s leaves the window
+    assert t.retry_after("10.0.0.2", now=103.0) == 0  # another address is not held up
+    assert t.retry_after("10.0.0.1", now=160.5) == 0
+    t.failed("10.0.0.1", now=161.0)
+    t.succeeded("10.0.0.1")
+    assert t.retry_after("10.0.0.1", now=161.0) == 0
+    small = auth.SigninThrottle(failures=1, window=60.0, max_addresses=2)
+    for i, addr in enumerate(["a", "b", "c"]):
+        small.failed(addr, now=float(i))
+    assert small.retry_after("a", now=3.0) == 0 and small.retry_after("c", now=3.0) == 59
+
+
+def test_too_many_wrong_tokens_hold_sign_in_back(tmp_path, http_to):
+    from kyanite.core import Workspace
+    from kyanite_testing import stop_workspace
+    ws = Workspace.create(name="throttled", path=str(tmp_path), show_output=False)
+    try:
+        http = http_to(ws._client.base_url)
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        for _ in range(auth.SIGNIN_FAILURES):
+            assert http.request("POST", "/signin", body="token=guess", headers=form)[0] == 401
+        status, headers, body, cookies = http.request(
+            "POST", "/signin", body="token=%s" % urllib.parse.quote(ws._client.token), headers=form)
+        assert status == 429 and not cookies and b"Too many wrong tokens" in body
+        assert 0 < int(headers["retry-after"]) <= auth.SIGNIN_WINDOW
+        assert http.request("GET", "/api/experiments",  # the API's bearer token is not held back
+                            headers={"Authorization": "Bearer " + ws._client.token})[0] == 200
+    finally:
+        stop_workspace(tmp_path)

@@ -152,6 +152,13 @@ def test_runs_page_sorts_filters_and_pages(ws, page, base_url):
     page.click("th:has-text('Run')")  # sort by name
     page.wait_for_url(re.compile(r".*sort=name.*"))
     assert "q=trial-2" in page.url and "status=Failed" in page.url
+    page.click("th.metric:has-text('score')")  # by the newest score, highest first, then lowest
+    page.wait_for_url(re.compile(r".*sort=metric%3Ascore.*"))
+    page.locator("tbody tr:first-child td:nth-child(3) a", has_text="trial-27").wait_for()
+    assert page.locator("tbody tr td:nth-child(3) a").all_inner_texts() == ["trial-27", "trial-24", "trial-21"]
+    page.click("th.metric:has-text('score')")
+    page.locator("tbody tr:first-child td:nth-child(3) a", has_text="trial-21").wait_for()
+    assert page.locator("th.metric.asc", has_text="score").count() == 1
 
 
 def test_widget_shows_the_live_page_in_an_iframe_without_the_cookie(ws, browser, base_url, artifacts_dir):

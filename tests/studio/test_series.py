@@ -7,6 +7,7 @@ import time
 import pytest
 
 from kyanite.core import Experiment
+from kyanite.exceptions import UserErrorException
 from kyanite.store.database import Store
 
 
@@ -160,6 +161,18 @@ def test_studio_queries_on_each_backend(backend, tmp_path):
         assert store.query_runs(exp, status=["Completed", "Failed"])["total"] == 3
         assert store.query_runs(exp, search="N5")["total"] == 1
         assert store.query_runs(exp, sort="duration", limit=1)["total"] == 6
+        # sorted by the newest value of a scalar metric; runs without it last either way
+        store.add_metrics(runs[1], [{"name": "acc", "values": [0.2, 0.9], "ts": [0.0, 1.0]}])
+        store.add_metrics(runs[2], [{"name": "acc", "values": [0.95, 0.1], "ts": [0.0, 1.0]}])
+        store.add_metrics(runs[3], [{"name": "acc", "kind": "table", "values": [{"a": [1]}], "ts": [0.0]}])
+        ids = lambda page: [r["runId"] for r in page["runs"]]  # noqa: E731
+        assert ids(store.query_runs(exp, sort="metric:acc", limit=3)) == [runs[1], runs[0], runs[2]]
+        assert ids(store.query_runs(exp, sort="metric:acc", descending=False)) == [
+            runs[2], runs[0], runs[1], runs[3], runs[4], runs[5]]
+        assert ids(store.query_runs(exp, sort="metric:acc", offset=3))[0] == runs[5]
+        for bad in ("metric:", "speed"):
+            with pytest.raises(UserErrorException, match="metric:<name>"):
+                store.query_runs(exp, sort=bad)
         used = store.runs_using_dataset("ds-1")
         assert sorted(r["runId"] for r in used) == sorted(runs[1::2])
         assert used[0]["datasetInputs"] == [{"input": "data", "version": 1, "mode": "mount"}]

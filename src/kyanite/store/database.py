@@ -431,8 +431,9 @@ class Store(object):
         The children of ``parent_id`` when given, else top-level runs (all runs with
         ``top_level=False``). ``status`` is one state or a list;
         ``search`` matches the run id or display name (case-insensitive substring). Sorts
-        on one of RUN_SORTS; the default (newest first within an experiment) walks the
-        ``(experiment_id, created)`` index."""
+        on one of RUN_SORTS or on ``"metric:<name>"``, the newest value of that scalar metric
+        (one index seek per matching run; runs without it come last either way). The default
+        (newest first within an experiment) walks the ``(experiment_id, created)`` index."""
         r = s.runs
         conds = [r.c.parent_id == parent_id] if parent_id is not None else \
             [r.c.parent_id.is_(None)] if top_level else []
@@ -446,12 +447,21 @@ class Store(object):
             like = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             conds.append(func.lower(r.c.id).like(like, escape="\\")
                          | func.lower(func.coalesce(r.c.display_name, "")).like(like, escape="\\"))
-        if sort not in self.RUN_SORTS:
-            raise UserErrorException("Cannot sort runs by %r; use one of %s." % (sort, ", ".join(self.RUN_SORTS)))
-        key = {"created": r.c.created, "number": r.c.number, "status": r.c.status, "target": r.c.target,
-               "name": func.coalesce(r.c.display_name, r.c.id), "start": r.c.start_time, "end": r.c.end_time,
-               "duration": func.coalesce(r.c.end_time, time.time()) - r.c.start_time}[sort]
-        order = [key.desc() if descending else key.asc()]
+        order = []
+        if sort.startswith("metric:") and sort[len("metric:"):]:
+            m = s.metrics.alias("m")
+            key = (select(m.c.value).where(m.c.run_id == r.c.id, m.c.name == sort[len("metric:"):],
+                                           m.c.kind == "scalar")
+                   .order_by(m.c.step.desc()).limit(1).scalar_subquery())
+            order.append(key.is_(None).asc())
+        elif sort in self.RUN_SORTS:
+            key = {"created": r.c.created, "number": r.c.number, "status": r.c.status, "target": r.c.target,
+                   "name": func.coalesce(r.c.display_name, r.c.id), "start": r.c.start_time, "end": r.c.end_time,
+                   "duration": func.coalesce(r.c.end_time, time.time()) - r.c.start_time}[sort]
+        else:
+            raise UserErrorException("Cannot sort runs by %r; use one of %s, or metric:<name>."
+                                     % (sort, ", ".join(self.RUN_SORTS)))
+        order.append(key.desc() if descending else key.asc())
         if sort != "created":
             order.append(r.c.created.desc() if descending else r.c.created.asc())
         order.append(r.c.number.desc() if descending else r.c.number.asc())

@@ -136,6 +136,7 @@ class Studio(object):
         self.version = _asset_version()
         self.base = _template("base.html")
         self.signin = _template("signin.html")
+        self.throttle = auth.SigninThrottle()
 
     def token(self, request):
         return request.app.state.k.token
@@ -187,8 +188,17 @@ def mount(app, require_token, background=True):
         form = urllib.parse.parse_qs((await request.body()).decode("utf-8", "replace"))
         given = (form.get("token") or [""])[0].strip()
         next_path = (form.get("next") or ["/experiments"])[0]
+        addr = request.client.host if request.client else ""
+        wait = studio.throttle.retry_after(addr)
+        if wait:
+            resp = studio.signin_page(next_path, "Too many wrong tokens from this address; try again in %d s." % wait,
+                                      status=429)
+            resp.headers["Retry-After"] = str(wait)
+            return resp
         if not auth.token_matches(given, studio.token(request)):
+            studio.throttle.failed(addr)
             return studio.signin_page(next_path, "That is not this workspace's token.", status=401)
+        studio.throttle.succeeded(addr)
         resp = RedirectResponse(_safe_next(next_path), status_code=303, headers={"Cache-Control": "no-store"})
         auth.set_session_cookie(resp, request, studio.token(request))
         return resp

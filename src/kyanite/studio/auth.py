@@ -23,6 +23,9 @@ The workspace token is the one secret. It never appears in a page, a cookie or a
   It opens ``/runs/<run>/embed?ticket=...`` and lets the page read that one run: GET
   requests under ``/api/runs/<run>`` (details, metrics, logs, files, children) and the
   studio's static files, nothing else, until it expires (``TICKET_SECONDS``).
+- **Sign-in throttle**: after ``SIGNIN_FAILURES`` wrong tokens from one address within
+  ``SIGNIN_WINDOW`` seconds, ``POST /signin`` answers 429 with ``Retry-After`` (even for
+  the right token) until the oldest of those failures leaves the window.
 """
 
 import base64
@@ -40,6 +43,45 @@ TICKET_HEADER = "x-kyanite-ticket"
 SESSION_SECONDS = 7 * 24 * 3600
 TICKET_SECONDS = 24 * 3600
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+SIGNIN_FAILURES = 10
+SIGNIN_WINDOW = 300.0
+
+
+class SigninThrottle(object):
+    """Failed sign-ins per client address over a sliding window.
+
+    ``retry_after(addr)`` is 0 when ``addr`` may try, else the seconds until it may;
+    ``failed(addr)`` counts a wrong token; ``succeeded(addr)`` forgets the address. At most
+    ``max_addresses`` addresses are remembered (the stalest are dropped first)."""
+
+    def __init__(self, failures=SIGNIN_FAILURES, window=SIGNIN_WINDOW, max_addresses=10000):
+        self.failures, self.window, self.max_addresses = failures, window, max_addresses
+        self._seen = {}  # addr -> failure times, oldest first
+
+    def _recent(self, addr, now):
+        times = [t for t in self._seen.get(addr, ()) if t > now - self.window]
+        if times:
+            self._seen[addr] = times
+        else:
+            self._seen.pop(addr, None)
+        return times
+
+    def retry_after(self, addr, now=None):
+        now = time.time() if now is None else now
+        times = self._recent(addr, now)
+        if len(times) < self.failures:
+            return 0
+        return max(1, int(times[-self.failures] + self.window - now + 0.999))
+
+    def failed(self, addr, now=None):
+        now = time.time() if now is None else now
+        self._seen[addr] = self._recent(addr, now) + [now]
+        if len(self._seen) > self.max_addresses:
+            for stale in sorted(self._seen, key=lambda a: self._seen[a][-1])[:len(self._seen) - self.max_addresses]:
+                del self._seen[stale]
+
+    def succeeded(self, addr):
+        self._seen.pop(addr, None)
 
 
 def _mac(token, message):

@@ -76,7 +76,8 @@ def list_runs(request: Request, status: Optional[List[str]] = Query(None), targe
               dataset: Optional[str] = None):
     """Runs, newest first. ``status`` may repeat. With any of ``experiment``, ``parent``
     (its children), ``all`` (child runs too), ``q`` (id or name contains), ``sort`` (created,
-    number, name, status, target, start, end, duration), ``order`` (asc|desc), ``total``
+    number, name, status, target, start, end, duration, or ``metric:<name>``: the newest value
+    of a scalar metric, runs without it last), ``order`` (asc|desc), ``total``
     (adds ``total``: how many match) or ``metrics`` (adds ``metrics``: ``{run id: [{name,
     kind, count, last}]}``): one page (``limit`` at most 500) from indexed queries.
     ``dataset``: the runs that took that registered dataset as an input (newest ``limit``)."""

@@ -49,7 +49,10 @@ K.pages.runs = async function (main, params) {
     runs.forEach((r) => (metrics[r.runId] || []).forEach((m) => {
       if (m.kind === "scalar") freq[m.name] = (freq[m.name] || 0) + 1;
     }));
-    return Object.keys(freq).sort((a, b) => freq[b] - freq[a] || a.localeCompare(b)).slice(0, 6);
+    const names = Object.keys(freq).sort((a, b) => freq[b] - freq[a] || a.localeCompare(b)).slice(0, 6);
+    const sorted = st.sort.startsWith("metric:") ? st.sort.slice(7) : null;  // the sorted metric stays a column
+    if (sorted && names.indexOf(sorted) < 0) names.unshift(sorted);
+    return names;
   }
 
   let last = null;
@@ -83,7 +86,7 @@ K.pages.runs = async function (main, params) {
       { label: "Target", sort: "target", get: (r) => r.target || "—" },
     ];
     if (data.runs.some((r) => r.runType && r.runType !== "run")) cols.push({ label: "Type", get: (r) => r.runType });
-    names.forEach((n) => cols.push({ label: n, cls: "num metric", get: (r) => value(r, n) }));
+    names.forEach((n) => cols.push({ label: n, cls: "num metric", sort: "metric:" + n, get: (r) => value(r, n) }));
     K.clear(tableBox).appendChild(data.runs.length ? K.table(cols, data.runs, {
       rowKey: (r) => r.runId, sort: st.sort, desc: st.desc,
       onSort: (key) => { if (st.sort === key) st.desc = !st.desc; else { st.sort = key; st.desc = key !== "name" && key !== "target"; }
