@@ -26,6 +26,20 @@ SCRIPT = """
         return None, None
 
     rank = int(os.environ["RANK"])
+    if os.environ.get("SPREAD_DATA"):  # the dataset argument: a folder on this rank's node
+        import argparse, gzip
+        ap = argparse.ArgumentParser()
+        ap.add_argument("--data")
+        folder = ap.parse_args().data
+        with gzip.open(os.path.join(folder, "t10k-labels-idx1-ubyte.gz")) as f:
+            labels = len(f.read()) - 8
+        cache = os.environ.get("KYANITE_CACHE_DIR") or os.path.expanduser("~/.cache/kyanite")
+        print("RANK", rank, "data", folder, flush=True)
+        run = Run.get_context()
+        run.log("labels_rank%d" % rank, labels)
+        run.log("own_cache_rank%d" % rank, int(os.path.realpath(folder).startswith(os.path.realpath(cache) + os.sep)))
+        run.log("cache_b_rank%d" % rank, int(cache.startswith("/tmp/kyray-b-")))
+        raise SystemExit(0)
     if os.environ.get("SPREAD_FAIL") and rank == 1:
         raise SystemExit("rank one gives up on node B")
     if os.environ.get("SPREAD_SLEEP"):
@@ -75,7 +89,8 @@ def main():
             "--dashboard-agent-listen-port", str(ah), "--dashboard-agent-grpc-port", str(ag),
             "--runtime-env-agent-port", str(rt), "--metrics-export-port", str(mp),
             "--object-store-memory", str(100 * 2 ** 20), "--disable-usage-stats"],
-            stdout=open(os.path.join(tmp_b, "start.log"), "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+            stdout=open(os.path.join(tmp_b, "start.log"), "wb"), stderr=subprocess.STDOUT, start_new_session=True,
+            env=dict(os.environ, KYANITE_CACHE_DIR=os.path.join(tmp_b, "cache")))  # node B's own node cache
 
         from kyanite.core import Environment, Experiment, ScriptRunConfig, Workspace
         from kyanite.core.compute import ComputeTarget, RayCompute
@@ -168,6 +183,22 @@ def main():
                        if (j.submission_id or "").startswith("kyanite-%s-" % stopped.id))
             jobs.stop_job(job)
         ends(stopped, stop_job, "ray_stopped")
+
+        # a dataset input is prepared on each node, in that node's cache
+        from kyanite.core import Dataset
+        ds = Dataset.File.from_files(path=[os.path.join(os.environ["KYANITE_MNIST_DIR"], "t10k-labels-idx1-ubyte.gz")])
+        ds = ds.register(ws, name="labels")
+        data_env = Environment("current-data")
+        data_env.python.user_managed_dependencies = True
+        data_env.python.interpreter_path = sys.executable
+        data_env.environment_variables = {"SPREAD_DATA": "1"}
+        fed = Experiment(ws, "spread").submit(ScriptRunConfig(
+            source_directory=src, script="train.py", compute_target=target, environment=data_env,
+            arguments=["--data", ds.as_named_input("labels").as_mount()],
+            distributed_job_config=PyTorchConfiguration(node_count=2, process_count_per_node=1)))
+        d = fed.wait_for_completion(raise_on_error=False)
+        out["data"] = {"status": d["status"], "error": d.get("error"), "metrics": fed.get_metrics(),
+                       "node1": fed._read_log("user_logs/std_log_node_1.txt", 0)[0].decode()[-2000:]}
         print("RESULT " + json.dumps(out), flush=True)
     finally:
         if state.get("node_b") is not None:

@@ -103,7 +103,7 @@ def test_launch_submits_the_host_with_the_request(ex):
     assert (job["entrypoint_num_cpus"], job["entrypoint_num_gpus"], job["entrypoint_resources"]) == (2, 1, {"a": 1})
     assert job["entrypoint_memory"] is None
     env = job["runtime_env"]["env_vars"]
-    assert env == {"KYANITE_SERVER_URL": "http://10.0.0.1:7000", "KYANITE_TOKEN": "t", "KYANITE_CACHE_DIR": "/c",
+    assert env == {"KYANITE_SERVER_URL": "http://10.0.0.1:7000", "KYANITE_TOKEN": "t",  # not the cache path
                    "UV_INDEX_URL": "http://idx", "PYTHONUNBUFFERED": "1", "RAY_JOB_STOP_WAIT_TIME_S": "15"}
     assert job["metadata"]["kyanite_run_id"] == "r1"
     assert handle["job_id"] == job["submission_id"] and handle["job_id"].startswith("kyanite-r1-")

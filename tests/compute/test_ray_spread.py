@@ -1,7 +1,8 @@
 """One run over two Ray nodes: ``node_count=2`` reserves a STRICT_SPREAD placement group
 and starts one node group per node (rank 0 with the run host, rank 1 on the other node),
 with the same MASTER_ADDR/MASTER_PORT, and the ranks talk to each other; a rank that fails on the other node stops the run;
-cancel, and Ray's own stop_job, end the ranks on both nodes. Runs in a private
+cancel, and Ray's own stop_job, end the ranks on both nodes; each node prepares a dataset
+input in its own node cache. Runs in a private
 network and pid namespace like test_ray_two_nodes.py."""
 
 import json
@@ -17,14 +18,14 @@ pytestmark = pytest.mark.timeout(540)
 DRIVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_spread_driver.py")
 
 
-def test_node_groups_on_distinct_ray_nodes(tmp_path):
+def test_node_groups_on_distinct_ray_nodes(tmp_path, mnist_dir):
     pytest.importorskip("ray.job_submission", reason="Ray is not installed: pip install 'kyanite[ray]'")
     prefix = _namespace_prefix()
     if prefix is None:
         pytest.skip("cannot make a private network and pid namespace here (unshare not permitted)")
     cmd = prefix + ["bash", "-c", 'ip link set lo up && exec "$0" "$1"', sys.executable, DRIVER]
     proc = subprocess.run(cmd, cwd=str(tmp_path), capture_output=True, text=True, timeout=480,
-                          env=dict(os.environ, PYTHONPATH=os.path.dirname(DRIVER) + os.pathsep
+                          env=dict(os.environ, KYANITE_MNIST_DIR=str(mnist_dir), PYTHONPATH=os.path.dirname(DRIVER) + os.pathsep
                                    + os.environ.get("PYTHONPATH", "")))
     line = next((t for t in proc.stdout.splitlines() if t.startswith("RESULT ")), None)
     assert line, "the driver failed (exit %s):\n%s\n%s" % (proc.returncode, proc.stdout[-3000:], proc.stderr[-5000:])
@@ -49,3 +50,10 @@ def test_node_groups_on_distinct_ray_nodes(tmp_path):
     for key in ("canceled", "ray_stopped"):  # through kyanite, and through Ray's stop_job
         ended = out[key]
         assert ended["status"] == "Canceled" and ended["gone"], json.dumps(ended, indent=1)
+
+    data = out["data"]  # each node mounted the dataset from its own node cache
+    assert data["status"] == "Completed", data
+    m = data["metrics"]
+    assert m["labels_rank0"] == m["labels_rank1"] == 10000, m
+    assert m["own_cache_rank0"] == m["own_cache_rank1"] == 1 and (m["cache_b_rank0"], m["cache_b_rank1"]) == (0, 1), m
+    assert "dataset labels" in data["node1"] and "1 downloaded" in data["node1"], data["node1"]

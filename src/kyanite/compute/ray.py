@@ -13,7 +13,11 @@ What the nodes need:
 
 - kyanite installed, importable by ``python`` (target config ``python``; default: the
   interpreter path of the workspace server, right for one machine and for clusters built
-  from one image). The run host needs nothing else from the node.
+  from one image). The run host needs nothing else from the node. Each node keeps its
+  own node cache (environments, snapshots, dataset files): ``KYANITE_CACHE_DIR`` in the
+  environment its Ray node was started with, else ``~/.cache/kyanite``; the target's
+  ``env_vars`` may set one for every node. The server's ``KYANITE_*`` and ``UV_*``
+  settings are passed on, but not its cache path.
 - a route to the workspace server: the host calls ``server_url`` (target config; default
   the server's own URL). A server that must be reached from other machines is started
   with ``--host`` (or the ``host`` setting in ``.kyanite/workspace.json``) set to an
@@ -70,7 +74,9 @@ DEFAULT_TIMEOUT = 5.0
 DEFAULT_STOP_GRACE = 15
 _TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 _FORWARD_PREFIXES = ("KYANITE_", "UV_")
-_FORWARD_SKIP = ("KYANITE_SERVER_URL", "KYANITE_TOKEN", "KYANITE_HEARTBEAT_TIMEOUT")
+# the node cache is each node's own setting (KYANITE_CACHE_DIR in the node's environment,
+# else ~/.cache/kyanite): a path on the server's machine means nothing on a cluster node
+_FORWARD_SKIP = ("KYANITE_SERVER_URL", "KYANITE_TOKEN", "KYANITE_HEARTBEAT_TIMEOUT", "KYANITE_CACHE_DIR")
 
 
 #: Run on the node of a lost host: ends the script's process group and its descendants.

@@ -278,6 +278,7 @@ class Host(object):
         t0 = time.time()
         src = self.fetch_snapshot(definition["snapshotId"])
         env_def = definition.get("environment") or {}
+        as_submitted = (definition, env_def)  # other nodes prepare their own inputs from these
         try:
             spec = EnvSpec.from_dict(env_def.get("spec") or {"user_managed": True})
             built = EnvBuilder(self.cache).ensure(spec, log=log.line)
@@ -339,7 +340,7 @@ class Host(object):
             members = [m for m in distributed.plan(definition["distributed"], env, env_def.get("environmentVariables"),
                                                    master_addr=master_addr, ports=ports)
                        if m.env["NODE_RANK"] == "0"]
-            self.spread.start(self.run_id, self.experiment, definition, env_def, master_addr, ports)
+            self.spread.start(self.run_id, self.experiment, as_submitted[0], as_submitted[1], master_addr, ports)
         else:
             members = distributed.plan(definition.get("distributed"), env, env_def.get("environmentVariables"))
         if members:  # a distributed run: one process per rank, rank 0 in the driver log

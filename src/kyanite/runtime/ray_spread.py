@@ -14,8 +14,9 @@ per-node request in ``KYANITE_RAY_BUNDLE``. The host (a Ray job driver) then
 - waits for every group: the first that fails stops the others; cancel and timeout stop
   them all; the placement group is removed at the end in every case.
 
-Input datasets are prepared on node 0 only; ``./outputs`` is uploaded from node 0 (rank
-0's working folder).
+Every node prepares the run's input datasets in its own node cache (the host on node 0,
+each node group on its node), so a rank's dataset arguments are paths on its node;
+``./outputs`` is uploaded from node 0 (rank 0's working folder).
 """
 
 import json
@@ -59,6 +60,17 @@ class NodeGroup(object):
             src = host.fetch_snapshot(definition["snapshotId"])
             spec = EnvSpec.from_dict(env_def.get("spec") or {"user_managed": True})
             built = EnvBuilder(host.cache).ensure(spec, log=log.line)
+            if definition.get("inputDatasets"):  # into this node's cache, as the host does on node 0
+                from kyanite.data import DataError, materialize_run_inputs
+                try:
+                    inputs = materialize_run_inputs(client, definition, host.cache, workdir, log.line)
+                except DataError as exc:
+                    log.line("input datasets could not be prepared: %s" % exc.message)
+                    return {"rc": 1, "failedRank": None, "tail": [],
+                            "error": ["input datasets could not be prepared on node %d: %s" % (node_rank, exc.message)]}
+                definition = dict(definition, arguments=inputs.arguments)
+                env_def = dict(env_def, environmentVariables=dict(env_def.get("environmentVariables") or {},
+                                                                  **inputs.env))
             if os.path.exists(workdir):
                 shutil.rmtree(workdir)
             shutil.copytree(src, workdir, symlinks=True)
@@ -85,6 +97,7 @@ class NodeGroup(object):
         finally:
             log.close()
             shutil.rmtree(workdir, ignore_errors=True)
+            shutil.rmtree(workdir + ".inputs", ignore_errors=True)  # mounted/downloaded datasets
 
     def stop(self):
         self.stopped = True
