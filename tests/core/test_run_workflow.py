@@ -105,6 +105,19 @@ def test_files_and_downloads(done_run, tmp_path):
         done_run.download_file("../../token", str(tmp_path))
 
 
+def test_file_names_with_spaces_and_percent_signs(ws, tmp_path):
+    run = Experiment(ws, "odd-names").start_logging()
+    src = tmp_path / "src.txt"
+    src.write_text("odd")
+    for name in ("outputs/a b.txt", "outputs/100%/c#d?.txt", "outputs/é.txt"):
+        run.upload_file(name, str(src))
+        assert name in run.get_file_names()
+        out = tmp_path / "dl" / os.path.basename(name)
+        run.download_file(name, str(out))
+        assert out.read_text() == "odd"
+    run.complete()
+
+
 def test_tags_and_properties_of_submitted_run(done_run):
     assert done_run.get_tags() == {"phase": "train"}
     done_run.tag("reviewed")

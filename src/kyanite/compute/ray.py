@@ -21,11 +21,12 @@ What the nodes need:
 - a route to the workspace server: the host calls ``server_url`` (target config; default
   the server's own URL). A server that must be reached from other machines is started
   with ``--host`` (or the ``host`` setting in ``.kyanite/workspace.json``) set to an
-  address the nodes can reach; every call carries the workspace token.
+  address the nodes can reach; every call carries the run's own token
+  (:mod:`kyanite.server.run_tokens`), never the workspace token.
 
-The token travels in the job's ``runtime_env`` env_vars, so the Ray dashboard shows it
-to whoever can open the dashboard: keep the dashboard private (anyone who reaches it can
-run code on the cluster anyway).
+The run token travels in the job's ``runtime_env`` env_vars, so the Ray dashboard shows
+it to whoever can open the dashboard; it is limited to its run and expires after it:
+keep the dashboard private all the same (anyone who reaches it can run code on the cluster).
 
 Resource request (per node of the run): ``ResourceConfiguration`` from the run
 definition; without one, one CPU per process of the node. A run with ``node_count > 1``

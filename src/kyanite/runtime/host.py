@@ -1,7 +1,8 @@
 """The run host: ``python -m kyanite.runtime.host --run-id ID``.
 
 One host executes one run on the node it was started on, speaking only REST to the
-workspace server (``KYANITE_SERVER_URL``, ``KYANITE_TOKEN``):
+workspace server (``KYANITE_SERVER_URL``, ``KYANITE_TOKEN``: the run's own token, which the
+script inherits; see :mod:`kyanite.server.run_tokens` for what it may do):
 
 1. fetch the run, record where it runs; heartbeat every ``KYANITE_HEARTBEAT_INTERVAL`` s;
 2. fetch the source snapshot into the node cache (once per snapshot);
@@ -9,7 +10,8 @@ workspace server (``KYANITE_SERVER_URL``, ``KYANITE_TOKEN``):
    with uv's message in the driver log);
 4. copy the snapshot into a fresh working folder and run the script with its arguments
    (Starting -> Running); stdout/stderr stream to the driver log as they come, metric
-   points arrive through the spool file and are shipped in batches;
+   points arrive through the spool file and are shipped in batches; files the script writes
+   under ``./logs`` are uploaded while it runs, as they change (``kyanite.runtime.logs_sync``);
 5. upload ``./outputs`` and ``./logs`` (also after a failure), then report Completed,
    Failed (exit code, error line, the log's last lines) or Canceled.
 
@@ -30,6 +32,7 @@ import sys
 import tarfile
 import threading
 import time
+from urllib.parse import quote
 
 from kyanite.runtime import _sinks
 from kyanite.runtime._http import Client
@@ -353,6 +356,8 @@ class Host(object):
         if self.cancel_requested.is_set():  # canceled while the script was being started
             threading.Thread(target=self._end_tree, daemon=True).start()
         self.status(RunStatus.RUNNING)
+        from kyanite.runtime.logs_sync import LogsSync
+        logs_sync = LogsSync(self.client, self.run_id, workdir, log.line).start()  # ./logs while it runs
         timer = None
         limit = definition.get("maxRunDurationSeconds")
         timed_out = threading.Event()
@@ -384,6 +389,7 @@ class Host(object):
             timer.cancel()
         metrics.close()
         self.status(RunStatus.FINALIZING)
+        logs_sync.stop()  # before the final upload, which must be the last word on each file
         self.upload_outputs(workdir)
         if self.cancel_requested.is_set():
             log.line("run canceled")
@@ -428,7 +434,7 @@ class Host(object):
                     rel = folder + "/" + os.path.relpath(full, base).replace(os.sep, "/")
                     try:
                         with open(full, "rb") as f:
-                            self.client.request("PUT", "/api/runs/%s/artifacts/%s" % (self.run_id, rel),
+                            self.client.request("PUT", "/api/runs/%s/artifacts/%s" % (self.run_id, quote(rel, safe="/")),
                                                 data=f, retry_seconds=600)
                     except OSError as exc:
                         self.log.line("could not upload %s: %s" % (rel, exc))
@@ -507,8 +513,9 @@ def _quote(s):
 
 
 def _standby():
-    """Import what a run needs, then wait for a run id on stdin (a warm spare host, see
-    ``LocalExecutor``); ``None`` when stdin closes first (the server went away)."""
+    """Import what a run needs, then wait for ``<run id>\t<run token>`` on stdin (a warm
+    spare host, see ``LocalExecutor``); returns the run id, ``None`` when stdin closes first
+    (the server went away)."""
     import kyanite.envs  # noqa: F401  (the environment builder and its YAML parser)
     import psutil  # noqa: F401
     try:
@@ -516,7 +523,12 @@ def _standby():
     except ImportError:
         pass
     line = sys.stdin.readline().strip()
-    return line or None
+    if not line:
+        return None
+    run_id, _, token = line.partition("\t")
+    if token:
+        os.environ["KYANITE_TOKEN"] = token  # the run's token (kyanite.server.run_tokens)
+    return run_id
 
 
 def main(argv=None):

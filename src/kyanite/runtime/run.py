@@ -16,6 +16,7 @@ import numbers
 import os
 import sys
 import time
+from urllib.parse import quote
 
 from kyanite.exceptions import (
     ActivityFailedException, NotFoundException, RunEnvironmentException, UserErrorException,
@@ -296,7 +297,8 @@ class Run(object):
         if not os.path.isdir(parent):
             os.makedirs(parent)
         try:
-            return self._client.download("/api/runs/%s/artifacts/%s" % (self._id, name), output_file_path)
+            return self._client.download("/api/runs/%s/artifacts/%s" % (self._id, quote(name, safe="/")),
+                                         output_file_path)
         except NotFoundException:
             raise NotFoundException("Run %s has no file %r. Files: %s" % (
                 self._id, name, ", ".join(self.get_file_names()[:20]) or "(none)"))
@@ -321,7 +323,7 @@ class Run(object):
                 raise UserErrorException("upload_file: no such file %r." % (path_or_stream,))
             with open(path_or_stream, "rb") as f:
                 data = f.read()
-        self._client.put("/api/runs/%s/artifacts/%s" % (self._id, name), data=data)
+        self._client.put("/api/runs/%s/artifacts/%s" % (self._id, quote(name, safe="/")), data=data)
 
     def upload_files(self, names, paths):
         for n, p in zip(names, paths):

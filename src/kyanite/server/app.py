@@ -20,13 +20,26 @@ from fastapi.responses import JSONResponse
 from kyanite.compute import Executors
 from kyanite.compute.local import LocalExecutor
 from kyanite.exceptions import (
-    AuthenticationException, ConflictException, NotFoundException, UserErrorException,
+    AuthenticationException,
+    ConflictException,
+    NotFoundException,
+    UserErrorException,
 )
+from kyanite.server import run_tokens
 from kyanite.server.deployments import attach as attach_deployments
 from kyanite.server.notifier import Notifier
-from kyanite.server.routes import clusters, data, deployments, files, models, resources, runs, sweeps
-from kyanite.server.sweeps import SweepController
+from kyanite.server.routes import (
+    clusters,
+    data,
+    deployments,
+    files,
+    models,
+    resources,
+    runs,
+    sweeps,
+)
 from kyanite.server.scheduler import Scheduler
+from kyanite.server.sweeps import SweepController
 from kyanite.store.artifacts import LocalArtifactStore
 from kyanite.store.database import Store
 from kyanite.studio import mount as mount_studio
@@ -61,6 +74,13 @@ def require_token(request: Request):
     token = header[7:] if header.lower().startswith("bearer ") else ""
     if token and secrets.compare_digest(token, request.app.state.k.token):
         return
+    if token.startswith(run_tokens.PREFIX):  # a run host or its script: see kyanite.server.run_tokens
+        run_id = run_tokens.run_of(request.app.state.k.token, token)
+        refused = (401, "wrong run token") if run_id is None else run_tokens.check(
+            request.app.state.k.store, run_id, request.method, request.url.path)
+        if refused is None:
+            return
+        raise HTTPException(*refused)
     # Studio pages: the session cookie (CSRF-guarded) or a notebook embed ticket; see kyanite.studio.auth.
     from kyanite.studio.auth import authorize_api
     if not token and authorize_api(request, request.app.state.k.token):

@@ -92,7 +92,7 @@ class Scheduler(object):
                     continue
                 free[target_name] -= 1
                 try:
-                    handle = executor.launch(run, self.host_env)
+                    handle = executor.launch(run, self.run_env(run_id))
                 except Exception as exc:
                     log.exception("launch failed")
                     self._finish(run_id, RunStatus.FAILED, "Could not start the run host: %s" % exc,
@@ -100,6 +100,15 @@ class Scheduler(object):
                     continue
                 self.store.update_run(run_id, host=handle)
                 self.notifier.changed(run_id)
+
+    def run_env(self, run_id):
+        """The host environment for one run: ``KYANITE_TOKEN`` is that run's token
+        (:mod:`kyanite.server.run_tokens`), never the workspace token."""
+        from kyanite.server import run_tokens
+        env = dict(self.host_env)
+        if env.get("KYANITE_TOKEN"):
+            env["KYANITE_TOKEN"] = run_tokens.issue(env["KYANITE_TOKEN"], run_id)
+        return env
 
     def _finish(self, run_id, status, message, code):
         self.store.set_status(run_id, status, error={"message": message, "code": code} if message else None)

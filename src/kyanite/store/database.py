@@ -157,6 +157,16 @@ class Store(object):
             raise NotFoundException("No run with id %r in this workspace." % run_id)
         return run_to_api(row, row.experiment_name)
 
+    def run_state(self, run_id):
+        """``(status, end_time epoch or None, parent id or None)`` of one run, from the
+        primary key alone (what the API's run-token check reads on every call)."""
+        r = s.runs.c
+        with self.engine.connect() as conn:
+            row = conn.execute(select(r.status, r.end_time, r.parent_id).where(r.id == run_id)).first()
+        if row is None:
+            raise NotFoundException("No run with id %r in this workspace." % run_id)
+        return row.status, row.end_time, row.parent_id
+
     def list_runs(self, experiment=None, parent_id=None, top_level=True, status=None, target=None,
                   limit=None, offset=0, newest_first=True):
         q = self._select_runs()

@@ -1,13 +1,15 @@
 """Run files (artifacts), driver logs (append with offsets) and source snapshots."""
 
+import mimetypes
 import os
 import re
 import tempfile
+import urllib.parse
 from typing import Optional
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, StreamingResponse
 
 from kyanite.exceptions import NotFoundException, UserErrorException
 from kyanite.store.artifacts import check_key
@@ -82,7 +84,31 @@ def get_artifact(run_id: str, path: str, request: Request):
         local = s.artifacts.local_path("runs/%s/%s" % (run_id, check_key(path)))
     except NotFoundException:
         raise NotFoundException("Run %s has no file %r." % (run_id, path))
-    return FileResponse(local, filename=os.path.basename(path))
+    return _send_open_file(local, os.path.basename(path))
+
+
+def _send_open_file(local, filename, chunk=1 << 20):
+    """The file as it is now: opened once, its length from that open file. A file the run
+    host replaces meanwhile (``./logs`` are re-uploaded while a run runs; every upload is
+    an atomic rename) cannot make the body disagree with the Content-Length."""
+    try:
+        f = open(local, "rb")
+    except FileNotFoundError:
+        raise NotFoundException("The file %r is gone." % filename)
+    size = os.fstat(f.fileno()).st_size
+
+    def body():
+        with f:
+            while True:
+                data = f.read(chunk)
+                if not data:
+                    return
+                yield data
+    quoted = urllib.parse.quote(filename)
+    disposition = ("attachment; filename*=utf-8''%s" % quoted if quoted != filename
+                   else 'attachment; filename="%s"' % filename)
+    return StreamingResponse(body(), media_type=mimetypes.guess_type(filename)[0] or "application/octet-stream",
+                             headers={"Content-Length": str(size), "Content-Disposition": disposition})
 
 
 def _snapshot_key(sha):

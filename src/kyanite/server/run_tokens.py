@@ -1,0 +1,104 @@
+"""Run tokens: what a run host and its script authenticate with, instead of the workspace token.
+
+The scheduler hands every run host ``KYANITE_TOKEN=<run token>``; the host passes it to
+the script. A run token is ``kyr1.<run id>.<HMAC-SHA256(workspace token, "run|<run id>")>``:
+the server checks it without storing it, it survives server restarts, and rotating the
+workspace token revokes every run token. It is what a cluster node, the Ray dashboard (which
+shows a job's environment) or a script's environment ever holds.
+
+What a run token may do (``check``), everything else answers 403 naming the rule:
+
+- read what the workspace token reads (GET), except a deployment's keys;
+- change the runs of its own run tree: itself, the runs under it, its parents and their
+  other children (status, metrics, logs, files, tags, cancel, child runs; a sweep child
+  may write to its sweep), create runs and sweeps, register models, datasets and environments,
+  upload files to datastores;
+- not delete anything, not create or change deployments or compute targets, not
+  register datastores (they hold credentials), not make studio embed tickets;
+- only while its run is not finished, or for ``grace_seconds`` after it ended
+  (``KYANITE_RUN_TOKEN_GRACE``, default 600 s; a late log line or upload still lands):
+  after that it answers 401.
+"""
+
+import hashlib
+import hmac
+import os
+import re
+import time
+
+PREFIX = "kyr1."
+TERMINAL = ("Completed", "Failed", "Canceled")
+
+_DENIED = [  # (method or "*", path pattern under /api, why)
+    ("DELETE", r"/.*", "delete anything"),
+    ("GET", r"/deployments/[^/]+/keys", "read a deployment's keys"),
+    ("POST", r"/deployments(/.*)?", "create or change deployments"),
+    ("PATCH", r"/deployments(/.*)?", "create or change deployments"),
+    ("POST", r"/computes", "create compute targets"),
+    ("POST", r"/datastores", "register datastores"),
+    ("POST", r"/studio/.*", "make studio embed tickets"),
+]
+_RUN_WRITE = re.compile(r"/(runs|sweeps)/([^/]+)(/.*)?$")
+
+
+def issue(workspace_token, run_id):
+    """The run token of ``run_id``."""
+    mac = hmac.new(workspace_token.encode("utf-8"), ("run|%s" % run_id).encode("utf-8"), hashlib.sha256)
+    return "%s%s.%s" % (PREFIX, run_id, mac.hexdigest())
+
+
+def run_of(workspace_token, token):
+    """The run id a genuine run token names, else None."""
+    if not token.startswith(PREFIX) or "." not in token[len(PREFIX):]:
+        return None
+    run_id = token[len(PREFIX):].rsplit(".", 1)[0]
+    return run_id if hmac.compare_digest(issue(workspace_token, run_id), token) else None
+
+
+def grace_seconds():
+    return float(os.environ.get("KYANITE_RUN_TOKEN_GRACE") or 600)
+
+
+def check(store, run_id, method, path, now=None):
+    """``None`` when the run token of ``run_id`` may make this request, else ``(status,
+    message)``: 401 when the run is unknown or ended more than ``grace_seconds`` ago, 403
+    when the request is not a run's to make. ``path`` is the request path (``/api/...``)."""
+    from kyanite.exceptions import NotFoundException
+    try:
+        status, end_time, _parent = store.run_state(run_id)
+    except NotFoundException:
+        return 401, "the run of this run token does not exist"
+    now = time.time() if now is None else now
+    if status in TERMINAL and (end_time or now) < now - grace_seconds():
+        return 401, "this run token expired: its run %s ended" % run_id
+    sub = path[len("/api"):] if path.startswith("/api/") else path
+    for verb, pattern, what in _DENIED:
+        if (verb == "*" or verb == method) and re.fullmatch(pattern, sub):
+            return 403, "a run's token may not %s; use the workspace token" % what
+    m = _RUN_WRITE.match(sub)
+    if m and method not in ("GET", "HEAD", "OPTIONS") and not _within(store, run_id, m.group(2)):
+        return 403, "a run's token may change only the runs of its own run tree, not %s" % m.group(2)
+    return None
+
+
+def _root(store, run_id):
+    """The top of ``run_id``'s run tree; None when a run on the way is unknown."""
+    from kyanite.exceptions import NotFoundException
+    for _ in range(64):
+        try:
+            parent = store.run_state(run_id)[2]
+        except NotFoundException:
+            return None
+        if not parent:
+            return run_id
+        run_id = parent
+    return None
+
+
+def _within(store, run_id, other):
+    """True when ``other`` is in the same run tree as ``run_id`` (the run itself, its
+    parents, e.g. ``run.parent.log(...)`` in a child, and every run under its root)."""
+    if other == run_id:
+        return True
+    root = _root(store, run_id)
+    return root is not None and root == _root(store, other)
