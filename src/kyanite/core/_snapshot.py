@@ -79,6 +79,24 @@ def make_snapshot(root, max_mb=None):
     return digest.hexdigest(), buf.getvalue()
 
 
+def snapshot_id(fileobj):
+    """The id of a snapshot tarball as ``make_snapshot`` computes it, from the files it
+    holds (what the server checks an upload against). Raises UserErrorException for a
+    tarball that is not a snapshot (unreadable, links or folders, unsafe names)."""
+    digest = hashlib.sha256()
+    try:
+        with tarfile.open(fileobj=fileobj, mode="r:gz") as tar:
+            for info in tar:
+                name = info.name
+                if not info.isfile() or name.startswith("/") or ".." in name.split("/"):
+                    raise UserErrorException("A snapshot holds plain files with relative names only, not %r." % name)
+                data = tar.extractfile(info).read()
+                digest.update(name.encode("utf-8") + b"\0" + hashlib.sha256(data).digest())
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise UserErrorException("The snapshot upload is not a readable .tar.gz: %s" % exc)
+    return digest.hexdigest()
+
+
 def upload_snapshot(client, root):
     """Make the snapshot and upload it unless the server has it; returns its id."""
     sha, data = make_snapshot(root)

@@ -124,10 +124,22 @@ def snapshot_exists(sha: str, request: Request):
 
 @router.put("/snapshots/{sha}")
 async def put_snapshot(sha: str, request: Request):
+    """Store a source snapshot under its id. Snapshots are immutable: the id must be the
+    one its files hash to (``kyanite.core._snapshot.snapshot_id``), and a snapshot already
+    stored is kept as it is, so no upload can change the code another run executes."""
+    from kyanite.core._snapshot import snapshot_id
     s = k(request)
     key = _snapshot_key(sha)
     tmp = await _spool_body(request)
     try:
+        existing = await run_in_threadpool(s.artifacts.size, key)
+        if existing >= 0:
+            return {"id": sha, "size": existing}
+        got = await run_in_threadpool(snapshot_id, tmp)
+        if got != sha:
+            raise UserErrorException("The uploaded snapshot's files hash to %s, not %s: upload the snapshot that "
+                                     "make_snapshot() made for that id." % (got, sha))
+        tmp.seek(0)
         size = await run_in_threadpool(s.artifacts.put, key, tmp)
     finally:
         tmp.close()
