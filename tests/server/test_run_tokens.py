@@ -44,6 +44,9 @@ def test_what_a_run_token_may_do(ws):
         c.post("/api/runs/%s/metrics" % stranger.id, batch)
     with pytest.raises(UserErrorException, match="only the runs of its own run tree"):
         c.post("/api/runs/%s/cancel" % stranger.id, {})
+    with pytest.raises(UserErrorException, match="add runs only to its own run tree, not under %s" % stranger.id):
+        c.post("/api/runs", {"experiment": "tokens", "parent_id": stranger.id, "status": "Running"})
+    assert ws._client.get("/api/runs/%s/children" % stranger.id)["runs"] == []
     for method, path, what in [("DELETE", "/api/models/any/versions/1", "delete anything"),
                                ("GET", "/api/deployments/any/keys", "read a deployment's keys"),
                                ("POST", "/api/deployments/any/keys/regen", "create or change deployments"),

@@ -79,6 +79,7 @@ def require_token(request: Request):
         refused = (401, "wrong run token") if run_id is None else run_tokens.check(
             request.app.state.k.store, run_id, request.method, request.url.path)
         if refused is None:
+            request.state.run_token_run = run_id  # routes that read a body check it too
             return
         raise HTTPException(*refused)
     # Studio pages: the session cookie (CSRF-guarded) or a notebook embed ticket; see kyanite.studio.auth.

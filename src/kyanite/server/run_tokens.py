@@ -11,7 +11,7 @@ What a run token may do (``check``), everything else answers 403 naming the rule
 - read what the workspace token reads (GET), except a deployment's keys;
 - change the runs of its own run tree: itself, the runs under it, its parents and their
   other children (status, metrics, logs, files, tags, cancel, child runs; a sweep child
-  may write to its sweep), create runs and sweeps, register models, datasets and environments,
+  may write to its sweep), create runs (top-level ones, or under its own run tree) and sweeps, register models, datasets and environments,
   upload files to datastores;
 - not delete anything, not create or change deployments or compute targets, not
   register datastores (they hold credentials), not make studio embed tickets;
@@ -79,6 +79,15 @@ def check(store, run_id, method, path, now=None):
     if m and method not in ("GET", "HEAD", "OPTIONS") and not _within(store, run_id, m.group(2)):
         return 403, "a run's token may change only the runs of its own run tree, not %s" % m.group(2)
     return None
+
+
+def check_parent(request, store, parent_id):
+    """For routes that create a run under ``parent_id``: a run token may only add runs to
+    its own run tree. Raises HTTPException(403) otherwise."""
+    run_id = getattr(request.state, "run_token_run", None)
+    if run_id and parent_id and not _within(store, run_id, parent_id):
+        from fastapi import HTTPException
+        raise HTTPException(403, "a run's token may add runs only to its own run tree, not under %s" % parent_id)
 
 
 def _root(store, run_id):

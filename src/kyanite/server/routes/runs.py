@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from kyanite.exceptions import NotFoundException, UserErrorException
 from kyanite.runtime.run import TERMINAL_STATES, RunStatus, DRIVER_LOG
+from kyanite.server import run_tokens
 
 router = APIRouter(tags=["runs"])
 
@@ -100,6 +101,7 @@ def create_run(body: RunCreate, request: Request):
     """Create a run. A run with a ``definition.script`` is a submitted run: it goes to the
     queue of its target. Otherwise it is an interactive run with the given status."""
     s = k(request)
+    run_tokens.check_parent(request, s.store, body.parent_id)
     submitted = bool(body.definition and body.definition.get("script"))
     if submitted:
         try:
