@@ -11,8 +11,8 @@ What a run token may do (``check``), everything else answers 403 naming the rule
 - read what the workspace token reads (GET), except a deployment's keys;
 - change the runs of its own run tree: itself, the runs under it, its parents and their
   other children (status, metrics, logs, files, tags, cancel, child runs; a sweep child
-  may write to its sweep), create runs (top-level ones, or under its own run tree) and sweeps, register models, datasets and environments,
-  upload files to datastores;
+  may write to its sweep); create runs (top-level ones, or under its own run tree) and
+  sweeps; register models, datasets and environments; upload files to datastores;
 - not delete anything, not create or change deployments or compute targets, not
   register datastores (they hold credentials), not make studio embed tickets;
 - only while its run is not finished, or for ``grace_seconds`` after it ended
