@@ -8,6 +8,7 @@ starts from freshly migrated, empty tables.
 
 import os
 import threading
+import time
 
 import pytest
 
@@ -186,6 +187,13 @@ def test_children_and_parents(store):
     assert [r["runId"] for r in store.list_runs(experiment="exp")] == [parent]
     with pytest.raises(NotFoundException, match="Parent run"):
         store.create_run("exp", parent_id="missing")
+    assert store.run_state(grandkid) == ("NotStarted", None, kid)
+    store.set_status(parent, "Running")
+    store.set_status(parent, "Completed")
+    status, ended, up = store.run_state(parent)
+    assert (status, up) == ("Completed", None) and abs(ended - time.time()) < 60
+    with pytest.raises(NotFoundException, match="No run with id 'missing'"):
+        store.run_state("missing")
 
 
 def test_a_retried_metric_batch_is_stored_once(store):
