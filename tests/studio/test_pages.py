@@ -264,6 +264,93 @@ def test_sweep_page_and_model_lineage(ws, page, base_url, tmp_path, current_env,
     page.locator("section.card a", has_text="studio-model:%s" % model.version).wait_for()
 
 
+
+PC_XSS = '<img id="pcxss" src="x" onerror="window.pwned=1">'
+
+
+def _made_sweep(ws, experiment, space, goal, metric, children):
+    """A finished sweep made directly through the REST API (no scripts run): the sweep's run
+    and its children, each ``(hyperparameters, metric values, status, termination)``."""
+    import uuid
+    api = ws._client
+    sid = "HD_%s" % uuid.uuid4()
+    spec = {"sampling": {"name": "random", "parameterSpace": space, "properties": {}}, "policy": None,
+            "primaryMetricName": metric, "primaryMetricGoal": goal, "maxTotalRuns": len(children),
+            "maxConcurrentRuns": 2}
+    api.post("/api/runs", {"experiment": experiment, "run_id": sid, "run_type": "hyperdrive", "status": "Completed",
+                           "definition": {"hyperdrive": spec, "childDefinition": {}}})
+    ids = []
+    for i, (hp, values, status, termination) in enumerate(children):
+        rid = "%s_%d" % (sid, i)
+        props = {"hyperdrive.index": str(i), "hyperparameters": json.dumps(hp)}
+        if termination:
+            props["hyperdrive.termination"] = termination
+        api.post("/api/runs", {"experiment": experiment, "run_id": rid, "parent_id": sid, "display_name": rid,
+                               "status": status, "definition": {"hyperparameters": hp}, "properties": props})
+        if values:
+            api.post("/api/runs/%s/metrics" % rid, {"metrics": [
+                {"name": metric, "kind": "scalar", "values": values, "ts": [1700000000.0 + j for j in range(len(values))]}]})
+        ids.append(rid)
+    return sid, ids
+
+
+def test_sweep_page_parallel_coordinates(ws, page, base_url, artifacts_dir):
+    space = {"--lr": ["loguniform", [-9, -1]], "--batch": ["choice", [[16, 32, 64]]],
+             "--optimizer": ["choice", [["adam", "sgd", PC_XSS]]], "--dropout": ["uniform", [0.0, 0.5]]}
+    sid, ids = _made_sweep(ws, "studio-parcoords", space, "minimize", "loss", [
+        ({"--lr": 0.001, "--batch": 32, "--optimizer": "adam", "--dropout": 0.1}, [0.9, 0.5, 0.3], "Completed", None),
+        ({"--lr": 0.05, "--batch": 64, "--optimizer": "sgd", "--dropout": 0.4}, [0.8, 0.6], "Completed", None),
+        ({"--lr": 0.0002, "--batch": 16, "--optimizer": "adam", "--dropout": 0.2}, [0.7, 0.12], "Completed", None),
+        ({"--lr": 0.2, "--batch": 16, "--optimizer": "sgd", "--dropout": 0.3}, [1.5], "Canceled",
+         "Early termination by BanditPolicy"),
+        ({"--lr": 0.01, "--batch": 32, "--optimizer": PC_XSS, "--dropout": 0.0}, [], "Failed", None),
+    ])
+    best = ids[2]  # the lowest loss: the goal is to minimize
+    page.goto(base_url + "/sweeps/%s" % sid)
+    svg = page.locator("svg.parcoords")
+    svg.wait_for()
+    axes = svg.locator(".pc-axis")
+    # an axis per hyperparameter, in the order of the parameter space, then the metric
+    assert axes.evaluate_all("els => els.map(e => e.dataset.name)") == list(space) + ["loss"]
+    assert svg.locator('.pc-axis[data-name="--lr"]').get_attribute("data-scale") == "log"
+    assert svg.locator('.pc-axis[data-name="--dropout"]').get_attribute("data-scale") == "lin"
+    assert svg.locator('.pc-axis[data-name="--batch"] .pc-tick').all_text_contents() == ["16", "32", "64"]
+    assert svg.locator('.pc-axis[data-name="--optimizer"] .pc-tick').evaluate_all(  # a long label is cut, whole in its title
+        "els => els.map(e => e.querySelector('title') ? e.querySelector('title').textContent : e.textContent)") \
+        == ["adam", "sgd", PC_XSS]
+    assert page.locator("#pcxss").count() == 0 and page.evaluate("window.pwned") is None  # shown as text
+    # a line per child that logged the metric (not the failed one), the best one on top and marked
+    lines = svg.locator("path.pc-line")
+    assert sorted(lines.evaluate_all("els => els.map(e => e.dataset.run)")) == sorted(ids[:4])
+    assert svg.locator("path.pc-line.pc-best").count() == 1
+    assert svg.locator("path.pc-line.pc-best").get_attribute("data-run") == best
+    assert lines.last.get_attribute("data-run") == best
+    assert svg.locator("path.pc-line.pc-stopped").evaluate_all("els => els.map(e => e.dataset.run)") == [ids[3]]
+    assert best in svg.locator('a.pc-run[data-run="%s"] > title' % best).text_content()
+    page.screenshot(path=os.path.join(artifacts_dir, "sweep-parcoords.png"), full_page=True)
+    # hovering a line highlights it; clicking it opens that child's run page
+    target = ids[1]
+    point = page.evaluate("""(rid) => {
+        const p = document.querySelector('path.pc-line[data-run="' + rid + '"]');
+        p.scrollIntoView({block: "center"});
+        const n = p.getTotalLength(), m = p.getScreenCTM();
+        for (let i = 1; i < 200; i++) {
+            const q = p.getPointAtLength(n * i / 200);
+            const x = m.a * q.x + m.c * q.y + m.e, y = m.b * q.x + m.d * q.y + m.f;
+            const hit = document.elementFromPoint(x, y);
+            if (hit && hit.closest("[data-run]") && hit.closest("[data-run]").dataset.run === rid) return [x, y];
+        }
+        return null;
+    }""", target)
+    assert point, "no point of the line of %s is clear of the other lines" % target
+    page.mouse.move(point[0], point[1])
+    page.locator('a.pc-run.pc-hover[data-run="%s"]' % target).wait_for()
+    assert target in page.locator(".pc-info").inner_text()
+    page.locator("section.parcoords-card").screenshot(path=os.path.join(artifacts_dir, "sweep-parcoords-hover.png"))
+    page.mouse.click(point[0], point[1])
+    page.wait_for_url("**/runs/%s" % target)
+    page.locator("h1", has_text=target).wait_for()
+
 SCORE = """
 import json
 import numpy as np

@@ -1,6 +1,7 @@
 /* A hyperparameter sweep: its children with their hyperparameters and primary metric, the
  * best run, the primary metric of the children over steps, a scatter of each hyperparameter
- * against the metric, and which children the early termination policy stopped. */
+ * against the metric, a parallel-coordinates view of all of them, and which children the
+ * early termination policy stopped. */
 "use strict";
 K.pages.sweep = async function (main, params) {
   const id = params.run_id;
@@ -22,8 +23,10 @@ K.pages.sweep = async function (main, params) {
   const summaryBox = K.h("div");
   const chartBox = K.h("div.charts");
   const scatterCard = K.h("section.card.scatter-card");
+  const parCard = K.h("section.card.parcoords-card");
   const tableCard = K.h("section.card");
   main.appendChild(K.h("div.grid2", summaryBox, scatterCard));
+  main.appendChild(parCard);
   main.appendChild(chartBox);
   main.appendChild(tableCard);
 
@@ -153,6 +156,161 @@ K.pages.sweep = async function (main, params) {
       legend.appendChild(K.h("span", K.h("span.swatch", { style: "background:" + COLORS[k] }), label)));
   }
 
+  // -- parallel coordinates: an axis per hyperparameter and one for the metric, a line per child --
+  /* Plain SVG. Every text goes in as a text node (K.append); the parameter space, when the
+   * sweep's spec has it, gives the order of the axes, the options of choice() parameters and
+   * which parameters are sampled on a log scale. */
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  function svg(tag, attrs, ...kids) {
+    const el = document.createElementNS(SVG_NS, tag);
+    Object.keys(attrs || {}).forEach((k) => {
+      const v = attrs[k];
+      if (v === null || v === undefined || v === false) return;
+      if (k === "class") el.setAttribute("class", Array.isArray(v) ? v.filter(Boolean).join(" ") : v);
+      else if (k === "dataset") Object.keys(v).forEach((d) => el.setAttribute("data-" + d, v[d]));
+      else if (k === "on") Object.keys(v).forEach((ev) => el.addEventListener(ev, v[ev]));
+      else el.setAttribute(k, String(v));
+    });
+    return K.append(el, kids);
+  }
+  const LOG_KINDS = ["loguniform", "qloguniform", "lognormal", "qlognormal"];
+  const PC_STOPS = [[224, 108, 0], [214, 51, 132], [112, 72, 232], [28, 126, 214], [12, 166, 120]];  // worse .. better
+  function pcColor(t) {
+    t = Math.max(0, Math.min(1, isFinite(t) ? t : 1)) * (PC_STOPS.length - 1);
+    const i = Math.min(PC_STOPS.length - 2, Math.floor(t)), f = t - i;
+    const c = PC_STOPS[i].map((v, j) => Math.round(v + (PC_STOPS[i + 1][j] - v) * f));
+    return "rgb(" + c.join(",") + ")";
+  }
+  const valKey = (v) => JSON.stringify(v === undefined ? null : v);
+  const valText = (v) => typeof v === "string" ? v : typeof v === "number" ? K.num(v) : JSON.stringify(v);
+  /* A label cut to n characters; the whole text (or `full`) in a <title> where it is cut or differs. */
+  const svgText = (s, n, full) => s.length > n ? [svg("title", {}, full || s), s.slice(0, n - 1) + "…"]
+    : full && full !== s ? [svg("title", {}, full), s] : s;
+  function pcParams() {  // the order of the parameter space, then any other name the children have
+    const space = ((spec.sampling || {}).parameterSpace) || {};
+    const names = Object.keys(space);
+    hpNames().forEach((n) => { if (names.indexOf(n) < 0) names.push(n); });
+    return names.map((n) => ({ name: n, expr: Array.isArray(space[n]) ? space[n] : null }));
+  }
+  /* An axis: {name, label, kind: "cat"|"lin"|"log", pos(value) -> 0..1 from the bottom or null, ticks: [[pos, text]]}. */
+  function pcAxis(name, label, expr, values) {
+    const present = values.filter((v) => v !== undefined && v !== null);
+    const numeric = present.length > 0 && present.every((v) => typeof v === "number" && isFinite(v));
+    if ((expr && expr[0] === "choice") || !numeric) {
+      const cats = [], keys = [];
+      const add = (v) => { const key = valKey(v); if (keys.indexOf(key) < 0) { keys.push(key); cats.push(v); } };
+      if (expr && expr[0] === "choice" && Array.isArray(expr[1]) && Array.isArray(expr[1][0])) expr[1][0].forEach(add);
+      present.forEach(add);
+      const at = (i) => (i + 0.5) / cats.length;
+      return { name: name, label: label, kind: "cat",
+               pos: (v) => { const i = keys.indexOf(valKey(v)); return i < 0 ? null : at(i); },
+               ticks: cats.map((c, i) => [at(i), valText(c)]) };
+    }
+    let lo = Math.min(...present), hi = Math.max(...present);
+    const log = !!(expr && LOG_KINDS.indexOf(expr[0]) >= 0) && lo > 0;
+    const f = log ? Math.log10 : (v) => v;
+    const a = f(lo), b = f(hi);
+    const pos = (v) => (typeof v !== "number" || !isFinite(v) || (log && v <= 0)) ? null : b === a ? 0.5 : (f(v) - a) / (b - a);
+    let ticks;
+    if (a === b) ticks = [[0.5, K.num(lo)]];
+    else if (log && Math.floor(b) - Math.ceil(a) >= 1) {  // decades
+      const dec = [];
+      for (let e = Math.ceil(a - 1e-9); e <= Math.floor(b + 1e-9); e++) dec.push(e);
+      const step = Math.ceil(dec.length / 6);
+      ticks = dec.filter((_, i) => i % step === 0).map((e) => [(e - a) / (b - a), K.num(Math.pow(10, e))]);
+    } else ticks = [0, 1, 2, 3, 4].map((i) => [i / 4, K.num(log ? Math.pow(10, a + (b - a) * i / 4) : lo + (hi - lo) * i / 4)]);
+    return { name: name, label: label + (log ? " (log)" : ""), kind: log ? "log" : "lin", pos: pos, ticks: ticks };
+  }
+  const pcBox = K.h("div.parcoords-box");
+  const pcInfo = K.h("div.pc-info.dim", "Hover a line to see its child; click it to open the run.");
+  const pcLegend = K.h("div.legend-row");
+  parCard.appendChild(K.h("div.chart-head", K.h("h2", "Parallel coordinates")));
+  parCard.appendChild(pcBox);
+  parCard.appendChild(pcInfo);
+  parCard.appendChild(pcLegend);
+  let pcKey = "";
+  function drawParcoords() {
+    const params = pcParams();
+    const kids = data.children.filter((c) => typeof c.bestMetric === "number" && isFinite(c.bestMetric));
+    const top = best(data.children);
+    const w = Math.max(pcBox.clientWidth || 0, 320), h = 340;
+    const key = JSON.stringify([w, params.map((p) => p.name), kids.map((c) => [c.runId, c.bestMetric, c.status, c.termination])]);
+    if (key === pcKey) return;
+    pcKey = key;
+    K.clear(pcBox);
+    K.clear(pcLegend);
+    if (!kids.length) { pcBox.appendChild(K.empty("No child has reported " + (metric || "the metric") + " yet.")); return; }
+    const axes = params.map((p) => pcAxis(p.name, p.name.replace(/^-+/, ""), p.expr, kids.map((c) => (c.hyperparameters || {})[p.name])));
+    const mAxis = pcAxis(metric || "metric", (metric || "metric") + (maximize ? " ▲ max" : " ▼ min"), null, kids.map((c) => c.bestMetric));
+    mAxis.metric = true;
+    axes.push(mAxis);
+    const L = 90, R = 90, T = 34, B = 14;
+    const n = axes.length;
+    const ax = (i) => n === 1 ? w / 2 : L + (w - L - R) * i / (n - 1);
+    const ay = (p) => T + (1 - p) * (h - T - B);
+    const mlo = Math.min(...kids.map((c) => c.bestMetric)), mhi = Math.max(...kids.map((c) => c.bestMetric));
+    const score = (v) => mhi === mlo ? 1 : maximize ? (v - mlo) / (mhi - mlo) : (mhi - v) / (mhi - mlo);
+    const root = svg("svg", { class: "parcoords", width: w, height: h, viewBox: "0 0 " + w + " " + h,
+                              role: "img", "aria-label": "Parallel coordinates of the hyperparameters and " + (metric || "the metric") });
+    const lines = svg("g", { class: "pc-lines" });
+    root.appendChild(lines);
+    const axisLayer = svg("g", { class: "pc-axes" });
+    root.appendChild(axisLayer);
+    axes.forEach((a, i) => {
+      const x = ax(i);
+      const g = svg("g", { class: ["pc-axis", a.metric && "pc-metric-axis", "pc-" + a.kind], dataset: { name: a.name, scale: a.kind } },
+        svg("line", { class: "pc-axis-line", x1: x, x2: x, y1: T, y2: h - B }),
+        svg("text", { class: "pc-axis-name", x: x, y: T - 14, "text-anchor": "middle" }, svgText(a.label, 22, a.name)));
+      const side = i === n - 1 && n > 1 ? 1 : -1;  // the labels of the last axis on its right
+      a.ticks.forEach(([p, text]) => {
+        const y = ay(p);
+        g.appendChild(svg("line", { class: "pc-tick-mark", x1: x + 4 * side, x2: x, y1: y, y2: y }));
+        g.appendChild(svg("text", { class: "pc-tick", x: x + 7 * side, y: y + 4, "text-anchor": side > 0 ? "start" : "end" }, svgText(text, 14)));
+      });
+      axisLayer.appendChild(g);
+    });
+    const ordered = kids.filter((c) => !(top && c.runId === top.runId)).sort((x, y) => score(x.bestMetric) - score(y.bestMetric));
+    if (top && kids.indexOf(top) >= 0) ordered.push(top);  // the best on top
+    ordered.forEach((c) => {
+      const isBest = !!(top && c.runId === top.runId);
+      const stopped = !!c.termination || c.status === "Canceled" || c.status === "CancelRequested";
+      let d = "", pen = false;
+      axes.forEach((a, i) => {
+        const p = a.pos(a.metric ? c.bestMetric : (c.hyperparameters || {})[a.name]);
+        if (p === null) { pen = false; return; }
+        d += (pen ? " L" : " M") + ax(i).toFixed(1) + "," + ay(p).toFixed(1);
+        pen = true;
+      });
+      const hp = c.hyperparameters || {};
+      const desc = "#" + c.index + " " + c.runId + (isBest ? " (best)" : "") + " · " + c.status + (c.termination ? " (stopped by the policy)" : "") +
+        "\n" + params.map((p) => p.name + " = " + (hp[p.name] === undefined ? "—" : valText(hp[p.name]))).join("\n") +
+        "\n" + (metric || "metric") + " = " + K.num(c.bestMetric);
+      const color = pcColor(score(c.bestMetric));
+      const link = svg("a", { class: ["pc-run", isBest && "pc-best", stopped && "pc-stopped"], href: K.runUrl(c.runId),
+                              target: K.embed ? "_blank" : null, rel: K.embed ? "noopener" : null, dataset: { run: c.runId },
+                              on: { mouseenter: () => pcHover(c, link, desc), mouseleave: () => pcHover(null, link) } },
+        svg("title", {}, desc),
+        svg("path", { class: "pc-hit", d: d.trim() }),
+        svg("path", { class: ["pc-line", isBest && "pc-best", stopped && "pc-stopped"], d: d.trim(), stroke: color,
+                      dataset: { run: c.runId, index: c.index, metric: c.bestMetric } }));
+      lines.appendChild(link);
+    });
+    function pcHover(c, link, desc) {
+      root.classList.toggle("pc-hovering", !!c);
+      link.classList.toggle("pc-hover", !!c);
+      K.clear(pcInfo).appendChild(document.createTextNode(c ? desc.replace(/\n/g, "  ·  ") : "Hover a line to see its child; click it to open the run."));
+    }
+    pcBox.appendChild(root);
+    pcLegend.appendChild(K.h("span", "best " + (metric || "metric") + " of each child: "));
+    pcLegend.appendChild(K.h("span", K.num(maximize ? mlo : mhi) + " ",
+      K.h("span.pc-scale", { style: "background:linear-gradient(to right," + [0, 0.25, 0.5, 0.75, 1].map(pcColor).join(",") + ")" }),
+      " " + K.num(maximize ? mhi : mlo) + " (best)"));
+    pcLegend.appendChild(K.h("span", K.h("span.pc-key.pc-key-best"), "best run"));
+    pcLegend.appendChild(K.h("span", K.h("span.pc-key.pc-key-stopped"), "stopped by the policy or canceled"));
+    const missing = data.children.length - kids.length;
+    if (missing) pcLegend.appendChild(K.h("span.dim", missing + " child" + (missing === 1 ? "" : "ren") + " without " + (metric || "the metric") + " not drawn"));
+  }
+
   // -- the primary metric of the children over steps --------------------------------------------
   let chart = null, chartKey = "";
   async function drawChart() {
@@ -176,12 +334,12 @@ K.pages.sweep = async function (main, params) {
     await chart.load();
   }
 
-  function drawAll() { drawSummary(); drawTable(); drawScatter(); return drawChart(); }
+  function drawAll() { drawSummary(); drawTable(); drawScatter(); drawParcoords(); return drawChart(); }
   await drawAll();
   K.every(3000, async () => {
     if (K.isTerminal(data.run.status) && data.children.every((c) => K.isTerminal(c.status))) return false;
     data = await K.api("/api/sweeps/" + K.enc(id));
     await drawAll();
   });
-  window.addEventListener("resize", () => drawScatter());
+  window.addEventListener("resize", () => { drawScatter(); drawParcoords(); });
 };
