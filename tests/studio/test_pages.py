@@ -314,6 +314,12 @@ def test_sweep_page_parallel_coordinates(ws, page, base_url, artifacts_dir):
     assert axes.evaluate_all("els => els.map(e => e.dataset.name)") == list(space) + ["loss"]
     assert svg.locator('.pc-axis[data-name="--lr"]').get_attribute("data-scale") == "log"
     assert svg.locator('.pc-axis[data-name="--dropout"]').get_attribute("data-scale") == "lin"
+    scatter = page.locator("canvas[data-scale]")  # the scatter follows the same sampling
+    page.select_option("select[aria-label=hyperparameter]", "--lr")
+    page.wait_for_function("() => document.querySelector('canvas[data-scale]').dataset.scale === 'log'")
+    page.select_option("select[aria-label=hyperparameter]", "--dropout")
+    page.wait_for_function("() => document.querySelector('canvas[data-scale]').dataset.scale === 'lin'")
+    assert scatter.count() == 1
     assert svg.locator('.pc-axis[data-name="--batch"] .pc-tick').all_text_contents() == ["16", "32", "64"]
     assert svg.locator('.pc-axis[data-name="--optimizer"] .pc-tick').evaluate_all(  # a long label is cut, whole in its title
         "els => els.map(e => e.querySelector('title') ? e.querySelector('title').textContent : e.textContent)") \

@@ -111,7 +111,9 @@ K.pages.sweep = async function (main, params) {
     if (numeric) xs = raw.map(Number);
     else { raw.forEach((v) => { if (cats.indexOf(String(v)) < 0) cats.push(String(v)); }); xs = raw.map((v) => cats.indexOf(String(v))); }
     let xmin = Math.min(...xs), xmax = Math.max(...xs);
-    const log = numeric && xmin > 0 && xmax / xmin >= 100;
+    const sampled = (((spec.sampling || {}).parameterSpace) || {})[hp];  // the sampling says, else the spread
+    const log = numeric && xmin > 0 && (Array.isArray(sampled) ? LOG_KINDS.indexOf(sampled[0]) >= 0 : xmax / xmin >= 100);
+    canvas.dataset.scale = log ? "log" : "lin";
     const fx = log ? Math.log10 : (v) => v;
     let a = fx(xmin), b = fx(xmax);
     if (a === b) { a -= 1; b += 1; }
