@@ -159,6 +159,7 @@ class DeploymentManager(object):
         self._probes = {}       # name -> [last probe time, consecutive failures]
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self._recovered = threading.Event()  # set once the first recovery after a start has run
         self._thread = None
         os.makedirs(root, exist_ok=True)
 
@@ -627,8 +628,18 @@ class DeploymentManager(object):
         self._wake.set()
 
     # -- the monitor ---------------------------------------------------------------------------
+    def wait_recovered(self, timeout=30.0):
+        """Block until the recovery after the server's start has run (at most ``timeout``
+        seconds): before it, the records still say what the previous server saw, e.g.
+        Healthy with the pid of a scoring process that died meanwhile. A manager that was
+        never started has nothing to wait for."""
+        return self._thread is None or self._recovered.wait(timeout)
+
     def _loop(self):
-        self._recover()  # first, so the monitor never races the recovery
+        try:
+            self._recover()  # first, so the monitor never races the recovery
+        finally:
+            self._recovered.set()
         while not self._stop.is_set():
             busy = False
             try:

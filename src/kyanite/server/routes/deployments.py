@@ -9,7 +9,7 @@ import secrets
 import time
 from typing import Optional
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
@@ -17,7 +17,13 @@ from pydantic import BaseModel
 from kyanite.exceptions import ConflictException, UserErrorException
 from kyanite.store.models import parse_model_id
 
-router = APIRouter(tags=["deployments"])
+def _recovered(request: Request):
+    """Answer only from records the deployment manager has checked since this server
+    started (see ``DeploymentManager.wait_recovered``)."""
+    request.app.state.k.deployments.wait_recovered()
+
+
+router = APIRouter(tags=["deployments"], dependencies=[Depends(_recovered)])
 COMPUTE_TYPES = ("ACI", "Local")
 CONFIG_KEYS = ("port", "cpuCores", "memoryGb", "authEnabled", "tokenAuthEnabled", "primaryKey", "secondaryKey")
 
