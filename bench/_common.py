@@ -181,6 +181,20 @@ def fmt_s(x, digits=3):
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else "%.*f" % (digits, x)
 
 
+def add_standard_args(parser, target="the target"):
+    """``--keep``, ``--check`` and ``--keep-env``, as every workspace benchmark takes them."""
+    parser.add_argument("--keep", action="store_true", help="keep the temporary workspace folder")
+    parser.add_argument("--check", action="store_true", help="exit 1 when %s is missed" % target)
+    parser.add_argument("--keep-env", action="store_true",
+                        help="keep PYTHONDONTWRITEBYTECODE if set (default: unset it, as on a normal install)")
+
+
+def start_notes(args):
+    """The lines a benchmark prints first: the machine, and what ``prepare_environment``
+    settled (after ``add_standard_args``)."""
+    return [machine_line()] + prepare_environment(args.keep_env)
+
+
 def prepare_environment(keep_no_bytecode=False):
     """Settle what the processes the benchmark starts inherit; returns lines to print.
 

@@ -128,12 +128,9 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("-n", type=int, default=3, help="warm runs after the cold one (default 3)")
     p.add_argument("--repeat", type=int, default=10, help="repeats of cp and of the in-process mount (default 10)")
-    p.add_argument("--keep", action="store_true", help="keep the temporary workspace folder")
-    p.add_argument("--check", action="store_true", help="exit 1 when the target is missed")
-    p.add_argument("--keep-env", action="store_true",
-                   help="keep PYTHONDONTWRITEBYTECODE if set (default: unset it, as on a normal install)")
+    C.add_standard_args(p, "the target")
     args = p.parse_args(argv)
-    notes = [C.machine_line()] + C.prepare_environment(args.keep_env)
+    notes = C.start_notes(args)
     t_all = time.perf_counter()
     data_dir = mnist_dir()
     files = [os.path.join(data_dir, f) for f in MNIST_FILES]

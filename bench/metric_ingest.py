@@ -169,12 +169,9 @@ def main(argv=None):
     p.add_argument("--mlflow-batch-n", type=int, default=50000,
                    help="points for MLflow log_batch (default 50,000)")
     p.add_argument("--skip-mlflow", action="store_true")
-    p.add_argument("--keep", action="store_true", help="keep the temporary workspace folder")
-    p.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
-    p.add_argument("--keep-env", action="store_true",
-                   help="keep PYTHONDONTWRITEBYTECODE if set (default: unset it, as on a normal install)")
+    C.add_standard_args(p, "a target")
     args = p.parse_args(argv)
-    notes = [C.machine_line()] + C.prepare_environment(args.keep_env)
+    notes = C.start_notes(args)
 
     t_all = time.perf_counter()
     rows = [bench_kyanite(args.n, args.keep)]

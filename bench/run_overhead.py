@@ -163,12 +163,9 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("-n", type=int, default=10, help="measured runs per environment (default 10)")
     p.add_argument("--skip-uv-env", action="store_true", help="only the user-managed environment")
-    p.add_argument("--keep", action="store_true", help="keep the temporary workspace folder")
-    p.add_argument("--check", action="store_true", help="exit 1 when the target is missed")
-    p.add_argument("--keep-env", action="store_true",
-                   help="keep PYTHONDONTWRITEBYTECODE if set (default: unset it, as on a normal install)")
+    C.add_standard_args(p, "the target")
     args = p.parse_args(argv)
-    notes = [C.machine_line()] + C.prepare_environment(args.keep_env)
+    notes = C.start_notes(args)
 
     from kyanite.core import Environment, Experiment
 

@@ -254,12 +254,9 @@ def main(argv=None):
     p.add_argument("--concurrency", default="1,8", help="client processes, comma-separated (default 1,8)")
     p.add_argument("--predict-n", type=int, default=500, help="in-process predict calls (default 500)")
     p.add_argument("--skip-mlflow", action="store_true")
-    p.add_argument("--keep", action="store_true", help="keep the temporary workspace folder")
-    p.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
-    p.add_argument("--keep-env", action="store_true",
-                   help="keep PYTHONDONTWRITEBYTECODE if set (default: unset it, as on a normal install)")
+    C.add_standard_args(p, "a target")
     args = p.parse_args(argv)
-    notes = [C.machine_line()] + C.prepare_environment(args.keep_env)
+    notes = C.start_notes(args)
     concurrencies = [int(c) for c in args.concurrency.split(",") if c.strip()]
     t_all = time.perf_counter()
     bodies, bodies_x = test_bodies()

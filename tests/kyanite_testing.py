@@ -7,6 +7,16 @@ import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 
+#: The Keras 3 / JAX environment the Keras tests build (the walkthrough's pins).
+KERAS_CONDA = """name: keras-env
+dependencies:
+  - python=3.11
+  - pip:
+    - keras==3.15.1
+    - jax==0.10.2
+    - jaxlib==0.10.2
+"""
+
 
 def stop_workspace(path):
     """Stop a workspace's server and every run host it launched."""

@@ -9,8 +9,7 @@ import tempfile
 import textwrap
 import time
 
-from _two_node_driver import wait
-from kyanite.compute.ray_head import LocalRayHead, _free_ports, _ray_cli
+from _two_node_driver import start_cluster, stop_cluster, wait
 
 SCRIPT = """
     import os, socket, time
@@ -75,22 +74,10 @@ SCRIPT = """
 
 
 def main():
-    import shutil
-    import subprocess
     state = {}
     try:
-        head = state["head"] = LocalRayHead.start(num_cpus=1, resources={"node_a": 1}, object_store_mb=100)
-        nm, om, ah, ag, rt, mp, dm = _free_ports(7)
-        tmp_b = state["tmp_b"] = tempfile.mkdtemp(prefix="kyray-b-", dir="/tmp")
-        state["node_b"] = subprocess.Popen(_ray_cli() + [
-            "start", "--block", "--address", head.gcs_address, "--node-ip-address", "127.0.0.1",
-            "--num-cpus", "1", "--resources", json.dumps({"node_b": 1}), "--temp-dir", tmp_b,
-            "--node-manager-port", str(nm), "--object-manager-port", str(om),
-            "--dashboard-agent-listen-port", str(ah), "--dashboard-agent-grpc-port", str(ag),
-            "--runtime-env-agent-port", str(rt), "--metrics-export-port", str(mp),
-            "--object-store-memory", str(100 * 2 ** 20), "--disable-usage-stats"],
-            stdout=open(os.path.join(tmp_b, "start.log"), "wb"), stderr=subprocess.STDOUT, start_new_session=True,
-            env=dict(os.environ, KYANITE_CACHE_DIR=os.path.join(tmp_b, "cache")))  # node B's own node cache
+        head = start_cluster(state, node_b_env=lambda tmp_b: {  # node B's own node cache
+            "KYANITE_CACHE_DIR": os.path.join(tmp_b, "cache")})
 
         from kyanite.core import Environment, Experiment, ScriptRunConfig, Workspace
         from kyanite.core.compute import ComputeTarget, RayCompute
@@ -98,16 +85,23 @@ def main():
         ws = Workspace.create(name="spread", path=tempfile.mkdtemp(), show_output=False)
         target = ComputeTarget.attach(ws, "ray2", RayCompute.attach_configuration(address=head.address))
         wait(lambda: target.get_status().node_count == 2, 180, "the second node")
-        env = Environment("current")
-        env.python.user_managed_dependencies = True
-        env.python.interpreter_path = sys.executable
         src = tempfile.mkdtemp()
         with open(os.path.join(src, "train.py"), "w") as f:
             f.write(textwrap.dedent(SCRIPT))
+
+        def submit(mode=None, arguments=None):
+            """SCRIPT over two nodes (one rank each), this interpreter, ``SPREAD_<mode>=1``."""
+            env = Environment("current" + ("-" + mode.lower() if mode else ""))
+            env.python.user_managed_dependencies = True
+            env.python.interpreter_path = sys.executable
+            env.environment_variables = {"SPREAD_" + mode: "1"} if mode else {}
+            return Experiment(ws, "spread").submit(ScriptRunConfig(
+                source_directory=src, script="train.py", compute_target=target, environment=env,
+                arguments=arguments or [],
+                distributed_job_config=PyTorchConfiguration(node_count=2, process_count_per_node=1)))
+
         t0 = time.time()
-        run = Experiment(ws, "spread").submit(ScriptRunConfig(
-            source_directory=src, script="train.py", compute_target=target, environment=env,
-            distributed_job_config=PyTorchConfiguration(node_count=2, process_count_per_node=1)))
+        run = submit()
         d = run.wait_for_completion(raise_on_error=False)
         logs = dict((name, run._read_log(name, 0)[0].decode()) for name in (
             "user_logs/std_log.txt", "user_logs/std_log_process_0.txt", "user_logs/std_log_process_1.txt",
@@ -116,26 +110,14 @@ def main():
                "logs": logs, "seconds": round(time.time() - t0, 1)}
 
         # rank 1 fails on node B: rank 0 (here) is stopped, the run fails with rank 1's words
-        fail_env = Environment("current-fail")
-        fail_env.python.user_managed_dependencies = True
-        fail_env.python.interpreter_path = sys.executable
-        fail_env.environment_variables = {"SPREAD_FAIL": "1"}
         t0 = time.time()
-        bad = Experiment(ws, "spread").submit(ScriptRunConfig(
-            source_directory=src, script="train.py", compute_target=target, environment=fail_env,
-            distributed_job_config=PyTorchConfiguration(node_count=2, process_count_per_node=1)))
+        bad = submit("FAIL")
         d = bad.wait_for_completion(raise_on_error=False)
         out["failed"] = {"status": d["status"], "error": d.get("error"), "seconds": round(time.time() - t0, 1),
                          "driver": bad._read_log("user_logs/std_log.txt", 0)[0].decode()}
 
         # cancel ends the ranks on both nodes
-        sleep_env = Environment("current-sleep")
-        sleep_env.python.user_managed_dependencies = True
-        sleep_env.python.interpreter_path = sys.executable
-        sleep_env.environment_variables = {"SPREAD_SLEEP": "1"}
-        sleepy = Experiment(ws, "spread").submit(ScriptRunConfig(
-            source_directory=src, script="train.py", compute_target=target, environment=sleep_env,
-            distributed_job_config=PyTorchConfiguration(node_count=2, process_count_per_node=1)))
+        sleepy = submit("SLEEP")
 
         def pids(run):
             got = []
@@ -174,9 +156,7 @@ def main():
         # Ray's own stop_job (SIGTERM to the host, a Ray driver) ends the ranks on both nodes
         from ray.job_submission import JobSubmissionClient
         jobs = JobSubmissionClient(head.address)
-        stopped = Experiment(ws, "spread").submit(ScriptRunConfig(
-            source_directory=src, script="train.py", compute_target=target, environment=sleep_env,
-            distributed_job_config=PyTorchConfiguration(node_count=2, process_count_per_node=1)))
+        stopped = submit("SLEEP")
 
         def stop_job():
             job = next(j.submission_id for j in jobs.list_jobs()
@@ -188,25 +168,13 @@ def main():
         from kyanite.core import Dataset
         ds = Dataset.File.from_files(path=[os.path.join(os.environ["KYANITE_MNIST_DIR"], "t10k-labels-idx1-ubyte.gz")])
         ds = ds.register(ws, name="labels")
-        data_env = Environment("current-data")
-        data_env.python.user_managed_dependencies = True
-        data_env.python.interpreter_path = sys.executable
-        data_env.environment_variables = {"SPREAD_DATA": "1"}
-        fed = Experiment(ws, "spread").submit(ScriptRunConfig(
-            source_directory=src, script="train.py", compute_target=target, environment=data_env,
-            arguments=["--data", ds.as_named_input("labels").as_mount()],
-            distributed_job_config=PyTorchConfiguration(node_count=2, process_count_per_node=1)))
+        fed = submit("DATA", ["--data", ds.as_named_input("labels").as_mount()])
         d = fed.wait_for_completion(raise_on_error=False)
         out["data"] = {"status": d["status"], "error": d.get("error"), "metrics": fed.get_metrics(),
                        "node1": fed._read_log("user_logs/std_log_node_1.txt", 0)[0].decode()[-2000:]}
         print("RESULT " + json.dumps(out), flush=True)
     finally:
-        if state.get("node_b") is not None:
-            state["node_b"].kill()
-        if state.get("head") is not None:
-            state["head"].stop(grace=2)
-        if state.get("tmp_b"):
-            shutil.rmtree(state["tmp_b"], ignore_errors=True)
+        stop_cluster(state)
 
 
 if __name__ == "__main__":

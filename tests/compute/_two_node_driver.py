@@ -25,32 +25,17 @@ def wait(pred, timeout, what):
     raise SystemExit("timed out waiting for %s" % what)
 
 
-def main():
-    import shutil
-    state = {}
-    try:
-        run_all(state)
-    finally:
-        if state.get("node_b") is not None:
-            state["node_b"].kill()
-        if state.get("head") is not None:
-            state["head"].stop(grace=2)
-        if state.get("tmp_b"):
-            shutil.rmtree(state["tmp_b"], ignore_errors=True)
-
-
-def run_all(state):
-    out = {}
-    fast_health = {"RAY_health_check_period_ms": "1000", "RAY_health_check_failure_threshold": "3",
-                   "RAY_health_check_timeout_ms": "1000"}
-    t0 = time.time()
+def start_cluster(state, extra_env=None, node_b_env=None):
+    """A head (resource ``node_a``) and a second node (``node_b``, its own ports and temp
+    dir) joining its GCS on 127.0.0.1; both recorded in ``state`` for ``stop_cluster``.
+    ``extra_env`` goes to both nodes; ``node_b_env(tmp_b)``, given node B's temp dir, says
+    what goes to node B only. Returns the head."""
     head = state["head"] = LocalRayHead.start(num_cpus=1, resources={"node_a": 1}, object_store_mb=100,
-                                              extra_env=fast_health)
-    # the second node: its own ports and temp dir, joining the head's GCS
+                                              extra_env=extra_env)
     nm, om, ah, ag, rt, mp, dm = _free_ports(7)
     tmp_b = state["tmp_b"] = tempfile.mkdtemp(prefix="kyray-b-", dir="/tmp")
-    env = dict(os.environ, **fast_health)  # the namespace has only 127.0.0.1 to offer
-    node_b = subprocess.Popen(_ray_cli() + [
+    env = dict(os.environ, **dict(extra_env or {}, **(node_b_env(tmp_b) if node_b_env else {})))
+    state["node_b"] = subprocess.Popen(_ray_cli() + [
         "start", "--block", "--address", head.gcs_address, "--node-ip-address", "127.0.0.1",
         "--num-cpus", "1", "--resources", json.dumps({"node_b": 1}), "--temp-dir", tmp_b,
         "--node-manager-port", str(nm), "--object-manager-port", str(om), "--dashboard-agent-listen-port", str(ah),
@@ -58,7 +43,34 @@ def run_all(state):
         "--object-store-memory", str(100 * 2 ** 20), "--disable-usage-stats"],
         env=env, stdout=open(os.path.join(tmp_b, "start.log"), "wb"), stderr=subprocess.STDOUT,
         start_new_session=True)
-    state["node_b"] = node_b
+    return head
+
+
+def stop_cluster(state):
+    import shutil
+    if state.get("node_b") is not None:
+        state["node_b"].kill()
+    if state.get("head") is not None:
+        state["head"].stop(grace=2)
+    if state.get("tmp_b"):
+        shutil.rmtree(state["tmp_b"], ignore_errors=True)
+
+
+def main():
+    state = {}
+    try:
+        run_all(state)
+    finally:
+        stop_cluster(state)
+
+
+def run_all(state):
+    out = {}
+    fast_health = {"RAY_health_check_period_ms": "1000", "RAY_health_check_failure_threshold": "3",
+                   "RAY_health_check_timeout_ms": "1000"}
+    t0 = time.time()
+    head = start_cluster(state, extra_env=fast_health)
+    tmp_b, node_b = state["tmp_b"], state["node_b"]
 
     from kyanite.core import Environment, Experiment, ScriptRunConfig, Workspace
     from kyanite.core.compute import ComputeTarget, RayCompute

@@ -20,6 +20,7 @@ import pytest
 from kyanite.core import Environment, Experiment, ScriptRunConfig
 from kyanite.core.runconfig import PyTorchConfiguration
 from kyanite.envs import find_pythons
+from kyanite_testing import KERAS_CONDA
 
 pytestmark = [
     pytest.mark.skipif(not any(i.version[:2] == (3, 11) for i in find_pythons()),
@@ -27,15 +28,6 @@ pytestmark = [
     pytest.mark.timeout(900),  # the first build of the environment; ~30 s once it is cached
 ]
 
-CONDA = textwrap.dedent("""
-    name: keras-env
-    dependencies:
-      - python=3.11
-      - pip:
-        - keras==3.15.1
-        - jax==0.10.2
-        - jaxlib==0.10.2
-""")
 
 TRAIN = textwrap.dedent("""
     import argparse, gzip, hashlib, os
@@ -117,7 +109,7 @@ def test_two_process_data_parallel_keras(ws, tmp_path, mnist_dir):
     src = tmp_path / "keras-dp"
     src.mkdir()
     (src / "train.py").write_text(TRAIN)
-    (tmp_path / "conda_dependencies.yml").write_text(CONDA)
+    (tmp_path / "conda_dependencies.yml").write_text(KERAS_CONDA)
     env = Environment.from_conda_specification("keras-env", str(tmp_path / "conda_dependencies.yml"))
     run = Experiment(ws, "keras-dp").submit(ScriptRunConfig(
         source_directory=str(src), script="train.py",

@@ -1,35 +1,21 @@
 """One run over two Ray nodes: ``node_count=2`` reserves a STRICT_SPREAD placement group
 and starts one node group per node (rank 0 with the run host, rank 1 on the other node),
-with the same MASTER_ADDR/MASTER_PORT, and the ranks talk to each other; a rank that fails on the other node stops the run;
-cancel, and Ray's own stop_job, end the ranks on both nodes; each node prepares a dataset
-input in its own node cache. Runs in a private
-network and pid namespace like test_ray_two_nodes.py."""
+with the same MASTER_ADDR/MASTER_PORT, and the ranks talk to each other; a rank that fails
+on the other node stops the run; cancel, and Ray's own stop_job, end the ranks on both
+nodes; each node prepares a dataset input in its own node cache. Runs in a private network
+and pid namespace like test_ray_two_nodes.py."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-from test_ray_two_nodes import _namespace_prefix
+from test_ray_two_nodes import run_driver_in_namespace
 
 pytestmark = pytest.mark.timeout(540)
-DRIVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_spread_driver.py")
 
 
 def test_node_groups_on_distinct_ray_nodes(tmp_path, mnist_dir):
-    pytest.importorskip("ray.job_submission", reason="Ray is not installed: pip install 'kyanite[ray]'")
-    prefix = _namespace_prefix()
-    if prefix is None:
-        pytest.skip("cannot make a private network and pid namespace here (unshare not permitted)")
-    cmd = prefix + ["bash", "-c", 'ip link set lo up && exec "$0" "$1"', sys.executable, DRIVER]
-    proc = subprocess.run(cmd, cwd=str(tmp_path), capture_output=True, text=True, timeout=480,
-                          env=dict(os.environ, KYANITE_MNIST_DIR=str(mnist_dir), PYTHONPATH=os.path.dirname(DRIVER) + os.pathsep
-                                   + os.environ.get("PYTHONPATH", "")))
-    line = next((t for t in proc.stdout.splitlines() if t.startswith("RESULT ")), None)
-    assert line, "the driver failed (exit %s):\n%s\n%s" % (proc.returncode, proc.stdout[-3000:], proc.stderr[-5000:])
-    out = json.loads(line[len("RESULT "):])
+    out = run_driver_in_namespace("_spread_driver.py", tmp_path, KYANITE_MNIST_DIR=str(mnist_dir))
     assert out["status"] == "Completed", json.dumps(out, indent=1)[-6000:]
     m = out["metrics"]
     assert m["sum_rank0"] == m["sum_rank1"] == 3  # the all-reduce across the two nodes

@@ -16,7 +16,7 @@ import sys
 import pytest
 
 pytestmark = pytest.mark.timeout(540)
-DRIVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_two_node_driver.py")
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def _namespace_prefix():
@@ -33,17 +33,25 @@ def _namespace_prefix():
     return None
 
 
-def test_runs_are_placed_on_both_nodes_and_a_lost_node_fails_its_run(tmp_path):
+def run_driver_in_namespace(driver, cwd, **env):
+    """Run ``driver`` (a script beside this file) in a private network and pid namespace
+    with ``env`` added; returns the JSON of its ``RESULT`` line. Skips the test where Ray or
+    namespaces are not available; fails with the driver's output when it printed no result."""
     pytest.importorskip("ray.job_submission", reason="Ray is not installed: pip install 'kyanite[ray]'")
     prefix = _namespace_prefix()
     if prefix is None:
         pytest.skip("cannot make a private network and pid namespace here (unshare not permitted)")
-    cmd = prefix + ["bash", "-c", 'ip link set lo up && exec "$0" "$1"', sys.executable, DRIVER]
-    proc = subprocess.run(cmd, cwd=str(tmp_path), capture_output=True, text=True, timeout=480,
-                          env=dict(os.environ, KYANITE_HEARTBEAT_TIMEOUT="120"))
+    path = os.path.join(HERE, driver)
+    cmd = prefix + ["bash", "-c", 'ip link set lo up && exec "$0" "$1"', sys.executable, path]
+    proc = subprocess.run(cmd, cwd=str(cwd), capture_output=True, text=True, timeout=480,
+                          env=dict(os.environ, PYTHONPATH=HERE + os.pathsep + os.environ.get("PYTHONPATH", ""), **env))
     line = next((t for t in proc.stdout.splitlines() if t.startswith("RESULT ")), None)
     assert line, "the driver failed (exit %s):\n%s\n%s" % (proc.returncode, proc.stdout[-3000:], proc.stderr[-5000:])
-    out = json.loads(line[len("RESULT "):])
+    return json.loads(line[len("RESULT "):])
+
+
+def test_runs_are_placed_on_both_nodes_and_a_lost_node_fails_its_run(tmp_path):
+    out = run_driver_in_namespace("_two_node_driver.py", tmp_path, KYANITE_HEARTBEAT_TIMEOUT="120")
     assert out["nodes"] == [["127.0.0.1", ["node_a"]], ["127.0.0.1", ["node_b"]]]
     for res in ("node_a", "node_b"):
         r = out["runs"][res]

@@ -8,16 +8,8 @@ import pytest
 
 from kyanite.core import Environment, Experiment, ScriptRunConfig
 from kyanite.envs import find_pythons
+from kyanite_testing import KERAS_CONDA
 
-CONDA = textwrap.dedent("""
-    name: keras-env
-    dependencies:
-      - python=3.11
-      - pip:
-        - keras==3.15.1
-        - jax==0.10.2
-        - jaxlib==0.10.2
-""")
 
 TRAIN = textwrap.dedent("""
     import argparse, gzip, os
@@ -70,7 +62,7 @@ def test_keras_mnist_run(ws, tmp_path, mnist_dir):
     src = tmp_path / "keras-mnist"
     src.mkdir()
     (src / "train.py").write_text(TRAIN)
-    (tmp_path / "conda_dependencies.yml").write_text(CONDA)
+    (tmp_path / "conda_dependencies.yml").write_text(KERAS_CONDA)
     env = Environment.from_conda_specification("keras-env", str(tmp_path / "conda_dependencies.yml"))
     run = Experiment(ws, "keras-mnist").submit(ScriptRunConfig(
         source_directory=str(src), script="train.py",

@@ -390,7 +390,7 @@ class Host(object):
         metrics.close()
         self.status(RunStatus.FINALIZING)
         logs_sync.stop()  # before the final upload, which must be the last word on each file
-        self.upload_outputs(workdir)
+        self.upload_outputs(workdir, logs_shipped=logs_sync.shipped)
         if self.cancel_requested.is_set():
             log.line("run canceled")
             return self.finish(RunStatus.CANCELED)
@@ -425,13 +425,18 @@ class Host(object):
             env.setdefault(var, threads)
         return env
 
-    def upload_outputs(self, workdir):
+    def upload_outputs(self, workdir, logs_shipped=None):
+        """Upload ``./outputs`` and ``./logs``; ``logs_shipped(rel, full)`` says which files of
+        ``./logs`` are already on the server as they are (``LogsSync.shipped``)."""
         for folder in ("outputs", "logs"):
             base = os.path.join(workdir, folder)
             for root, _dirs, files in os.walk(base):
                 for fn in files:
                     full = os.path.join(root, fn)
-                    rel = folder + "/" + os.path.relpath(full, base).replace(os.sep, "/")
+                    inner = os.path.relpath(full, base).replace(os.sep, "/")
+                    if folder == "logs" and logs_shipped is not None and logs_shipped(inner, full):
+                        continue
+                    rel = folder + "/" + inner
                     try:
                         with open(full, "rb") as f:
                             self.client.request("PUT", "/api/runs/%s/artifacts/%s" % (self.run_id, quote(rel, safe="/")),

@@ -64,6 +64,14 @@ class LogsSync(object):
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def shipped(self, rel, full):
+        """True when ``logs/<rel>`` (at ``full``) is on the server as it is now, so the
+        host's final upload may leave it out."""
+        try:
+            return self._sent.get(rel) == _sig(os.stat(full))
+        except OSError:
+            return False
+
     def _loop(self):
         while not self._stop.wait(self.interval):
             try:

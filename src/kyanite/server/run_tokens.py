@@ -26,10 +26,14 @@ import os
 import re
 import time
 
-PREFIX = "kyr1."
-TERMINAL = ("Completed", "Failed", "Canceled")
+from fastapi import HTTPException
 
-_DENIED = [  # (method or "*", path pattern under /api, why)
+from kyanite.exceptions import NotFoundException
+from kyanite.runtime.run import TERMINAL_STATES
+
+PREFIX = "kyr1."
+
+_DENIED = [(verb, re.compile(pattern), why) for verb, pattern, why in [  # method, path under /api, why
     ("DELETE", r"/.*", "delete anything"),
     ("GET", r"/deployments/[^/]+/keys", "read a deployment's keys"),
     ("POST", r"/deployments(/.*)?", "create or change deployments"),
@@ -37,7 +41,7 @@ _DENIED = [  # (method or "*", path pattern under /api, why)
     ("POST", r"/computes", "create compute targets"),
     ("POST", r"/datastores", "register datastores"),
     ("POST", r"/studio/.*", "make studio embed tickets"),
-]
+]]
 _RUN_WRITE = re.compile(r"/(runs|sweeps)/([^/]+)(/.*)?$")
 
 
@@ -63,17 +67,16 @@ def check(store, run_id, method, path, now=None):
     """``None`` when the run token of ``run_id`` may make this request, else ``(status,
     message)``: 401 when the run is unknown or ended more than ``grace_seconds`` ago, 403
     when the request is not a run's to make. ``path`` is the request path (``/api/...``)."""
-    from kyanite.exceptions import NotFoundException
     try:
         status, end_time, _parent = store.run_state(run_id)
     except NotFoundException:
         return 401, "the run of this run token does not exist"
     now = time.time() if now is None else now
-    if status in TERMINAL and (end_time or now) < now - grace_seconds():
+    if status in TERMINAL_STATES and (end_time or now) < now - grace_seconds():
         return 401, "this run token expired: its run %s ended" % run_id
     sub = path[len("/api"):] if path.startswith("/api/") else path
     for verb, pattern, what in _DENIED:
-        if (verb == "*" or verb == method) and re.fullmatch(pattern, sub):
+        if verb == method and pattern.fullmatch(sub):
             return 403, "a run's token may not %s; use the workspace token" % what
     m = _RUN_WRITE.match(sub)
     if m and method not in ("GET", "HEAD", "OPTIONS") and not _within(store, run_id, m.group(2)):
@@ -86,13 +89,11 @@ def check_parent(request, store, parent_id):
     its own run tree. Raises HTTPException(403) otherwise."""
     run_id = getattr(request.state, "run_token_run", None)
     if run_id and parent_id and not _within(store, run_id, parent_id):
-        from fastapi import HTTPException
         raise HTTPException(403, "a run's token may add runs only to its own run tree, not under %s" % parent_id)
 
 
 def _root(store, run_id):
     """The top of ``run_id``'s run tree; None when a run on the way is unknown."""
-    from kyanite.exceptions import NotFoundException
     for _ in range(64):
         try:
             parent = store.run_state(run_id)[2]
