@@ -7,7 +7,8 @@ does, but without its banner, so the output is the log itself.
 
 import sys
 
-from kyanite.runtime.run import DRIVER_LOG, TERMINAL_STATES
+from kyanite.protocol.states import TERMINAL_STATES
+from kyanite.protocol.runfiles import DRIVER_LOG
 
 
 def _write(data):

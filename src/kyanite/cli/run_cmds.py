@@ -11,7 +11,8 @@ from kyanite.cli import _follow, _table
 from kyanite.cli._workspace import open_workspace
 from kyanite.core import Environment, Experiment, Run, ScriptRunConfig
 from kyanite.exceptions import UserErrorException
-from kyanite.runtime.run import DRIVER_LOG, TERMINAL_STATES, RunStatus
+from kyanite.protocol.states import TERMINAL_STATES, RunStatus
+from kyanite.protocol.runfiles import DRIVER_LOG
 
 EXIT_RUN_FAILED = 1  # a followed run ended Failed or Canceled
 

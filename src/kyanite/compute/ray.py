@@ -223,7 +223,7 @@ class StoreReporter(object):
         self.store.update_run(run_id, host=note)
 
     def lost(self, run_id, message, code):
-        from kyanite.runtime.run import RunStatus
+        from kyanite.protocol.states import RunStatus
         _, changed = self.store.set_status(run_id, RunStatus.FAILED, error={"message": message, "code": code},
                                            expect=(RunStatus.PREPARING, RunStatus.STARTING, RunStatus.RUNNING,
                                                    RunStatus.FINALIZING))

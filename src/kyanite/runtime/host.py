@@ -36,11 +36,15 @@ from urllib.parse import quote
 
 from kyanite.runtime import _sinks
 from kyanite.runtime._http import Client
-from kyanite.runtime.run import DRIVER_LOG, TERMINAL_STATES, RunStatus
+from kyanite.protocol.states import TERMINAL_STATES, RunStatus
+from kyanite.protocol.runfiles import DRIVER_LOG
 
 #: Modules copied into run environments so ``from kyanite.core import Run`` works there.
+#: The whole of ``kyanite.protocol`` travels with them (standard library only).
 RUNTIME_FILES = ("__init__.py", "exceptions.py", "runtime/__init__.py", "runtime/_http.py",
-                 "runtime/_sinks.py", "runtime/run.py", "runtime/model_path.py", "keras.py")
+                 "runtime/_sinks.py", "runtime/run.py", "runtime/model_path.py", "keras.py") + tuple(
+    "protocol/" + f for f in sorted(os.listdir(os.path.join(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))), "protocol"))) if f.endswith(".py"))
 _SHIM_CORE = ('"""kyanite inside a run environment: the stdlib-only runtime."""\n'
               "from kyanite.runtime.model_path import Model\n"
               "from kyanite.runtime.run import Run, RunStatus\n\n"

@@ -21,28 +21,14 @@ from urllib.parse import quote
 from kyanite.exceptions import (
     ActivityFailedException, NotFoundException, RunEnvironmentException, UserErrorException,
 )
+from kyanite.protocol.runfiles import DRIVER_LOG
+from kyanite.protocol.states import TERMINAL_STATES, RunStatus
 from kyanite.runtime import _sinks
 from kyanite.runtime._http import Client
 
 __all__ = ["Run", "RunStatus", "TERMINAL_STATES"]
 
 
-class RunStatus(object):
-    """The SDK v1 run states, in their usual order."""
-    NOT_STARTED = "NotStarted"
-    QUEUED = "Queued"
-    PREPARING = "Preparing"
-    STARTING = "Starting"
-    RUNNING = "Running"
-    FINALIZING = "Finalizing"
-    CANCEL_REQUESTED = "CancelRequested"
-    COMPLETED = "Completed"
-    FAILED = "Failed"
-    CANCELED = "Canceled"
-
-
-TERMINAL_STATES = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELED)
-DRIVER_LOG = "user_logs/std_log.txt"
 _context_run = None
 
 

@@ -29,7 +29,7 @@ import time
 from fastapi import HTTPException
 
 from kyanite.exceptions import NotFoundException
-from kyanite.runtime.run import TERMINAL_STATES
+from kyanite.protocol.states import TERMINAL_STATES
 
 PREFIX = "kyr1."
 

@@ -17,8 +17,8 @@ import threading
 import time
 
 from kyanite.exceptions import NotFoundException
-from kyanite.runtime.run import RunStatus
-from kyanite.store.database import ACTIVE_STATES
+from kyanite.protocol.states import RunStatus
+from kyanite.protocol.states import ACTIVE_STATES
 
 log = logging.getLogger("kyanite.scheduler")
 LOCAL_TARGET = {"name": "local", "type": "local", "config": {"type": "local"}}

@@ -47,9 +47,9 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import aliased
 
 from kyanite.exceptions import ConflictException, NotFoundException
-from kyanite.runtime.run import TERMINAL_STATES, RunStatus
+from kyanite.protocol.states import TERMINAL_STATES, RunStatus
 from kyanite.store import schema as s
-from kyanite.store.database import ACTIVE_STATES
+from kyanite.protocol.states import ACTIVE_STATES
 
 log = logging.getLogger("kyanite.sweeps")
 

@@ -23,14 +23,8 @@ from sqlalchemy import and_, create_engine, delete, event, func, select, update
 from sqlalchemy import text
 
 from kyanite.exceptions import ConflictException, NotFoundException, UserErrorException
-from kyanite.runtime.run import TERMINAL_STATES, RunStatus
+from kyanite.protocol.states import ACTIVE_STATES, TERMINAL_STATES, RunStatus, can_move, check_status
 from kyanite.store import schema as s
-
-ACTIVE_STATES = (RunStatus.PREPARING, RunStatus.STARTING, RunStatus.RUNNING,
-                 RunStatus.FINALIZING, RunStatus.CANCEL_REQUESTED)
-_ORDER = {st: i for i, st in enumerate((
-    RunStatus.NOT_STARTED, RunStatus.QUEUED, RunStatus.PREPARING, RunStatus.STARTING,
-    RunStatus.RUNNING, RunStatus.FINALIZING))}
 
 
 def _iso(t):
@@ -124,7 +118,7 @@ class Store(object):
     def create_run(self, experiment, status=RunStatus.NOT_STARTED, run_id=None, parent_id=None,
                    target=None, definition=None, display_name=None, run_type="run", tags=None,
                    properties=None):
-        _check_status(status)
+        check_status(status)
         exp = self.experiment(experiment, create=True)
         now = time.time()
         if run_id is None:
@@ -236,18 +230,14 @@ class Store(object):
         the run unchanged with ``changed=False``); a run never moves backwards among the
         active states. ``expect`` (a tuple) makes the change conditional on the current
         state. Returns ``(run, changed)``."""
-        _check_status(status)
+        check_status(status)
         now = time.time()
         with self._write_lock, self.engine.begin() as conn:
             row = conn.execute(select(s.runs).where(s.runs.c.id == run_id)).first()
             if row is None:
                 raise NotFoundException("No run with id %r in this workspace." % run_id)
             cur = row.status
-            if cur in TERMINAL_STATES or (expect is not None and cur not in expect):
-                changed = False
-            elif cur == RunStatus.CANCEL_REQUESTED and status not in TERMINAL_STATES:
-                changed = False
-            elif status in _ORDER and cur in _ORDER and _ORDER[status] < _ORDER[cur]:
+            if not can_move(cur, status) or (expect is not None and cur not in expect):
                 changed = False
             else:
                 values = {"status": status}
@@ -727,12 +717,6 @@ def _upsert_blocks(conn, rows):
         "vmin = excluded.vmin, vmax = excluded.vmax, step_min = excluded.step_min, step_max = "
         "excluded.step_max, first_value = excluded.first_value, last_value = excluded.last_value"
         % ", ".join([mark] * 10), rows)
-
-
-def _check_status(status):
-    if status not in _ORDER and status not in TERMINAL_STATES and status != RunStatus.CANCEL_REQUESTED:
-        raise UserErrorException("Unknown run status %r. Known: %s." % (status, ", ".join(
-            list(_ORDER) + [RunStatus.CANCEL_REQUESTED] + list(TERMINAL_STATES))))
 
 
 def _check_series(m):

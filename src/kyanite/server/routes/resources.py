@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from kyanite.exceptions import ConflictException
-from kyanite.runtime.run import RunStatus
-from kyanite.store.database import ACTIVE_STATES
+from kyanite.protocol.states import RunStatus
+from kyanite.protocol.states import ACTIVE_STATES
 
 router = APIRouter(tags=["resources"])
 

@@ -11,7 +11,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from kyanite.exceptions import NotFoundException, UserErrorException
-from kyanite.runtime.run import TERMINAL_STATES, RunStatus, DRIVER_LOG
+from kyanite.protocol.states import TERMINAL_STATES, RunStatus
+from kyanite.protocol.runfiles import DRIVER_LOG
 from kyanite.server import run_tokens
 
 router = APIRouter(tags=["runs"])

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from kyanite.exceptions import NotFoundException, UserErrorException
-from kyanite.runtime.run import TERMINAL_STATES, RunStatus
+from kyanite.protocol.states import TERMINAL_STATES, RunStatus
 from kyanite.server import sweeps as ctl
 
 router = APIRouter(tags=["sweeps"])

@@ -5,7 +5,8 @@ import sys
 import time
 
 from kyanite.exceptions import UserErrorException
-from kyanite.runtime.run import TERMINAL_STATES, Run, RunStatus
+from kyanite.runtime.run import Run
+from kyanite.protocol.states import TERMINAL_STATES, RunStatus
 
 __all__ = ["HyperDriveRun"]
 

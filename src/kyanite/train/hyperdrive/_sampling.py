@@ -19,7 +19,7 @@ import random
 import warnings
 
 from kyanite.exceptions import UserErrorException
-from kyanite.runtime.run import RunStatus
+from kyanite.protocol.states import RunStatus
 from kyanite.train.hyperdrive._expressions import (
     check_expression, discrete_size, grid_options, is_discrete, quantize, value_from_unit,
 )

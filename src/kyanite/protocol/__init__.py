@@ -1,0 +1,12 @@
+"""kyanite's shared contract: the states and typed records that the SDK, the server, the
+scheduler, the executors and the run host exchange.
+
+Standard library only and Python 3.6+ compatible, so the run host and the in-script runtime
+ship this package with them (``kyanite.runtime.host.RUNTIME_FILES``).
+"""
+
+from kyanite.protocol.states import (
+    ACTIVE_STATES, ALL_STATES, TERMINAL_STATES, RunStatus, can_move, check_status,
+)
+
+__all__ = ["RunStatus", "TERMINAL_STATES", "ACTIVE_STATES", "ALL_STATES", "can_move", "check_status"]
