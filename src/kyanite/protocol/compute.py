@@ -1,0 +1,223 @@
+"""Compute target configurations: the one typed record of what a target's ``config`` holds.
+
+Standard library only, Python 3.6+.
+
+Contract:
+
+- A target is stored as ``{"name", "type", "config"}``. ``ComputeConfig.from_json(d)`` takes
+  the config object with the target's ``type`` in it (``dict(target["config"],
+  type=target["type"])``), checks every field and returns the record. Anything wrong raises
+  ``ComputeConfigError`` (a ``UserErrorException`` and a ``ValueError``): its message names
+  the field, says what is wrong and what to give, and its ``field`` attribute names the
+  field. A field given as ``null`` or left out takes its default; an unknown field is
+  refused (a misspelt option must not be ignored).
+- ``to_json()`` gives every field of the record's type, defaults filled in and ``type``
+  included; ``ComputeConfig.from_json(c.to_json()) == c``.
+- Types and their fields:
+
+  - ``local``: the built-in target, this machine, one run per core. No fields.
+  - ``AmlCompute``: a local cluster that runs at most ``max_nodes`` runs at once
+    (1..``MAX_NODES``, default 1); ``min_nodes`` (0..``max_nodes``), ``vm_size`` and
+    ``vm_priority`` (strings), ``idle_seconds_before_scaledown`` (seconds >= 0 or null)
+    are kept for SDK v1 compatibility.
+  - ``RayCompute``: a Ray cluster by its dashboard ``address`` (normalized by
+    ``normalize_ray_address``; required), ``python`` and ``server_url`` (strings or null),
+    ``max_concurrent_runs`` (1..``MAX_NODES`` or null: one per CPU of the cluster),
+    ``autoscaling`` (bool), ``env_vars`` (names to strings, numbers or bools),
+    ``headers`` (names to strings, or null), ``stop_grace_seconds`` and
+    ``timeout_seconds`` (seconds or null), ``default_cpus_per_process`` (> 0, default 1)
+    and ``local_head`` (the record of a Ray head this workspace started, or null).
+
+  ``executor`` (which executor launches the runs) follows from the type: ``ray`` for
+  ``RayCompute``, ``local`` otherwise; a stored ``executor`` that disagrees is refused.
+"""
+
+import math
+
+from kyanite.exceptions import UserErrorException
+
+__all__ = ["ComputeConfig", "ComputeConfigError", "COMPUTE_TYPES", "MAX_NODES", "normalize_ray_address"]
+
+#: The most runs one target may run at once (``max_nodes``, ``max_concurrent_runs``).
+MAX_NODES = 1024
+
+
+class ComputeConfigError(UserErrorException, ValueError):
+    """A compute target config field is wrong; ``field`` names it."""
+
+    def __init__(self, field, message):
+        super(ComputeConfigError, self).__init__(message, field=field)
+
+
+def normalize_ray_address(address):
+    """``HOST:PORT`` or ``http(s)://HOST:PORT`` -> the dashboard URL without a trailing slash;
+    ``ComputeConfigError`` (field ``address``) for anything else."""
+    if not isinstance(address, str) or not address.strip():
+        raise ComputeConfigError("address", "A Ray dashboard address is needed, such as http://127.0.0.1:8265, "
+                                            "got %r." % (address,))
+    address = address.strip().rstrip("/")
+    if address.startswith("ray://"):
+        raise ComputeConfigError("address", "%r is a Ray Client address; give the dashboard address "
+                                            "(http://HEAD:8265), which serves the Ray Jobs API." % address)
+    if "://" not in address:
+        address = "http://" + address
+    if not address.startswith(("http://", "https://")):
+        raise ComputeConfigError("address", "The Ray dashboard address must be http(s)://HOST:PORT, got %r." % address)
+    return address
+
+
+# -- field checks: each takes (type name, field, value) and returns the value to keep ----------
+
+def _bad(kind, field, what, value):
+    return ComputeConfigError(field, "%s config field %r must be %s, got %r." % (kind, field, what, value))
+
+
+def _int_in(low, high):
+    def check(kind, field, value):
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise _bad(kind, field, "a whole number from %d to %d" % (low, high), value)
+        return value
+    return check
+
+
+def _seconds(kind, field, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise _bad(kind, field, "a number of seconds (0 or more)", value)
+    return value
+
+
+def _positive(kind, field, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise _bad(kind, field, "a number above 0", value)
+    return value
+
+
+def _text(kind, field, value):
+    if not isinstance(value, str):
+        raise _bad(kind, field, "a string", value)
+    return value
+
+
+def _url(kind, field, value):
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+        raise _bad(kind, field, "an http(s):// URL", value)
+    return value.rstrip("/")
+
+
+def _flag(kind, field, value):
+    if not isinstance(value, bool):
+        raise _bad(kind, field, "true or false", value)
+    return value
+
+
+def _mapping(value_types, what):
+    def check(kind, field, value):
+        if not isinstance(value, dict) or not all(
+                isinstance(k, str) and k and isinstance(v, value_types) for k, v in value.items()):
+            raise _bad(kind, field, what, value)
+        return dict(value)
+    return check
+
+
+def _record(kind, field, value):
+    if not isinstance(value, dict):
+        raise _bad(kind, field, "an object", value)
+    return dict(value)
+
+
+def _address(kind, field, value):
+    return normalize_ray_address(value)
+
+
+#: type -> (executor, {field: (check, default)}); a default of None means "not set".
+_FIELDS = {
+    "local": ("local", {}),
+    "AmlCompute": ("local", {
+        "vm_size": (_text, ""),
+        "vm_priority": (_text, "dedicated"),
+        "min_nodes": (_int_in(0, MAX_NODES), 0),
+        "max_nodes": (_int_in(1, MAX_NODES), 1),
+        "idle_seconds_before_scaledown": (_seconds, None),
+    }),
+    "RayCompute": ("ray", {
+        "address": (_address, None),
+        "python": (_text, None),
+        "server_url": (_url, None),
+        "max_concurrent_runs": (_int_in(1, MAX_NODES), None),
+        "autoscaling": (_flag, False),
+        "env_vars": (_mapping((str, int, float, bool), "an object of names to strings or numbers"), {}),
+        "headers": (_mapping(str, "an object of header names to strings"), None),
+        "stop_grace_seconds": (_seconds, None),
+        "timeout_seconds": (_positive, None),
+        "default_cpus_per_process": (_positive, 1),
+        "local_head": (_record, None),
+    }),
+}
+_REQUIRED = {"RayCompute": ("address",)}
+
+#: The types a target may have (``local`` is the built-in one).
+COMPUTE_TYPES = tuple(_FIELDS)
+
+
+class ComputeConfig(object):
+    """One compute target's validated config (see the module docstring). Fields are
+    attributes: ``type``, ``executor`` and the fields of the type."""
+
+    def __init__(self, type_, executor, fields):
+        self.type = type_
+        self.executor = executor
+        self._fields = fields
+        for k, v in fields.items():
+            setattr(self, k, v)
+
+    @classmethod
+    def from_json(cls, data):
+        """The record of ``data`` (the config with ``type`` in it); ComputeConfigError naming
+        the first wrong field."""
+        if not isinstance(data, dict):
+            raise ComputeConfigError("config", "A compute target config must be a JSON object, got %r." % (data,))
+        kind = data.get("type")
+        if kind not in _FIELDS:
+            raise ComputeConfigError("type", "Unknown compute target type %r; known: %s." % (
+                kind, ", ".join(t for t in COMPUTE_TYPES if t != "local")))
+        executor, spec = _FIELDS[kind]
+        unknown = sorted(set(data) - set(spec) - {"type", "executor"}, key=str)
+        if unknown:
+            raise ComputeConfigError(unknown[0], "Unknown %s config field %r; known fields: %s." % (
+                kind, unknown[0], ", ".join(sorted(spec)) or "none"))
+        if data.get("executor") not in (None, executor):
+            raise ComputeConfigError("executor", "A %s target runs on the %r executor, not %r." % (
+                kind, executor, data["executor"]))
+        fields = {}
+        for name, (check, default) in sorted(spec.items()):
+            value = data.get(name)
+            if value is None:
+                if name in _REQUIRED.get(kind, ()):
+                    raise ComputeConfigError(name, "%s config field %r is required." % (kind, name))
+                value = dict(default) if isinstance(default, dict) else default
+            else:
+                value = check(kind, name, value)
+            fields[name] = value
+        if kind == "AmlCompute" and fields["min_nodes"] > fields["max_nodes"]:
+            raise ComputeConfigError("min_nodes", "AmlCompute config field 'min_nodes' (%d) must not exceed "
+                                                  "max_nodes (%d)." % (fields["min_nodes"], fields["max_nodes"]))
+        return cls(kind, executor, fields)
+
+    def to_json(self):
+        """Every field, defaults filled in, ``type`` and ``executor`` included."""
+        out = {"type": self.type, "executor": self.executor}
+        for k, v in self._fields.items():
+            out[k] = dict(v) if isinstance(v, dict) else v
+        return out
+
+    def __eq__(self, other):
+        return isinstance(other, ComputeConfig) and self.to_json() == other.to_json()
+
+    def __ne__(self, other):
+        return not self == other
+
+    def __repr__(self):
+        shown = dict(self.to_json())
+        if shown.get("headers"):
+            shown["headers"] = dict((k, "***") for k in shown["headers"])  # may hold credentials
+        return "ComputeConfig(%s)" % ", ".join("%s=%r" % kv for kv in sorted(shown.items()))
