@@ -5,8 +5,12 @@ Standard library only and Python 3.6+ compatible, so the run host and the in-scr
 ship this package with them (``kyanite.runtime.host.RUNTIME_FILES``).
 """
 
+from kyanite.protocol.compute import (
+    COMPUTE_TYPES, MAX_NODES, ComputeConfig, ComputeConfigError, normalize_ray_address,
+)
 from kyanite.protocol.states import (
     ACTIVE_STATES, ALL_STATES, TERMINAL_STATES, RunStatus, can_move, check_status,
 )
 
-__all__ = ["RunStatus", "TERMINAL_STATES", "ACTIVE_STATES", "ALL_STATES", "can_move", "check_status"]
+__all__ = ["RunStatus", "TERMINAL_STATES", "ACTIVE_STATES", "ALL_STATES", "can_move", "check_status",
+           "ComputeConfig", "ComputeConfigError", "COMPUTE_TYPES", "MAX_NODES", "normalize_ray_address"]
