@@ -10,9 +10,10 @@ import sys
 import textwrap
 import time
 
+import psutil
 import pytest
 
-from kyanite.serving.server import make_token
+from kyanite.serving.server import key_hash, make_token
 from kyanite.serving.shim import build_shim
 
 PY36 = "/root/.pyenv/versions/3.6.15/bin/python"
@@ -37,7 +38,8 @@ class Scorer(object):
         self.state_path = str(tmp / "state.json")
         self.cfg = {"name": "svc", "generation": 1, "host": "127.0.0.1", "port": self.port,
                     "entryScript": str(src / "score.py"), "sourceDir": str(src), "stateFile": self.state_path,
-                    "keys": keys, "tokenAuth": token, "secret": "s3cret"}
+                    "keyHashes": [key_hash(k) for k in keys] if keys else None, "tokenAuth": token,
+                    "secret": "s3cret"}
         with open(self.cfg_path, "w") as f:
             json.dump(self.cfg, f)
         env = dict(os.environ, PYTHONPATH=build_shim(str(tmp / "cache")), PYTHONUNBUFFERED="1")
@@ -181,7 +183,7 @@ def test_keys_tokens_and_reload(tmp_path, scorers):
     assert sc.request("POST", "/score", body, {"Authorization": "Bearer " + forged})[0] == 401
     assert sc.request("GET", "/")[0] == 200  # health needs no key
     # rotate: new keys in the config, then the admin reload
-    sc.cfg["keys"] = ["k3", "k2"]
+    sc.cfg["keyHashes"] = [key_hash("k3"), key_hash("k2")]
     with open(sc.cfg_path, "w") as f:
         json.dump(sc.cfg, f)
     assert sc.request("POST", "/-/reload", "", {"X-Kyanite-Admin": "wrong"})[0] == 401
@@ -225,3 +227,100 @@ def test_port_in_use_and_config_removal(tmp_path, scorers):
     assert ok.state()["state"] == "Healthy"
     os.unlink(ok.cfg_path)  # the deployment was deleted: the process leaves by itself
     assert ok.proc.wait(10) == 5
+
+
+# -- request framing and size: raw sockets, as a hostile client sends them ------------------
+
+def _raw(port, data, timeout=5.0):
+    """Send ``data`` and read until the server closes; ``(status, whole answer)``. A server
+    that waits for more body instead of answering makes this raise socket.timeout."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(data)
+        out = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        s.close()
+    return int(out.split(b" ", 2)[1]), out
+
+
+def _head(extra, key="k1"):
+    lines = ["POST /score HTTP/1.1", "Host: x"] + (["Authorization: Bearer " + key] if key else []) + extra
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
+
+
+def test_malformed_lengths_and_chunk_sizes_answer_400(tmp_path, scorers):
+    sc = scorers(tmp_path, SCRIPT, keys=["k1", "k2"])
+    assert sc.state()["state"] == "Healthy"
+    for cl in ("-1", "+5", "1x", " -0x10"):
+        code, out = _raw(sc.port, _head(["Content-Length: " + cl]) + b'{"x": [1]}')
+        assert code == 400 and b"Content-Length" in out, (cl, out)
+    code, out = _raw(sc.port, _head(["Content-Length: 10", "Content-Length: 11"]) + b'{"x": [1]}')
+    assert code == 400
+    for size in (b"-5", b"0x10", b"+5", b"zz", b"1" * 40):
+        code, out = _raw(sc.port, _head(["Transfer-Encoding: chunked"]) + size + b"\r\n" + b"a" * 64)
+        assert code == 400 and b"chunk" in out, (size, out)
+    code, out = _raw(sc.port, _head(["Transfer-Encoding: gzip, chunked"]) + b"5\r\nhello\r\n0\r\n\r\n")
+    assert code == 400 and b"Transfer-Encoding" in out
+    # a chunk-size line that never ends is cut off, not buffered
+    code, out = _raw(sc.port, _head(["Transfer-Encoding: chunked"]) + b"1" * 100000)
+    assert code == 400
+    # well-formed requests still score, on a kept-alive connection
+    conn = http.client.HTTPConnection("127.0.0.1", sc.port, timeout=10)
+    for _ in range(2):
+        assert sc.request("POST", "/score", '{"x": [1]}', {"Authorization": "Bearer k2"}, conn=conn)[0] == 200
+    assert sc.request("GET", "/health")[0] == 200
+
+
+def test_oversized_bodies_answer_413_while_streaming(tmp_path, scorers):
+    sc = scorers(tmp_path, SCRIPT, keys=["k1", "k2"], models={"KYANITE_SCORING_MAX_BODY_MB": "1"})
+    assert sc.state()["state"] == "Healthy"
+    code, _ = _raw(sc.port, _head(["Content-Length: %d" % (2 << 20)]))  # refused from the header
+    assert code == 413
+    # chunks of 256 KiB: refused once the announced sizes pass 1 MiB, before that chunk is sent
+    s = socket.create_connection(("127.0.0.1", sc.port), timeout=5)
+    s.sendall(_head(["Transfer-Encoding: chunked"]))
+    for _ in range(4):
+        s.sendall(b"40000\r\n" + b" " * 0x40000 + b"\r\n")
+    s.sendall(b"40000\r\n")
+    out = s.recv(65536)
+    s.close()
+    assert out.startswith(b"HTTP/1.1 413"), out
+    code, _ = _raw(sc.port, _head(["Transfer-Encoding: chunked"]) + b"7fffffffffffffff\r\n")
+    assert code == 413
+    # under the cap, chunked still works
+    body = b'{"x": [' + b" " * 500000 + b'1]}'
+    code, out = _raw(sc.port, _head(["Transfer-Encoding: chunked", "Connection: close"])
+                     + b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n")
+    assert code == 200 and b'"y": [2]' in out
+
+
+def test_unauthorized_big_body_is_refused_before_it_is_read(tmp_path, scorers):
+    sc = scorers(tmp_path, SCRIPT, keys=["k1", "k2"])
+    assert sc.state()["state"] == "Healthy"
+    proc = psutil.Process(sc.proc.pid)
+    rss0 = proc.memory_info().rss
+    size = 90 << 20  # under the 100 MB cap: the old server read it all, then said 401
+    for key in (None, "wrong"):
+        s = socket.create_connection(("127.0.0.1", sc.port), timeout=5)
+        s.sendall(_head(["Content-Length: %d" % size, "Content-Type: application/json"], key=key)
+                  + b"[" * (256 << 10))
+        out = s.recv(65536)  # answered while the client is still sending
+        assert out.startswith(b"HTTP/1.1 401") and b"Connection: close" in out, out
+        sent, block = 256 << 10, b"[" * (1 << 20)
+        with pytest.raises(OSError):  # the server closed: the rest cannot be sent
+            while sent < size:
+                s.sendall(block)
+                sent += len(block)
+        s.close()
+        assert sent < size // 2
+    # 'Expect: 100-continue' without the key: 401 in place of '100 Continue'
+    code, out = _raw(sc.port, _head(["Content-Length: %d" % size, "Expect: 100-continue"], key=None))
+    assert code == 401 and b"100 Continue" not in out
+    assert proc.memory_info().rss - rss0 < (8 << 20)
+    assert sc.request("POST", "/score", '{"x": [1]}', {"Authorization": "Bearer k1"})[0] == 200
+    assert sc.request("POST", "/-/reload", "x" * 1000, {"X-Kyanite-Admin": "nope"})[0] == 401

@@ -17,10 +17,20 @@ script, calls its ``init()`` once and then serves:
 - ``POST /-/reload`` (header ``X-Kyanite-Admin: <secret>``): re-read the keys from the
   config file; the deployment manager calls it after ``regen_key``.
 
+Request bodies: the key (or admin secret) is checked from the headers *before* any body
+byte is read; a refused request is answered 401 (404 for an unknown route) and the
+connection closed, its body unread (what the client already sent is discarded for at most
+``LINGER_BYTES``/``LINGER_SECONDS`` so it can read the answer). A ``Content-Length`` that
+is not a plain decimal number (negative, signed, repeated with other values) or a chunk
+size that is not plain hex answers 400; a body over ``MAX_BODY`` (default 100 MB,
+``KYANITE_SCORING_MAX_BODY_MB``) answers 413, for a chunked body as soon as the chunk
+sizes announced pass the cap, before that chunk is read.
+
 Config keys (written by :mod:`kyanite.server.deployments`, mode 0600): ``name``,
 ``generation``, ``host``, ``port``, ``entryScript`` (absolute path), ``sourceDir``,
-``stateFile``, ``keys`` (``[primary, secondary]`` or null), ``tokenAuth``, ``secret``,
-``swagger`` (optional document).
+``stateFile``, ``keyHashes`` (``[key_hash(primary), key_hash(secondary)]`` or null: the
+process never sees a key itself), ``tokenAuth``, ``secret`` (signs tokens and guards
+``/-/reload``), ``swagger`` (optional document).
 
 The state file (JSON, replaced atomically) tells the manager how it goes:
 ``{"state": "Initializing" | "Healthy" | "Failed", "pid", "generation", "port", "error"}``.
@@ -35,6 +45,7 @@ import hmac
 import importlib.util
 import json
 import os
+import re
 import signal
 import socket
 import sys
@@ -46,6 +57,15 @@ from socketserver import ThreadingMixIn
 
 MAX_BODY = int(os.environ.get("KYANITE_SCORING_MAX_BODY_MB", "100")) * 1024 * 1024
 TOKEN_PREFIX = "kt1."
+LINGER_BYTES, LINGER_SECONDS = 1 << 20, 1.0
+MAX_LINE = 4096  # a chunk-size or trailer line
+_DECIMAL = re.compile(r"^[0-9]{1,20}$")
+_HEX = re.compile(br"^[0-9A-Fa-f]{1,16}$")
+
+
+def key_hash(key):
+    """What the scoring process holds for an endpoint key: ``sha256:<hex>`` of its UTF-8."""
+    return "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 def make_token(secret, name, expires):
@@ -81,11 +101,14 @@ class ScoringApp(object):
         self._set_keys(self.cfg)
 
     def _set_keys(self, cfg):
-        keys = cfg.get("keys") or []
-        self.keys = [k.encode("utf-8") for k in keys if k]
+        self.key_hashes = [h.encode("ascii") for h in cfg.get("keyHashes") or [] if h]
         self.token_auth = bool(cfg.get("tokenAuth"))
         self.secret = cfg.get("secret") or ""
-        self.auth = bool(self.keys) or self.token_auth
+        self.auth = bool(self.key_hashes) or self.token_auth
+
+    def admin(self, header):
+        given = (header or "").encode("utf-8")
+        return bool(self.secret) and hmac.compare_digest(given, self.secret.encode("utf-8"))
 
     def reload_keys(self):
         with open(self.config_path) as f:
@@ -97,10 +120,12 @@ class ScoringApp(object):
             return True
         if not header or not header[:7].lower() == "bearer ":
             return False
-        given = header[7:].strip().encode("utf-8")
+        given = header[7:].strip()
+        digest = key_hash(given).encode("ascii")
+        given = given.encode("utf-8")
         ok = False
-        for k in self.keys:  # compare with every key: no early exit on timing
-            ok = hmac.compare_digest(given, k) or ok
+        for h in self.key_hashes:  # compare with every key: no early exit on timing
+            ok = hmac.compare_digest(digest, h) or ok
         if not ok and self.token_auth and given.startswith(TOKEN_PREFIX.encode("ascii")):
             try:
                 expires = int(given.decode("ascii")[len(TOKEN_PREFIX):].split(".", 1)[0])
@@ -209,24 +234,93 @@ class Handler(BaseHTTPRequestHandler):
     def _json(self, code, obj, extra=None):
         self._send(code, json.dumps(obj), extra=extra)
 
+    def _refuse(self, code, message, extra=None):
+        """Answer an error and close the connection without reading the request's body;
+        what the client already sent is discarded (bounded), so it gets the answer rather
+        than a connection reset."""
+        self.close_connection = True
+        self._json(code, {"error": message}, extra=extra)
+        try:
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(LINGER_SECONDS)
+            left, deadline = LINGER_BYTES, time.time() + LINGER_SECONDS
+            while left > 0 and time.time() < deadline:
+                data = self.connection.recv(min(65536, left))
+                if not data:
+                    break
+                left -= len(data)
+        except OSError:
+            pass
+
+    def _check(self):
+        """``(code, message, headers)`` refusing this POST from its line and headers alone
+        (route, key, body framing), or None. Reads no body byte."""
+        app = self.server.app
+        path = self.path.split("?", 1)[0]
+        if path == "/score":
+            if not app.authorized(self.headers.get("Authorization")):
+                return 401, ("Unauthorized: send 'Authorization: Bearer <key>' with one of the service's "
+                             "keys (service.get_keys())."), {"WWW-Authenticate": "Bearer"}
+        elif path == "/-/reload":
+            if not app.admin(self.headers.get("X-Kyanite-Admin")):
+                return 401, "unauthorized", None
+        else:
+            return 404, "Not found: %s. POST your input to /score." % path, None
+        te = self.headers.get_all("Transfer-Encoding") or []
+        if te:
+            if [v.strip().lower() for v in te] != ["chunked"]:
+                return 400, ("Unsupported Transfer-Encoding %r: send the body with a Content-Length or "
+                             "'Transfer-Encoding: chunked'." % ", ".join(te)), None
+            return None
+        lengths = set(v.strip() for v in self.headers.get_all("Content-Length") or [])
+        if len(lengths) > 1 or not all(_DECIMAL.match(v) for v in lengths):
+            return 400, ("Malformed Content-Length %s: it must be one non-negative decimal number of bytes."
+                         % ", ".join(sorted(lengths))), None
+        if lengths and int(lengths.pop()) > MAX_BODY:
+            return 413, "Request body over %d MB." % (MAX_BODY // 1024 // 1024), None
+        return None
+
+    def handle_expect_100(self):
+        refused = self._check()  # 'Expect: 100-continue': refuse before the client sends the body
+        if refused is not None:
+            self._refuse(*refused)
+            return False
+        return BaseHTTPRequestHandler.handle_expect_100(self)
+
+    def _line(self):
+        line = self.rfile.readline(MAX_LINE + 1)
+        if len(line) > MAX_LINE or not line.endswith(b"\n"):
+            raise ValueError("a chunk-size or trailer line is too long or cut short")
+        return line.rstrip(b"\r\n")
+
     def _body(self):
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+        """The body (after :meth:`_check`); None when over ``MAX_BODY``. ValueError: bad framing."""
+        if self.headers.get("Transfer-Encoding"):
             parts, total = [], 0
             while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                size = self._line().split(b";", 1)[0].strip()
+                if not _HEX.match(size):
+                    raise ValueError("chunk size %r is not a hexadecimal number" % size[:40])
+                size = int(size, 16)
                 if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
+                    trailers = 0
+                    while self._line():
+                        trailers += 1
+                        if trailers > 100:
+                            raise ValueError("too many trailer lines")
                     return b"".join(parts)
                 total += size
                 if total > MAX_BODY:
                     return None
-                parts.append(self.rfile.read(size))
-                self.rfile.readline()
+                data = self.rfile.read(size)
+                if len(data) != size or self._line():
+                    raise ValueError("a chunk is shorter than its size")
+                parts.append(data)
         n = int(self.headers.get("Content-Length") or 0)
-        if n > MAX_BODY:
-            return None
-        return self.rfile.read(n) if n else b""
+        data = self.rfile.read(n) if n else b""
+        if len(data) != n:
+            raise ValueError("the body is shorter than its Content-Length")
+        return data
 
     def do_GET(self):
         app = self.server.app
@@ -246,30 +340,21 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         app = self.server.app
-        path = self.path.split("?", 1)[0]
+        refused = self._check()
+        if refused is not None:
+            return self._refuse(*refused)
         try:
             body = self._body()
-        except (ValueError, OSError):
-            self.close_connection = True
-            return self._json(400, {"error": "Malformed request body framing."})
+        except (ValueError, OSError) as exc:
+            return self._refuse(400, "Malformed request body framing: %s." % exc)
         if body is None:
-            self.close_connection = True
-            return self._json(413, {"error": "Request body over %d MB." % (MAX_BODY // 1024 // 1024)})
-        if path == "/score":
-            return self._score(app, body)
-        if path == "/-/reload":
-            secret = (self.headers.get("X-Kyanite-Admin") or "").encode("utf-8")
-            if not app.secret or not hmac.compare_digest(secret, app.secret.encode("utf-8")):
-                return self._json(401, {"error": "unauthorized"})
+            return self._refuse(413, "Request body over %d MB." % (MAX_BODY // 1024 // 1024))
+        if self.path.split("?", 1)[0] == "/-/reload":
             app.reload_keys()
             return self._json(200, {"reloaded": True})
-        self._json(404, {"error": "Not found: %s. POST your input to /score." % path})
+        return self._score(app, body)
 
     def _score(self, app, body):
-        if not app.authorized(self.headers.get("Authorization")):
-            return self._json(401, {"error": "Unauthorized: send 'Authorization: Bearer <key>' with one of the "
-                                             "service's keys (service.get_keys())."},
-                              extra={"WWW-Authenticate": "Bearer"})
         try:
             raw = body.decode("utf-8")
         except UnicodeDecodeError as exc:
