@@ -2,7 +2,10 @@
 
 ``ensure_server(layout)`` returns the URL of a healthy server for the workspace folder,
 starting ``python -m kyanite.server`` detached (its output in ``server.log``) when none
-answers. A file lock keeps concurrent callers from starting two.
+answers. A file lock keeps concurrent callers from starting two, and the server's own
+workspace lock (``kyanite.server.workspace_lock``) keeps any other starter out: when the
+started process reports that another server holds the workspace (one started by hand, or
+still starting), ``start_server`` waits for that server and returns its URL.
 """
 
 import fcntl
@@ -15,6 +18,7 @@ import psutil
 
 from kyanite.exceptions import ServerNotRunningException
 from kyanite.runtime._http import Client
+from kyanite.server import workspace_lock
 
 
 def healthy(url, timeout=2.0):
@@ -26,9 +30,14 @@ def healthy(url, timeout=2.0):
 
 
 def running_url(layout):
+    """The URL of this workspace's server when it answers: from ``server.json``, else from
+    the holder of the workspace lock; None when none answers."""
     info = layout.server_info()
     if info and psutil.pid_exists(info["pid"]) and healthy(info["url"]):
         return info["url"]
+    held = workspace_lock.holder(layout)
+    if held and held.get("url") and held != info and healthy(held["url"]):
+        return held["url"]
     return None
 
 
@@ -45,14 +54,16 @@ def ensure_server(layout, timeout=60.0, quiet=False):
 
 
 def start_server(layout, timeout=60.0, quiet=False):
-    if os.path.exists(layout.server_path):
-        os.unlink(layout.server_path)
+    if workspace_lock.holder(layout) is None and os.path.exists(layout.server_path):
+        os.unlink(layout.server_path)  # left by a server that died
     with open(layout.log_path, "ab") as log:
         proc = subprocess.Popen([sys.executable, "-m", "kyanite.server", "--workspace-dir", layout.root],
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True, close_fds=True)
     deadline = time.time() + timeout
     while time.time() < deadline:
+        if proc.poll() == workspace_lock.EXIT_ALREADY_RUNNING:
+            return _wait_for_holder(layout, deadline, quiet)
         if proc.poll() is not None:
             raise ServerNotRunningException(
                 "The workspace server for %s exited at start (code %s):\n%s" % (
@@ -68,10 +79,29 @@ def start_server(layout, timeout=60.0, quiet=False):
                                     % (timeout, _tail(layout.log_path)))
 
 
+def _wait_for_holder(layout, deadline, quiet):
+    """Another server holds the workspace: return its URL once it answers."""
+    while time.time() < deadline:
+        url = running_url(layout)
+        if url:
+            if not quiet:
+                print("kyanite: the workspace server already runs at %s" % url)
+            return url
+        if workspace_lock.holder(layout) is None:
+            break  # it went away meanwhile
+        time.sleep(0.05)
+    info = workspace_lock.holder(layout) or {}
+    raise ServerNotRunningException(
+        "Another workspace server holds %s (pid %s) but does not answer%s. Stop it with "
+        "`kyanite server stop`, then try again." % (
+            layout.root, info.get("pid", "unknown"), " at %s" % info["url"] if info.get("url") else ""))
+
+
 def stop_server(layout, timeout=15.0):
-    """Stop the server of this workspace folder; True when one was running."""
-    info = layout.server_info()
-    if not info or not psutil.pid_exists(info["pid"]):
+    """Stop the server of this workspace folder (the one in ``server.json``, else the
+    holder of the workspace lock); True when one was running."""
+    info = layout.server_info() or workspace_lock.holder(layout)
+    if not info or not info.get("pid") or not psutil.pid_exists(info["pid"]):
         return False
     try:
         p = psutil.Process(info["pid"])

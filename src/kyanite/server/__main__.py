@@ -4,6 +4,11 @@ Binds ``--host`` (default 127.0.0.1) on ``--port``; without one it reuses the po
 workspace settings, else takes a free one and records it there, so hosts of running runs
 find a restarted server at the same address. Writes ``server.json`` once listening and
 removes it on exit.
+
+One server per workspace: before it binds or writes anything it takes the workspace lock
+(``kyanite.server.workspace_lock``) for its whole life. When another server holds it, it
+exits with code ``EXIT_ALREADY_RUNNING`` (75) and a message naming that server's pid and
+url, leaving ``server.json`` alone.
 """
 
 import argparse
@@ -24,11 +29,17 @@ def main(argv=None):
     import uvicorn
 
     from kyanite.server.app import configure_logging, create_app
+    from kyanite.server import workspace_lock
     from kyanite.server.layout import WorkspaceLayout
 
     layout = WorkspaceLayout(args.workspace_dir)
     if not layout.exists():
         sys.exit("No kyanite workspace at %s (run `kyanite init` first)." % args.workspace_dir)
+    try:
+        lock = workspace_lock.acquire(layout)  # held until this process exits
+    except workspace_lock.AlreadyRunning as exc:
+        print(str(exc), file=sys.stderr)
+        raise SystemExit(workspace_lock.EXIT_ALREADY_RUNNING)
     settings = layout.settings()
     host = args.host or settings.get("host") or "127.0.0.1"
     port = args.port if args.port is not None else (settings.get("port") or 0)
@@ -50,6 +61,7 @@ def main(argv=None):
         layout.write_settings(settings)
     url_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
     url = "http://%s:%d" % (url_host, port)
+    lock.record(url=url)
     configure_logging()
     app = create_app(layout, url, database_url=args.database_url)
     info = {"pid": os.getpid(), "url": url, "port": port, "host": host}
@@ -64,6 +76,7 @@ def main(argv=None):
         cur = layout.server_info()
         if cur and cur.get("pid") == os.getpid():
             os.unlink(layout.server_path)
+        lock.release()
 
 
 def _serve(app, config, sockets):

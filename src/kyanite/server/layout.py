@@ -7,14 +7,23 @@
   back on the address running hosts know), ``host``, ``database_url`` (None = SQLite file).
 - ``kyanite.db``, ``artifacts/``: the metadata database and the artifact store.
 - ``server.json`` (while a server runs: pid, url), ``server.log``, ``hosts/<run>.log``.
+- ``serve.lock``: flocked by the running server for its life (one server per workspace,
+  ``kyanite.server.workspace_lock``); ``server.lock``: serializes on-demand starts.
+
+All of it is the owner's alone: :meth:`WorkspaceLayout.secure` makes the folder and its
+subfolders ``artifacts/``, ``hosts/``, ``deployments/`` 0700 and the files directly in it
+(token, database and its -wal/-shm, settings, ``server.json``, logs) 0600. ``create``
+and every server start call it, so workspaces made before are fixed too.
 """
 
 import json
 import os
 import secrets
+import stat
 import time
 
 DIRNAME = ".kyanite"
+PRIVATE_DIRS = ("artifacts", "hosts", "deployments")
 
 
 class WorkspaceLayout(object):
@@ -39,9 +48,25 @@ class WorkspaceLayout(object):
     def exists(self):
         return os.path.isfile(self.settings_path)
 
+    def secure(self):
+        """Owner-only modes (see the module docstring); creates the private subfolders."""
+        os.makedirs(self.root, mode=0o700, exist_ok=True)
+        for d in PRIVATE_DIRS:
+            os.makedirs(self.p(d), mode=0o700, exist_ok=True)
+        for entry in [self.root] + [self.p(e) for e in os.listdir(self.root)]:
+            try:
+                st = os.lstat(entry)
+                mode = 0o700 if stat.S_ISDIR(st.st_mode) else 0o600
+                if not stat.S_ISLNK(st.st_mode) and st.st_mode & 0o777 != mode \
+                        and (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
+                    os.chmod(entry, mode)
+            except OSError:
+                pass  # gone meanwhile, or not ours
+
     def create(self, name):
-        """Create the folder, settings and a fresh token (0600). Idempotent."""
-        os.makedirs(self.root, exist_ok=True)
+        """Create the folder (owner-only, see :meth:`secure`), settings and a fresh token.
+        Idempotent."""
+        self.secure()
         if not os.path.isfile(self.token_path):
             fd = os.open(self.token_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as f:
@@ -75,7 +100,9 @@ class WorkspaceLayout(object):
 
 
 def _write_json(path, data):
+    """Replace ``path`` atomically with ``data``, owner-only (0600)."""
     tmp = path + ".tmp"
-    with open(tmp, "w") as f:
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
         json.dump(data, f, indent=2)
     os.replace(tmp, path)
