@@ -42,7 +42,8 @@ from kyanite.protocol.runfiles import DRIVER_LOG
 #: Modules copied into run environments so ``from kyanite.core import Run`` works there.
 #: The whole of ``kyanite.protocol`` travels with them (standard library only).
 RUNTIME_FILES = ("__init__.py", "exceptions.py", "runtime/__init__.py", "runtime/_http.py",
-                 "runtime/_sinks.py", "runtime/run.py", "runtime/model_path.py", "keras.py") + tuple(
+                 "runtime/_sinks.py", "runtime/run.py", "runtime/model_path.py", "keras.py",
+                 "settings.py") + tuple(
     "protocol/" + f for f in sorted(os.listdir(os.path.join(os.path.dirname(os.path.dirname(
         os.path.abspath(__file__))), "protocol"))) if f.endswith(".py"))
 _SHIM_CORE = ('"""kyanite inside a run environment: the stdlib-only runtime."""\n'
