@@ -121,6 +121,8 @@ class Setting(object):
     def default_value(self):
         if self.type == "path" and self.default:
             return os.path.expanduser(self.default)
+        if isinstance(self.default, dict):
+            return dict(self.default)  # a caller may change its copy
         return self.default
 
     def default_text(self):
@@ -151,7 +153,10 @@ TABLE = (
             (SERVER,)),
     Setting("KYANITE_SNAPSHOT_MAX_MB", "megabytes", 300.0,
             "The largest source snapshot a submit uploads; a bigger source folder is refused with its biggest files named.",
-            (SDK,)),
+            (SDK, SERVER)),
+    Setting("KYANITE_UPLOAD_MAX_MB", "megabytes", 20480.0,
+            "The largest file upload (run artifact, datastore file) the server accepts (bigger: 413).",
+            (SERVER,)),
     Setting("KYANITE_SCORING_MAX_BODY_MB", "megabytes", 100.0,
             "The largest request body a deployment's scoring server accepts (bigger: 413).",
             (SCORING,)),
@@ -224,6 +229,12 @@ TABLE = (
             (TESTS,)),
     Setting("KYANITE_CHROMIUM", "path", None,
             "The Chromium binary the studio tests drive (unset: `chromium` on PATH).",
+            (TESTS,)),
+    Setting("KYANITE_PG_PORT", "integer", 54329,
+            "The port of the PostgreSQL server `.ci/postgres.sh` starts for the tests.",
+            (TESTS,)),
+    Setting("KYANITE_PG_DIR", "path", "/tmp/kyanite-ci-pg",
+            "The data folder of the PostgreSQL server `.ci/postgres.sh` starts for the tests.",
             (TESTS,)),
     Setting("KYANITE_TEST_SESSION", "text", None,
             "Marks every process a test session starts, so that the session ends them all at exit.",

@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 
+from kyanite import settings
 from kyanite.exceptions import KyaniteException
 
 EXIT_ERROR = 2
@@ -58,7 +59,7 @@ def parse(argv):
 
 def main(argv=None):
     args = parse(sys.argv[1:] if argv is None else argv)
-    debug = bool(os.environ.get("KYANITE_DEBUG"))
+    debug = settings.get("KYANITE_DEBUG")
     try:
         return args.func(args) or 0
     except BrokenPipeError:

@@ -8,6 +8,7 @@ import time
 
 from kyanite.cli import _table, _workspace
 from kyanite.core import _server
+from kyanite import settings as env_settings
 from kyanite.exceptions import KyaniteException, UserErrorException
 from kyanite.runtime._http import Client
 
@@ -185,7 +186,7 @@ def _counts(url, token):
 
 def _remote_status(found):
     url = found.remote_url
-    token = found.config.get("token") or os.environ.get("KYANITE_TOKEN")
+    token = found.config.get("token") or env_settings.get("KYANITE_TOKEN")
     up = _server.healthy(url)
     pairs = [("Workspace", "%s (remote, from %s)" % (found.config.get("workspace_name"), found.config_path)),
              ("Server", "running" if up else "not reachable"), ("URL", url)]

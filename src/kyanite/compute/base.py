@@ -9,6 +9,8 @@ Contract for every executor:
 - ``alive(handle)`` is True, False, or None when the executor cannot tell (then the
   server relies on heartbeats alone).
 - ``capacity(config)`` is how many runs of a target may execute at once.
+``config`` is always a target's validated config: ``ComputeConfig.to_json()`` of
+:mod:`kyanite.protocol.compute` (``type`` and ``executor`` included, defaults filled in).
 The server's scheduler is the only caller; it owns the run's state transitions.
 """
 

@@ -16,6 +16,7 @@ import time
 
 import psutil
 
+from kyanite import settings
 from kyanite.compute.base import Executor
 
 
@@ -24,7 +25,7 @@ class LocalExecutor(Executor):
         self.log_dir = log_dir
         os.makedirs(log_dir, exist_ok=True)
         #: keep one host started ahead, waiting on stdin (KYANITE_WARM_HOST=0 turns it off)
-        self.warm_spare = os.environ.get("KYANITE_WARM_HOST", "1") != "0" if warm_spare is None else warm_spare
+        self.warm_spare = settings.get("KYANITE_WARM_HOST") if warm_spare is None else warm_spare
         self._spare = None
 
     def launch(self, run, env):

@@ -68,6 +68,7 @@ import urllib.error
 import urllib.request
 
 from kyanite.compute.base import Executor
+from kyanite.protocol.compute import ComputeConfig, normalize_ray_address
 
 log = logging.getLogger("kyanite.compute.ray")
 
@@ -108,16 +109,9 @@ class RayLaunchError(Exception):
 
 
 def normalize_address(address):
-    """``HOST:PORT`` or ``http(s)://HOST:PORT`` -> the dashboard URL without a trailing slash."""
-    if not isinstance(address, str) or not address.strip():
-        raise ValueError("A Ray dashboard address is needed, such as http://127.0.0.1:8265, got %r." % (address,))
-    address = address.strip().rstrip("/")
-    if address.startswith("ray://"):
-        raise ValueError("%r is a Ray Client address; give the dashboard address (http://HEAD:8265), "
-                         "which serves the Ray Jobs API." % address)
-    if "://" not in address:
-        address = "http://" + address
-    return address
+    """``HOST:PORT`` or ``http(s)://HOST:PORT`` -> the dashboard URL without a trailing slash
+    (``kyanite.protocol.compute.normalize_ray_address``; a ValueError otherwise)."""
+    return normalize_ray_address(address)
 
 
 def _client_class():
@@ -353,7 +347,7 @@ class RayExecutor(Executor):
     def launch(self, run, env):
         run_id = run["runId"]
         target = self.targets(run["target"])
-        config = dict(target["config"])
+        config = ComputeConfig.from_json(dict(target["config"], type=target["type"])).to_json()
         client = self.client(config)
         request = self.request(run, config)
         dist = (run.get("runDefinition") or {}).get("distributed") or {}

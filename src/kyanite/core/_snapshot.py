@@ -16,6 +16,7 @@ import tarfile
 
 import pathspec
 
+from kyanite import settings
 from kyanite.exceptions import UserErrorException
 
 ALWAYS_IGNORED = [".git/", "__pycache__/", ".kyanite/", ".ipynb_checkpoints/", "/outputs/", "/logs/",
@@ -53,7 +54,7 @@ def make_snapshot(root, max_mb=None):
         raise UserErrorException(
             "source_directory %r does not exist or is not a folder. Give the folder that "
             "holds your training script." % root)
-    max_bytes = int(float(max_mb or os.environ.get("KYANITE_SNAPSHOT_MAX_MB", 300)) * 1024 * 1024)
+    max_bytes = int(float(max_mb or settings.get("KYANITE_SNAPSHOT_MAX_MB")) * 1024 * 1024)
     files = list_files(root)
     sizes = [(os.path.getsize(os.path.join(root, f)), f) for f in files]
     total = sum(s for s, _ in sizes)

@@ -9,6 +9,7 @@ SDK speaks REST only.
 import json
 import os
 
+from kyanite import settings
 from kyanite.exceptions import UserErrorException
 from kyanite.runtime._http import Client
 from kyanite.server.layout import DIRNAME, WorkspaceLayout
@@ -92,7 +93,7 @@ class Workspace(object):
             except ValueError as exc:
                 raise UserErrorException("%s is not valid JSON: %s" % (config_path, exc))
         if cfg.get("server_url"):
-            token = cfg.get("token") or os.environ.get("KYANITE_TOKEN")
+            token = cfg.get("token") or settings.get("KYANITE_TOKEN")
             if not token:
                 raise UserErrorException("%s names server %s but no token: add \"token\" or set "
                                          "KYANITE_TOKEN." % (config_path, cfg["server_url"]))

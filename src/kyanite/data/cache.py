@@ -35,6 +35,7 @@ import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
+from kyanite import settings
 from kyanite.data._common import DataError, human_size, identity_key, source_label
 from kyanite.exceptions import KyaniteException, NotFoundException, UserErrorException
 
@@ -44,7 +45,7 @@ CHUNK = 1 << 20
 
 
 def default_cache_dir():
-    return os.environ.get("KYANITE_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "kyanite")
+    return settings.get("KYANITE_CACHE_DIR")
 
 
 class _Transient(Exception):

@@ -31,6 +31,8 @@ import subprocess
 import threading
 import time
 
+from kyanite import settings
+
 PROCESS_LOG = "user_logs/std_log_process_%d.txt"
 
 
@@ -71,7 +73,7 @@ def plan(dist, base_env, user_env=None, master_addr=None, ports=None):
     per_node = max(1, int(dist.get("processCountPerNode") or 1))
     world = nodes * per_node
     user_env = user_env or {}
-    addr = master_addr or base_env.get("KYANITE_NODE_IP") or "127.0.0.1"
+    addr = master_addr or settings.get("KYANITE_NODE_IP", base_env) or "127.0.0.1"
     master_port, jax_port = ports or free_ports(2, "127.0.0.1" if addr == "127.0.0.1" else "")
     tf_cluster = None
     if kind == "TensorFlow":

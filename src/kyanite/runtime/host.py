@@ -34,6 +34,7 @@ import threading
 import time
 from urllib.parse import quote
 
+from kyanite import settings
 from kyanite.runtime import _sinks
 from kyanite.runtime._http import Client
 from kyanite.protocol.states import TERMINAL_STATES, RunStatus
@@ -53,7 +54,7 @@ _SHIM_CORE = ('"""kyanite inside a run environment: the stdlib-only runtime."""\
 
 
 def cache_dir():
-    return os.environ.get("KYANITE_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "kyanite")
+    return settings.get("KYANITE_CACHE_DIR")
 
 
 class LogShipper(object):
@@ -259,7 +260,7 @@ class Host(object):
             "hostname": socket.gethostname(), "host_pid": os.getpid()}}, retry_seconds=600)
         if run["status"] in TERMINAL_STATES:
             return 0
-        interval = float(os.environ.get("KYANITE_HEARTBEAT_INTERVAL", "2"))
+        interval = settings.get("KYANITE_HEARTBEAT_INTERVAL")
         threading.Thread(target=self.heartbeat_loop, args=(interval,), daemon=True).start()
         signal.signal(signal.SIGTERM, self.cancel)
         self.log = LogShipper(self.client, self.run_id)
@@ -274,7 +275,7 @@ class Host(object):
             self.finish(RunStatus.FAILED, {"message": "Run host error: %s" % exc, "code": "HostError"})
             rc = 1
         finally:
-            if os.environ.get("KYANITE_KEEP_WORKDIR") != "1":
+            if not settings.get("KYANITE_KEEP_WORKDIR"):
                 shutil.rmtree(workdir, ignore_errors=True)
                 shutil.rmtree(workdir + ".inputs", ignore_errors=True)  # mounted/downloaded datasets
         return rc
@@ -551,7 +552,7 @@ def main(argv=None):
         args.run_id = _standby()
         if args.run_id is None:
             sys.exit(0)
-    client = Client(os.environ["KYANITE_SERVER_URL"], os.environ.get("KYANITE_TOKEN"), retry_seconds=600)
+    client = Client(settings.require("KYANITE_SERVER_URL"), settings.get("KYANITE_TOKEN"), retry_seconds=600)
     sys.exit(Host(args.run_id, client).execute())
 
 

@@ -7,7 +7,9 @@ import os
 import threading
 from urllib.parse import quote
 
-DEFAULT_INTERVAL = 2.0
+from kyanite import settings
+
+DEFAULT_INTERVAL = settings.SETTINGS["KYANITE_LOGS_SYNC_INTERVAL"].default
 #: Files larger than this wait for the host's final upload.
 DEFAULT_MAX_BYTES = 64 << 20
 
@@ -141,10 +143,4 @@ def _size(n):
 
 
 def _env_interval():
-    raw = os.environ.get("KYANITE_LOGS_SYNC_INTERVAL")
-    if not raw:
-        return DEFAULT_INTERVAL
-    try:
-        return float(raw)
-    except ValueError:
-        return DEFAULT_INTERVAL
+    return settings.get("KYANITE_LOGS_SYNC_INTERVAL")  # its default is DEFAULT_INTERVAL

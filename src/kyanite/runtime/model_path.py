@@ -23,6 +23,7 @@ version folder.
 
 import os
 
+from kyanite import settings
 from kyanite.exceptions import ModelNotFoundException
 
 __all__ = ["Model", "get_model_path", "MODEL_DIR_VARS", "MODELS_ROOT_VAR", "CACHE_DIRS"]
@@ -61,13 +62,18 @@ def _in_root(root, name, version):
     return None
 
 
+def _model_dir(var):
+    """KYANITE_MODEL_DIR through the settings table; AZUREML_MODEL_DIR as it is."""
+    return settings.get(var) if var in settings.SETTINGS else os.environ.get(var)
+
+
 def _searched():
     roots = []
-    root = os.environ.get(MODELS_ROOT_VAR)
+    root = settings.get(MODELS_ROOT_VAR)
     if root:
         roots.append(root)
     for var in MODEL_DIR_VARS:
-        d = os.environ.get(var)
+        d = _model_dir(var)
         if d and d not in roots:
             roots.append(d)
     roots.extend(os.path.abspath(d) for d in CACHE_DIRS)
@@ -88,7 +94,7 @@ def get_model_path(model_name, version=None):
         if found:
             return found
     for var in MODEL_DIR_VARS:  # one model: the variable names <root>/<name>/<version> itself
-        d = os.environ.get(var)
+        d = _model_dir(var)
         if d and os.path.isdir(d):
             d = os.path.normpath(d)
             parent, ver = os.path.split(d)

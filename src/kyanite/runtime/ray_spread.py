@@ -27,13 +27,15 @@ import signal
 import threading
 import time
 
+from kyanite import settings
+
 SPREAD_VAR = "KYANITE_RAY_SPREAD"
 BUNDLE_VAR = "KYANITE_RAY_BUNDLE"
 
 
 def wanted(definition):
     dist = definition.get("distributed") or {}
-    return (os.environ.get(SPREAD_VAR) == "1" and bool(dist) and dist.get("type") != "TensorFlow"
+    return (settings.get(SPREAD_VAR) and bool(dist) and dist.get("type") != "TensorFlow"
             and int(dist.get("nodeCount") or 1) > 1)
 
 
@@ -49,7 +51,7 @@ class NodeGroup(object):
         from kyanite.runtime import distributed
         from kyanite.runtime._http import Client
         from kyanite.runtime.host import Host, LogShipper, MetricShipper
-        client = Client(os.environ["KYANITE_SERVER_URL"], os.environ.get("KYANITE_TOKEN"), retry_seconds=600)
+        client = Client(settings.require("KYANITE_SERVER_URL"), settings.get("KYANITE_TOKEN"), retry_seconds=600)
         host = Host(run_id, client)
         host.experiment = experiment
         log = LogShipper(client, run_id, "user_logs/std_log_node_%d.txt" % node_rank)
@@ -129,14 +131,14 @@ class Spread(object):
         # nodes, rather than dropping their actors with the ranks still running there
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self.host.cancel)
-        bundle = dict((k, v) for k, v in json.loads(os.environ.get(BUNDLE_VAR) or '{"CPU": 1}').items() if v)
+        bundle = dict((k, v) for k, v in settings.get(BUNDLE_VAR).items() if v)
         node_id = ray.get_runtime_context().get_node_id()
         self.pg = placement_group([dict(bundle) for _ in range(self.nodes)], strategy="STRICT_SPREAD",
                                   bundle_label_selector=[{"ray.io/node-id": node_id}] + [{}] * (self.nodes - 1))
         self.log.line("reserving %d nodes on Ray (STRICT_SPREAD, %s each; node 0 is this one)"
                       % (self.nodes, ", ".join("%g %s" % (v, k) for k, v in sorted(bundle.items()))))
         ready = self.pg.ready()
-        limit = timeout or float(os.environ.get("KYANITE_RAY_SPREAD_TIMEOUT") or 900)
+        limit = timeout or settings.get("KYANITE_RAY_SPREAD_TIMEOUT")
         deadline = time.time() + limit
         while True:
             done, _ = ray.wait([ready], timeout=1.0)

@@ -21,6 +21,7 @@ from urllib.parse import quote
 from kyanite.exceptions import (
     ActivityFailedException, NotFoundException, RunEnvironmentException, UserErrorException,
 )
+from kyanite import settings
 from kyanite.protocol.runfiles import DRIVER_LOG
 from kyanite.protocol.states import TERMINAL_STATES, RunStatus
 from kyanite.runtime import _sinks
@@ -92,18 +93,18 @@ class Run(object):
         global _context_run
         if _context_run is not None:
             return _context_run
-        run_id = os.environ.get("KYANITE_RUN_ID")
+        run_id = settings.get("KYANITE_RUN_ID")
         if not run_id:
             if not allow_offline:
                 raise RunEnvironmentException(
                     "Run.get_context(allow_offline=False) called outside of a kyanite run.")
             _context_run = _OfflineRun()
             return _context_run
-        client = Client(os.environ["KYANITE_SERVER_URL"], os.environ.get("KYANITE_TOKEN"),
+        client = Client(settings.require("KYANITE_SERVER_URL"), settings.get("KYANITE_TOKEN"),
                         retry_seconds=300.0)
-        spool = os.environ.get("KYANITE_METRICS_SPOOL")
+        spool = settings.get("KYANITE_METRICS_SPOOL")
         sink = _sinks.SpoolSink(spool) if spool else _sinks.HttpSink(client)
-        details = {"runId": run_id, "experiment": os.environ.get("KYANITE_EXPERIMENT"),
+        details = {"runId": run_id, "experiment": settings.get("KYANITE_EXPERIMENT"),
                    "status": RunStatus.RUNNING}
         _context_run = cls(None, run_id, _client=client, _details=details, _sink=sink)
         return _context_run
@@ -160,9 +161,9 @@ class Run(object):
         """Inside the run's script: ``{input name: local folder}`` of the datasets passed
         with as_mount()/as_download() (a tabular dataset consumed direct gives its id).
         Elsewhere: the run's record of its inputs (name, id, version, fingerprint, mode)."""
-        paths = os.environ.get("KYANITE_INPUT_DATASETS")
-        if paths and self._id == os.environ.get("KYANITE_RUN_ID"):
-            return dict(json.loads(paths))
+        paths = settings.get("KYANITE_INPUT_DATASETS")
+        if paths and self._id == settings.get("KYANITE_RUN_ID"):
+            return dict(paths)
         return dict(self._refresh().get("inputDatasets") or {})
 
     # -- details ---------------------------------------------------------------
@@ -336,7 +337,7 @@ class Run(object):
         path not uploaded yet is sent from the working folder first. Returns the Model."""
         path = (model_path or model_name).replace("\\", "/").strip("/")
         _check_artifact_name(path)
-        if os.environ.get("KYANITE_RUN_ID") == self._id:  # outputs are uploaded at the end: send them now
+        if settings.get("KYANITE_RUN_ID") == self._id:  # outputs are uploaded at the end: send them now
             local = os.path.join(os.getcwd(), *path.split("/"))
             if os.path.isdir(local):
                 self.upload_folder(path, local)

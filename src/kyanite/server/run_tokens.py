@@ -28,6 +28,7 @@ import time
 
 from fastapi import HTTPException
 
+from kyanite import settings
 from kyanite.exceptions import NotFoundException
 from kyanite.protocol.states import TERMINAL_STATES
 
@@ -60,7 +61,7 @@ def run_of(workspace_token, token):
 
 
 def grace_seconds():
-    return float(os.environ.get("KYANITE_RUN_TOKEN_GRACE") or 600)
+    return settings.get("KYANITE_RUN_TOKEN_GRACE")
 
 
 def check(store, run_id, method, path, now=None):

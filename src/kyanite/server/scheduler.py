@@ -9,6 +9,10 @@ Watchdog: fails active runs whose host stopped heartbeating for ``heartbeat_time
 seconds (counted from the server's start at the earliest, so a restart is not a death),
 or whose host process is gone (where the executor can tell), and ends runs stuck in
 CancelRequested after ``cancel_grace`` seconds.
+
+A broken target (a stored config that ``ComputeConfig`` refuses, say from an older
+workspace, or an executor that cannot be built) fails its own queued runs with the reason
+(``ComputeTargetBroken``), logged once; the other targets' runs go on.
 """
 
 import logging
@@ -16,7 +20,8 @@ import os
 import threading
 import time
 
-from kyanite.exceptions import NotFoundException
+from kyanite.exceptions import ConflictException, NotFoundException
+from kyanite.protocol.compute import ComputeConfig, ComputeConfigError
 from kyanite.protocol.states import RunStatus
 from kyanite.protocol.states import ACTIVE_STATES
 
@@ -37,6 +42,7 @@ class Scheduler(object):
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._cancel_seen = {}
+        self._broken_logged = set()
         self._threads = [threading.Thread(target=self._loop, name="kyanite-scheduler", daemon=True),
                          threading.Thread(target=self._watch, name="kyanite-watchdog", daemon=True)]
 
@@ -57,9 +63,23 @@ class Scheduler(object):
             return LOCAL_TARGET
         return self.store.compute(name)
 
+    def config_for(self, target):
+        """The target's validated ``ComputeConfig``; ConflictException (409) naming the target
+        and the field when its stored config is not valid."""
+        try:
+            return ComputeConfig.from_json(dict(target["config"] or {}, type=target["type"]))
+        except ComputeConfigError as exc:
+            raise ConflictException(
+                "Compute target %r has a stored config that is not valid: %s Delete the target and create "
+                "it again." % (target["name"], exc.message), field=exc.field)
+
     def executor_for(self, target):
-        kind = target["config"].get("executor", "local")
-        return self.executors[kind]
+        return self.executors[self.config_for(target).executor]
+
+    def capacity(self, target):
+        """How many runs of ``target`` may execute at once (its executor's ``capacity``
+        of the validated config)."""
+        return self.executor_for(target).capacity(self.config_for(target).to_json())
 
     # -- scheduling ----------------------------------------------------------------
     def _loop(self):
@@ -81,10 +101,19 @@ class Scheduler(object):
                     self._finish(run_id, RunStatus.FAILED, "Compute target %r was deleted while the "
                                  "run was queued." % target_name, "ComputeTargetNotFound")
                     continue
-                executor = self.executor_for(target)
+                except Exception as exc:  # a record the store cannot read
+                    self._fail_broken(run_id, target_name, exc)
+                    continue
                 if target_name not in free:
-                    cfg = dict(target["config"], type=target["type"])
-                    free[target_name] = executor.capacity(cfg) - self.store.count_active(target_name)
+                    try:  # a broken target fails its own runs, not the whole pass
+                        free[target_name] = self.capacity(target)
+                    except Exception as exc:
+                        free[target_name] = exc
+                    else:
+                        free[target_name] -= self.store.count_active(target_name)
+                if isinstance(free[target_name], Exception):
+                    self._fail_broken(run_id, target_name, free[target_name])
+                    continue
                 if free[target_name] <= 0:
                     continue
                 run, changed = self.store.set_status(run_id, RunStatus.PREPARING, expect=(RunStatus.QUEUED,))
@@ -92,7 +121,7 @@ class Scheduler(object):
                     continue
                 free[target_name] -= 1
                 try:
-                    handle = executor.launch(run, self.run_env(run_id))
+                    handle = self.executor_for(target).launch(run, self.run_env(run_id))
                 except Exception as exc:
                     log.exception("launch failed")
                     self._finish(run_id, RunStatus.FAILED, "Could not start the run host: %s" % exc,
@@ -100,6 +129,18 @@ class Scheduler(object):
                     continue
                 self.store.update_run(run_id, host=handle)
                 self.notifier.changed(run_id)
+
+    def _fail_broken(self, run_id, target_name, exc):
+        """Fail a queued run of a target that cannot be used; the reason is logged once."""
+        reason = getattr(exc, "message", None) or "%s: %s" % (type(exc).__name__, exc)
+        if (target_name, reason) not in self._broken_logged:
+            self._broken_logged.add((target_name, reason))
+            log.error("compute target %r cannot run anything; its queued runs fail: %s", target_name, reason)
+        run, changed = self.store.set_status(run_id, RunStatus.FAILED, expect=(RunStatus.QUEUED,), error={
+            "message": "Compute target %r cannot run this run: %s" % (target_name, reason),
+            "code": "ComputeTargetBroken"})
+        if changed:
+            self.notifier.changed(run_id)
 
     def run_env(self, run_id):
         """The host environment for one run: ``KYANITE_TOKEN`` is that run's token
@@ -159,8 +200,8 @@ class Scheduler(object):
                 continue
             try:
                 executor = self.executor_for(self.target(run["target"]))
-            except NotFoundException:
-                executor = self.executors["local"]
+            except Exception:  # target deleted or broken: the host's own handle names its executor
+                executor = self.executors[handle.get("executor") or "local"]
             if run["status"] == RunStatus.CANCEL_REQUESTED:
                 first = self._cancel_seen.setdefault(rid, now)
                 if now - first > self.cancel_grace or executor.alive(handle) is False:

@@ -351,7 +351,7 @@ class SweepController(object):
         if st.capacity is None or now - st.capacity[1] > 5.0:
             try:
                 cap = capacity_of(self.scheduler, sweep.get("target"))[0]
-            except NotFoundException:
+            except (NotFoundException, ConflictException):  # deleted or broken: its children fail
                 cap = None
             st.capacity = (cap, now)
         cap = st.capacity[0]
@@ -500,8 +500,7 @@ def _num(x):
 
 def capacity_of(scheduler, target_name):
     target = scheduler.target(target_name)
-    executor = scheduler.executor_for(target)
-    return executor.capacity(dict(target["config"], type=target["type"])), target
+    return scheduler.capacity(target), target
 
 
 def outputs_folder(artifacts, run_id):

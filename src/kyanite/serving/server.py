@@ -55,7 +55,9 @@ import traceback
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from socketserver import ThreadingMixIn
 
-MAX_BODY = int(os.environ.get("KYANITE_SCORING_MAX_BODY_MB", "100")) * 1024 * 1024
+from kyanite import settings
+
+MAX_BODY = int(settings.get("KYANITE_SCORING_MAX_BODY_MB") * 1024 * 1024)
 TOKEN_PREFIX = "kt1."
 LINGER_BYTES, LINGER_SECONDS = 1 << 20, 1.0
 MAX_LINE = 4096  # a chunk-size or trailer line

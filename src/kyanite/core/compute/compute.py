@@ -6,7 +6,8 @@ at once; the others wait Queued. Records live on the workspace server.
 """
 
 
-from kyanite.exceptions import ComputeTargetException, ConflictException, NotFoundException
+from kyanite.exceptions import ComputeTargetException, ConflictException, NotFoundException, UserErrorException
+from kyanite.protocol.compute import ComputeConfig, ComputeConfigError
 
 __all__ = ["ComputeTarget", "AmlCompute", "AmlComputeProvisioningConfiguration", "ComputeTargetStatus"]
 
@@ -53,6 +54,8 @@ class ComputeTarget(object):
         self.name = record["name"]
         self.type = record["type"]
         self.provisioning_state = record.get("provisioningState", "Succeeded")
+        #: ``[{"code", "message"}]`` when the server cannot use the target's stored config, else None
+        self.provisioning_errors = [record["error"]] if record.get("error") else None
 
     @classmethod
     def _from_record(cls, workspace, record):
@@ -73,7 +76,7 @@ class ComputeTarget(object):
         except BaseException as exc:
             if resource is not None:
                 resource.stop()
-            if isinstance(exc, ConflictException):
+            if isinstance(exc, UserErrorException):  # a taken name, a refused config
                 raise ComputeTargetException(exc.message)
             raise
         return ComputeTarget._from_record(workspace, record)
@@ -100,14 +103,17 @@ class ComputeTarget(object):
         return list(workspace.compute_targets.values())
 
     def refresh_state(self):
-        self._record = _fetch(self.workspace, self.name)
+        self._init(self.workspace, _fetch(self.workspace, self.name))
 
     def wait_for_completion(self, show_output=False, min_node_count=None, timeout_in_minutes=20,
                             is_delete_operation=False):
         self.refresh_state()
         if show_output:
             st = self.get_status()
-            print("Provisioning operation finished, operation \"Succeeded\"")
+            print("Provisioning operation finished, operation \"%s\"" % self.provisioning_state)
+            if self.provisioning_errors:
+                print("%s %r cannot run anything: %s" % (self.type, self.name, self.provisioning_errors[0]["message"]))
+                return
             print("%s %r: %d of %d slots free, %d queued" % (self.type, self.name, st.free_capacity,
                                                               st.capacity, st.queued_run_count))
 
@@ -133,11 +139,9 @@ class AmlComputeProvisioningConfiguration(object):
 
     def __init__(self, vm_size="", vm_priority="dedicated", min_nodes=0, max_nodes=None,
                  idle_seconds_before_scaledown=None, **kwargs):
-        if max_nodes is not None and int(max_nodes) < 1:
-            raise ComputeTargetException("max_nodes must be 1 or more, got %r." % max_nodes)
-        self.config = {"vm_size": vm_size, "vm_priority": vm_priority, "min_nodes": min_nodes,
-                       "max_nodes": int(max_nodes or 1), "executor": "local",
-                       "idle_seconds_before_scaledown": idle_seconds_before_scaledown}
+        self.config = checked_config(self.type, {
+            "vm_size": vm_size, "vm_priority": vm_priority, "min_nodes": min_nodes, "max_nodes": max_nodes,
+            "idle_seconds_before_scaledown": idle_seconds_before_scaledown})
 
 
 class AmlCompute(ComputeTarget):
@@ -170,6 +174,17 @@ class AmlCompute(ComputeTarget):
 
 
 _TYPES = {"AmlCompute": AmlCompute}
+
+
+def checked_config(type_, config):
+    """``config`` validated and filled in by ``kyanite.protocol.compute.ComputeConfig`` (without
+    ``type``, as it is stored); ComputeTargetException naming the wrong field."""
+    try:
+        data = ComputeConfig.from_json(dict(config, type=type_)).to_json()
+    except ComputeConfigError as exc:
+        raise ComputeTargetException(exc.message)
+    data.pop("type")
+    return data
 
 
 def _fetch(workspace, name):

@@ -26,7 +26,7 @@ Options of ``attach_configuration`` (all optional but ``address``):
   before Ray kills it (default 15); ``default_cpus_per_process`` (default 1).
 """
 
-from kyanite.core.compute.compute import _TYPES, ComputeTarget, ComputeTargetStatus
+from kyanite.core.compute.compute import _TYPES, ComputeTarget, ComputeTargetStatus, checked_config
 from kyanite.exceptions import ComputeTargetException
 
 __all__ = ["RayCompute", "RayComputeAttachConfiguration", "RayComputeProvisioningConfiguration",
@@ -38,20 +38,12 @@ class RayComputeAttachConfiguration(object):
 
     def __init__(self, address, python=None, server_url=None, max_concurrent_runs=None, autoscaling=False,
                  env_vars=None, headers=None, stop_grace_seconds=None, default_cpus_per_process=None):
-        from kyanite.compute.ray import normalize_address
-        try:
-            address = normalize_address(address)
-        except ValueError as exc:
-            raise ComputeTargetException(str(exc))
-        if max_concurrent_runs is not None and int(max_concurrent_runs) < 1:
-            raise ComputeTargetException("max_concurrent_runs must be 1 or more, got %r." % max_concurrent_runs)
-        self.address = address
-        self.config = {"executor": "ray", "address": address, "python": python, "server_url": server_url,
-                       "max_concurrent_runs": int(max_concurrent_runs) if max_concurrent_runs else None,
-                       "autoscaling": bool(autoscaling), "env_vars": dict(env_vars or {}),
-                       "headers": dict(headers) if headers else None,
-                       "stop_grace_seconds": stop_grace_seconds,
-                       "default_cpus_per_process": default_cpus_per_process or 1}
+        self.config = checked_config(self.type, {
+            "address": address, "python": python, "server_url": server_url,
+            "max_concurrent_runs": max_concurrent_runs, "autoscaling": bool(autoscaling),
+            "env_vars": dict(env_vars or {}), "headers": dict(headers) if headers else None,
+            "stop_grace_seconds": stop_grace_seconds, "default_cpus_per_process": default_cpus_per_process})
+        self.address = self.config["address"]
 
     def __repr__(self):
         return "RayComputeAttachConfiguration(address=%r)" % self.address

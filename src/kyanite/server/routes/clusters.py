@@ -17,8 +17,8 @@ router = APIRouter(tags=["resources"])
 def cluster(name: str, request: Request):
     s = request.app.state.k
     target = s.scheduler.target(name)
-    executor = s.scheduler.executor_for(target)
-    cfg = dict(target["config"], type=target["type"])
+    executor = s.scheduler.executor_for(target)  # 409 for a broken stored config
+    cfg = s.scheduler.config_for(target).to_json()
     describe = getattr(executor, "cluster_status", None)
     if describe is not None:
         info = describe(cfg)

@@ -1,4 +1,10 @@
-"""Compute targets and environments."""
+"""Compute targets and environments.
+
+``POST /api/computes`` validates the config with ``kyanite.protocol.compute.ComputeConfig``
+(400 naming the field; nothing stored) and stores its normalized form. Listing and
+getting a target never fail on a broken stored record: that entry answers
+``provisioningState: "Failed"`` and ``error: {code, message}``.
+"""
 
 from typing import Optional
 
@@ -6,6 +12,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from kyanite.exceptions import ConflictException
+from kyanite.protocol.compute import COMPUTE_TYPES, ComputeConfig, ComputeConfigError
 from kyanite.protocol.states import RunStatus
 from kyanite.protocol.states import ACTIVE_STATES
 
@@ -23,13 +30,16 @@ class ComputeCreate(BaseModel):
 
 
 def _with_status(s, target):
-    cfg = dict(target["config"], type=target["type"])
-    executor = s.scheduler.executor_for(target)
     active = s.store.count_active(target["name"])
     queued = len([1 for _, t in s.store.queued_runs() if t == target["name"]])
+    try:
+        capacity = s.scheduler.capacity(target)
+    except Exception as exc:  # a broken record is listed with what is wrong, never a 500
+        reason = getattr(exc, "message", None) or "%s: %s" % (type(exc).__name__, exc)
+        return dict(target, provisioningState="Failed", error={"code": "ComputeTargetBroken", "message": reason},
+                    status={"capacity": 0, "running": active, "queued": queued, "free": 0})
     return dict(target, provisioningState="Succeeded", status={
-        "capacity": executor.capacity(cfg), "running": active, "queued": queued,
-        "free": max(0, executor.capacity(cfg) - active)})
+        "capacity": capacity, "running": active, "queued": queued, "free": max(0, capacity - active)})
 
 
 @router.get("/computes")
@@ -43,7 +53,12 @@ def create_compute(body: ComputeCreate, request: Request):
     s = k(request)
     if body.name == "local":
         raise ConflictException("'local' is the built-in compute target; choose another name.")
-    return _with_status(s, s.store.create_compute(body.name, body.type, body.config))
+    cfg = ComputeConfig.from_json(dict(body.config, type=body.type))
+    if cfg.type == "local":
+        raise ComputeConfigError("type", "'local' is the built-in target's type; create one of type %s."
+                                 % " or ".join(t for t in COMPUTE_TYPES if t != "local"))
+    stored = dict((key, v) for key, v in cfg.to_json().items() if key != "type")
+    return _with_status(s, s.store.create_compute(body.name, cfg.type, stored))
 
 
 @router.get("/computes/{name}")
