@@ -504,7 +504,10 @@ def _safe_extract(tar, dest):
             if member.issym() or member.islnk():
                 continue
             raise ValueError("unsafe path in snapshot: %r" % member.name)
-    tar.extractall(base, filter="data")
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(base, filter="data")
+    else:  # a Python without extraction filters (before 3.8.17/3.11.4): plain files and folders only
+        tar.extractall(base, members=[m for m in tar.getmembers() if m.isfile() or m.isdir()])
 
 
 def _env_error(exc):

@@ -59,8 +59,15 @@ class ServerState(object):
         self.server_url = server_url
         host_env = dict(os.environ, KYANITE_SERVER_URL=server_url, KYANITE_TOKEN=self.token,
                         PYTHONUNBUFFERED="1")
-        executors = Executors({"local": LocalExecutor(layout.hosts_dir)}, factories={"ray": self._ray_executor})
+        executors = Executors({"local": LocalExecutor(layout.hosts_dir, run_as_for=self._run_as)},
+                              factories={"ray": self._ray_executor})
         self.scheduler = Scheduler(self.store, executors, host_env, self.notifier)
+
+    def _run_as(self, run):
+        """The OS user a local run's host runs as: its target's ``run_as``, else the
+        workspace setting ``run_as`` (read at server start), else None (the server's user)."""
+        return self.scheduler.config_for(self.scheduler.target(run.get("target"))).run_as \
+            or self.settings.get("run_as")
 
     def _ray_executor(self):
         """Built when a Ray target is first used (imports Ray's job client only then)."""

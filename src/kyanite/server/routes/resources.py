@@ -57,6 +57,9 @@ def create_compute(body: ComputeCreate, request: Request):
     if cfg.type == "local":
         raise ComputeConfigError("type", "'local' is the built-in target's type; create one of type %s."
                                  % " or ".join(t for t in COMPUTE_TYPES if t != "local"))
+    if getattr(cfg, "run_as", None):
+        from kyanite.compute import run_as
+        run_as.lookup(cfg.run_as)  # 400 naming run_as when there is no such user
     stored = dict((key, v) for key, v in cfg.to_json().items() if key != "type")
     return _with_status(s, s.store.create_compute(body.name, cfg.type, stored))
 
