@@ -11,7 +11,8 @@ def test_aml_compute_defaults_and_round_trip():
     c = ComputeConfig.from_json({"type": "AmlCompute", "max_nodes": 3})
     assert (c.type, c.executor, c.max_nodes, c.min_nodes, c.vm_size) == ("AmlCompute", "local", 3, 0, "")
     assert c.to_json() == {"type": "AmlCompute", "executor": "local", "max_nodes": 3, "min_nodes": 0,
-                           "vm_size": "", "vm_priority": "dedicated", "idle_seconds_before_scaledown": None}
+                           "vm_size": "", "vm_priority": "dedicated", "idle_seconds_before_scaledown": None,
+                           "run_as": None}
     assert ComputeConfig.from_json(c.to_json()) == c
     assert ComputeConfig.from_json({"type": "AmlCompute"}).max_nodes == 1
     assert ComputeConfig.from_json({"type": "AmlCompute", "max_nodes": None}).max_nodes == 1
@@ -27,7 +28,16 @@ def test_what_the_sdk_writes_is_accepted():
     c = ComputeConfig.from_json(dict(ray.config, type=ray.type))
     assert (c.executor, c.address, c.max_concurrent_runs, c.env_vars) == ("ray", "http://127.0.0.1:8265", 2, {"A": 1})
     assert "'y'" not in repr(c)  # headers may hold credentials
-    assert ComputeConfig.from_json({"type": "local"}).to_json() == {"type": "local", "executor": "local"}
+    assert ComputeConfig.from_json({"type": "local"}).to_json() == {"type": "local", "executor": "local",
+                                                                    "run_as": None}
+
+
+@pytest.mark.parametrize("bad", ["", "a b", "../x", "-x", 5, ["u"], "x" * 40])
+def test_a_bad_run_as_is_refused_naming_the_field(bad):
+    with pytest.raises(ComputeConfigError) as info:
+        ComputeConfig.from_json({"type": "AmlCompute", "run_as": bad})
+    assert info.value.field == "run_as" and "an OS user name" in info.value.message
+    assert ComputeConfig.from_json({"type": "AmlCompute", "run_as": "kyanite-run"}).run_as == "kyanite-run"
 
 
 @pytest.mark.parametrize("bad", ["abc", -5, 0, 10 ** 9, [2], 2.5, True, {"n": 1}])

@@ -15,11 +15,14 @@ Contract:
   included; ``ComputeConfig.from_json(c.to_json()) == c``.
 - Types and their fields:
 
-  - ``local``: the built-in target, this machine, one run per core. No fields.
+  - ``local``: the built-in target, this machine, one run per core. ``run_as`` (below)
+    comes from the workspace setting ``run_as`` in ``.kyanite/workspace.json``.
   - ``AmlCompute``: a local cluster that runs at most ``max_nodes`` runs at once
     (1..``MAX_NODES``, default 1); ``min_nodes`` (0..``max_nodes``), ``vm_size`` and
     ``vm_priority`` (strings), ``idle_seconds_before_scaledown`` (seconds >= 0 or null)
-    are kept for SDK v1 compatibility.
+    are kept for SDK v1 compatibility; ``run_as`` (a user name, or null: the workspace
+    setting, else the server's own user) is the OS user its run hosts and scripts run as
+    (see ``kyanite.compute.run_as``).
   - ``RayCompute``: a Ray cluster by its dashboard ``address`` (normalized by
     ``normalize_ray_address``; required), ``python`` and ``server_url`` (strings or null),
     ``max_concurrent_runs`` (1..``MAX_NODES`` or null: one per CPU of the cluster),
@@ -33,6 +36,7 @@ Contract:
 """
 
 import math
+import re
 
 from kyanite.exceptions import UserErrorException
 
@@ -125,19 +129,26 @@ def _record(kind, field, value):
     return dict(value)
 
 
+def _user_name(kind, field, value):
+    if not isinstance(value, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$", value):
+        raise _bad(kind, field, "an OS user name such as 'kyanite-run'", value)
+    return value
+
+
 def _address(kind, field, value):
     return normalize_ray_address(value)
 
 
 #: type -> (executor, {field: (check, default)}); a default of None means "not set".
 _FIELDS = {
-    "local": ("local", {}),
+    "local": ("local", {"run_as": (_user_name, None)}),
     "AmlCompute": ("local", {
         "vm_size": (_text, ""),
         "vm_priority": (_text, "dedicated"),
         "min_nodes": (_int_in(0, MAX_NODES), 0),
         "max_nodes": (_int_in(1, MAX_NODES), 1),
         "idle_seconds_before_scaledown": (_seconds, None),
+        "run_as": (_user_name, None),
     }),
     "RayCompute": ("ray", {
         "address": (_address, None),

@@ -138,10 +138,10 @@ class AmlComputeProvisioningConfiguration(object):
     type = "AmlCompute"
 
     def __init__(self, vm_size="", vm_priority="dedicated", min_nodes=0, max_nodes=None,
-                 idle_seconds_before_scaledown=None, **kwargs):
+                 idle_seconds_before_scaledown=None, run_as=None, **kwargs):
         self.config = checked_config(self.type, {
             "vm_size": vm_size, "vm_priority": vm_priority, "min_nodes": min_nodes, "max_nodes": max_nodes,
-            "idle_seconds_before_scaledown": idle_seconds_before_scaledown})
+            "idle_seconds_before_scaledown": idle_seconds_before_scaledown, "run_as": run_as})
 
 
 class AmlCompute(ComputeTarget):
@@ -155,18 +155,29 @@ class AmlCompute(ComputeTarget):
                                    admin_user_password=None, admin_user_ssh_key=None, vnet_resourcegroup_name=None,
                                    vnet_name=None, subnet_name=None, tags=None, description=None,
                                    remote_login_port_public_access="NotSpecified", identity_type=None,
-                                   identity_id=None, location=None, enable_node_public_ip=True, ray=False):
+                                   identity_id=None, location=None, enable_node_public_ip=True, ray=False,
+                                   run_as=None):
         """``ray=True`` (kyanite extension): a private Ray head on this machine instead, with
-        ``max_nodes`` runs at once (see ``RayCompute.provisioning_configuration``)."""
+        ``max_nodes`` runs at once (see ``RayCompute.provisioning_configuration``).
+        ``run_as="kyanite-run"`` (kyanite extension): run hosts and scripts run as that OS
+        user, so they cannot read the workspace folder (the server must run as root; see
+        docs/security.md)."""
         if ray:
+            if run_as:
+                raise ComputeTargetException("run_as is for local clusters; a Ray cluster's workers run as "
+                                             "the user that started them.")
             from kyanite.core.compute.ray_compute import RayCompute
             return RayCompute.provisioning_configuration(max_concurrent_runs=max_nodes)
         return AmlComputeProvisioningConfiguration(vm_size, vm_priority, min_nodes, max_nodes,
-                                                   idle_seconds_before_scaledown)
+                                                   idle_seconds_before_scaledown, run_as=run_as)
 
     @property
     def max_nodes(self):
         return self._record["config"].get("max_nodes")
+
+    @property
+    def run_as(self):
+        return self._record["config"].get("run_as")
 
     @property
     def vm_size(self):
