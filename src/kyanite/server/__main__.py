@@ -12,7 +12,6 @@ url, leaving ``server.json`` alone.
 """
 
 import argparse
-import json
 import os
 import socket
 import sys
@@ -65,10 +64,7 @@ def main(argv=None):
     configure_logging()
     app = create_app(layout, url, database_url=args.database_url)
     info = {"pid": os.getpid(), "url": url, "port": port, "host": host}
-    tmp = layout.server_path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(info, f)
-    os.replace(tmp, layout.server_path)
+    layout.write_server_info(info)
     try:
         config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_keep_alive=30)
         _serve(app, config, [sock])

@@ -50,6 +50,7 @@ class ServerState(object):
 
     def __init__(self, layout, server_url, database_url=None):
         self.layout = layout
+        layout.secure()  # owner-only files, also for a workspace made before
         self.settings = layout.settings()
         self.token = layout.token()
         self.store = Store(database_url or layout.database_url())

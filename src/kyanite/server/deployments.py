@@ -17,8 +17,17 @@ crashed and is being restarted (at most 5 times in 10 minutes, then Failed).
 Files, per deployment under ``<workspace>/.kyanite/deployments/<name>/``:
 ``score.log`` (the manager's lines and the process's stdout/stderr, all generations) and
 ``gen-<n>/`` with ``src/`` (the source snapshot), ``models/<model>/<version>/...``,
-``config.json`` (0600: port, keys, secret), ``state.json`` (written by the process),
+``config.json`` (0600: port, key hashes, secret), ``state.json`` (written by the process),
 ``prepared.json`` (how to start it again without rebuilding).
+
+Endpoint keys: the deployment record in the workspace database (a 0600 file, see
+:func:`kyanite.store.database._private_sqlite_files`) holds them, because
+``service.get_keys()`` must return them; they leave the server only through the keys
+routes (:meth:`keys`, :meth:`regen_key`), never in a record, a listing or a log line. The
+scoring process gets only ``key_hash(key)`` of each (``keyHashes`` in its config; its
+command line and environment hold no key) and checks a request's key against those.
+A process adopted at server start whose config still holds plaintext keys (written by an
+older manager) is started again, so the keys leave its config.
 
 Surviving a workspace-server restart: scoring processes run in their own session, so
 they keep serving while the server is down. On start the manager *adopts* every process
@@ -69,7 +78,7 @@ class DeployLog(object):
     def line(self, text):
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
-        with open(self.path, "a") as f:
+        with _open_private_log(self.path, "a") as f:
             for ln in str(text).rstrip("\n").split("\n"):
                 f.write("%s [kyanite] %s\n" % (stamp, ln))
 
@@ -107,6 +116,17 @@ def _http(method, host, port, path, headers, timeout):
         return resp.status
     finally:
         conn.close()
+
+
+def _open_private_log(path, mode="ab"):
+    """Open a log for appending; created owner-only (0600)."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), mode)
+
+
+def _key_hashes(keys):
+    """What a scoring process's config holds for the record's keys (see the module docstring)."""
+    from kyanite.serving.server import key_hash
+    return [key_hash(keys["primary"]), key_hash(keys["secondary"])] if keys else None
 
 
 def _write_private_json(path, data):
@@ -288,6 +308,12 @@ class DeploymentManager(object):
             row, _ = self.models.deployment_row(name)
             handle = json.loads(row.process) if row.process else None
             alive = self._process(handle) if handle and handle.get("generation") == row.generation else None
+            if alive is not None and (_read_json(os.path.join(self.gen_dir(name, row.generation), "config.json"))
+                                      or {}).get("keys"):
+                self.log(name).line("workspace server started: the scoring process's config holds plaintext "
+                                    "keys; starting it again with key hashes")
+                self._kill(handle)
+                alive = None
             self._kill_strays(name, keep_pid=alive.pid if alive else None)
             self._clean_generations(name, row.generation)
             if row.state == FAILED:
@@ -459,7 +485,8 @@ class DeploymentManager(object):
         cfg = _read_json(cfg_path)
         if cfg is None:
             return  # not launched yet: it will read the new keys from the record
-        cfg["keys"] = [keys["primary"], keys["secondary"]] if keys else None
+        cfg.pop("keys", None)
+        cfg["keyHashes"] = _key_hashes(keys)
         _write_private_json(cfg_path, cfg)
         try:
             _http("POST", cfg["host"], cfg["port"], "/-/reload", {"X-Kyanite-Admin": cfg["secret"]}, timeout=5)
@@ -600,7 +627,7 @@ class DeploymentManager(object):
         _write_private_json(cfg_path, {
             "name": name, "generation": generation, "host": host, "port": port,
             "entryScript": prepared["entryScript"], "sourceDir": prepared["cwd"], "stateFile": state_path,
-            "keys": [keys["primary"], keys["secondary"]] if keys else None,
+            "keyHashes": _key_hashes(keys),
             "tokenAuth": bool(config.get("tokenAuthEnabled")), "secret": row.secret})
         env = dict(os.environ)
         for k in ("PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP", "KYANITE_TOKEN", "KYANITE_SERVER_URL",
@@ -614,7 +641,7 @@ class DeploymentManager(object):
         env.setdefault("MPLBACKEND", "Agg")
         cmd = [prepared["python"], "-m", "kyanite.serving.server", "--config", cfg_path]
         dlog.line("starting the scoring process on port %d (Python %s)" % (port, prepared.get("pythonVersion")))
-        with open(os.path.join(self.dir(name), "score.log"), "ab") as out:
+        with _open_private_log(os.path.join(self.dir(name), "score.log")) as out:
             proc = subprocess.Popen(cmd, cwd=prepared["cwd"], env=env, stdin=subprocess.DEVNULL, stdout=out,
                                     stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
         self._procs[proc.pid] = proc

@@ -91,6 +91,10 @@ class WorkspaceLayout(object):
     def database_url(self):
         return self.settings().get("database_url") or "sqlite:///" + self.p("kyanite.db")
 
+    def write_server_info(self, info):
+        """Write ``server.json`` (0600) atomically."""
+        _write_json(self.server_path, info)
+
     def server_info(self):
         try:
             with open(self.server_path) as f:

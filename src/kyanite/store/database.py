@@ -60,6 +60,23 @@ def run_to_api(row, experiment_name):
     }
 
 
+def _private_sqlite_files(path):
+    """Make a SQLite database file owner-only (0600) before the first connection, creating
+    it empty when absent: SQLite gives its -wal and -shm files the database file's mode.
+    Existing -wal/-shm files (of a database made before) are fixed too: the database holds
+    the deployments' endpoint keys."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    if not os.path.exists(path):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for p in (path, path + "-wal", path + "-shm", path + "-journal"):
+        try:
+            if os.stat(p).st_mode & 0o077:
+                os.chmod(p, 0o600)
+        except OSError:
+            pass
+
+
 class Store(object):
     def __init__(self, url):
         self.url = url
@@ -68,6 +85,8 @@ class Store(object):
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         self.engine = create_engine(url, **kwargs)
         if self.engine.dialect.name == "sqlite":
+            _private_sqlite_files(self.engine.url.database)
+
             @event.listens_for(self.engine, "connect")
             def _pragmas(dbapi_conn, _record):
                 cur = dbapi_conn.cursor()
