@@ -132,13 +132,13 @@ class Scheduler(object):
 
     def _fail_broken(self, run_id, target_name, exc):
         """Fail a queued run of a target that cannot be used; the reason is logged once."""
-        reason = getattr(exc, "message", None) or "%s: %s" % (type(exc).__name__, exc)
+        reason = getattr(exc, "message", None) or "Compute target %r cannot be used: %s: %s" % (
+            target_name, type(exc).__name__, exc)
         if (target_name, reason) not in self._broken_logged:
             self._broken_logged.add((target_name, reason))
             log.error("compute target %r cannot run anything; its queued runs fail: %s", target_name, reason)
         run, changed = self.store.set_status(run_id, RunStatus.FAILED, expect=(RunStatus.QUEUED,), error={
-            "message": "Compute target %r cannot run this run: %s" % (target_name, reason),
-            "code": "ComputeTargetBroken"})
+            "message": "Cannot start the run: %s" % reason, "code": "ComputeTargetBroken"})
         if changed:
             self.notifier.changed(run_id)
 
