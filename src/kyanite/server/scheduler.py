@@ -20,6 +20,7 @@ import os
 import threading
 import time
 
+from kyanite import settings
 from kyanite.exceptions import ConflictException, NotFoundException
 from kyanite.protocol.compute import ComputeConfig, ComputeConfigError
 from kyanite.protocol.states import RunStatus
@@ -35,7 +36,7 @@ class Scheduler(object):
         self.executors = executors
         self.host_env = host_env
         self.notifier = notifier
-        self.heartbeat_timeout = float(heartbeat_timeout or os.environ.get("KYANITE_HEARTBEAT_TIMEOUT", 60))
+        self.heartbeat_timeout = float(heartbeat_timeout or settings.get("KYANITE_HEARTBEAT_TIMEOUT"))
         self.cancel_grace = cancel_grace
         self.started = time.time()
         self._wake = threading.Event()
