@@ -539,8 +539,27 @@ def _http_sink(client):
     return _HTTP_SINKS[key]
 
 
+#: The server sends a non-finite number as one of these strings (strict JSON has none).
+_NON_FINITE = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
+
+
+def _from_wire(value):
+    """A logged value as the server sent it, with "NaN", "Infinity" and "-Infinity" turned
+    back into floats (in rows and tables too, so a logged string of one of those comes back
+    as the float)."""
+    if isinstance(value, str):
+        return _NON_FINITE.get(value, value)
+    if isinstance(value, list):
+        return [_from_wire(v) for v in value]
+    if isinstance(value, dict):
+        return dict((k, _from_wire(v)) for k, v in value.items())
+    return value
+
+
 def _shape_metric(m):
     kind, values = m["kind"], m["values"]
+    if kind != "image":  # images are file names
+        values = _from_wire(values)
     if kind == "row":
         cols = {}
         for row in values:

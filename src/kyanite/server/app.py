@@ -15,7 +15,6 @@ import sys
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 
 from kyanite.compute import Executors
 from kyanite.compute.local import LocalExecutor
@@ -25,7 +24,7 @@ from kyanite.exceptions import (
     NotFoundException,
     UserErrorException,
 )
-from kyanite.server import run_tokens
+from kyanite.server import jsonio, run_tokens
 from kyanite.server.deployments import attach as attach_deployments
 from kyanite.server.notifier import Notifier
 from kyanite.server.routes import (
@@ -102,7 +101,7 @@ def create_app(layout, server_url, database_url=None, start_scheduler=True):
     state.sweeps = SweepController(state.store, state.scheduler, state.notifier, state.artifacts)
     attach_deployments(state, layout)
     app = FastAPI(title="kyanite workspace server", openapi_url="/api/openapi.json",
-                  docs_url="/api/docs", redoc_url=None)
+                  docs_url="/api/docs", redoc_url=None, default_response_class=jsonio.StrictJSONResponse)
     app.state.k = state
 
     @app.get("/api/health")
@@ -116,8 +115,10 @@ def create_app(layout, server_url, database_url=None, start_scheduler=True):
         return {"name": state.settings["name"], "serverUrl": state.server_url}
 
     for module in (runs, files, resources, sweeps, data, models, deployments, clusters):
-        app.include_router(module.router, prefix="/api", dependencies=[Depends(require_token)])
+        app.include_router(module.router, prefix="/api",
+                           dependencies=[Depends(require_token), Depends(jsonio.check_body)])
     app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(Exception, _unexpected_handler)
 
     errors = {NotFoundException: 404, ConflictException: 409, AuthenticationException: 401,
               UserErrorException: 400}
@@ -144,7 +145,7 @@ def create_app(layout, server_url, database_url=None, start_scheduler=True):
 
 def _handler(code):
     async def handle(request, exc):
-        return JSONResponse({"detail": exc.message}, status_code=code)
+        return jsonio.StrictJSONResponse({"detail": exc.message}, status_code=code)
     return handle
 
 
@@ -158,8 +159,16 @@ async def _validation_handler(request, exc):
             parts.append("the body is not valid JSON (%s)" % (err.get("ctx") or {}).get("error", "parse error"))
         else:
             parts.append("%s: %s" % (loc, err.get("msg", "invalid")))
-    return JSONResponse({"detail": "Invalid request: " + "; ".join(parts),
+    return jsonio.StrictJSONResponse({"detail": "Invalid request: " + "; ".join(parts),
                          "errors": jsonable_encoder(exc.errors())}, status_code=422)
+
+
+async def _unexpected_handler(request, exc):
+    """Last resort, for a bug: every known cause of a bad request has its own 4xx. Logs the
+    traceback and answers a one-line 500."""
+    logging.getLogger("kyanite.server").error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return jsonio.StrictJSONResponse({"detail": "Internal server error (%s); the server log has the details."
+                                                % type(exc).__name__}, status_code=500)
 
 
 def configure_logging():

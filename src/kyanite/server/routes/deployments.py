@@ -15,6 +15,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
 from kyanite.exceptions import ConflictException, UserErrorException
+from kyanite.server.params import Int64
 from kyanite.store.models import parse_model_id
 
 def _recovered(request: Request):
@@ -186,12 +187,12 @@ def delete_deployment(name: str, request: Request):
 
 
 @router.get("/deployments/{name}/logs")
-def deployment_logs(name: str, request: Request, num_lines: int = 5000):
+def deployment_logs(name: str, request: Request, num_lines: Int64 = 5000):
     return PlainTextResponse(k(request).deployments.logs(name, num_lines))
 
 
 @router.get("/deployments/{name}/logs/raw")
-def deployment_log_bytes(name: str, request: Request, offset: int = 0):
+def deployment_log_bytes(name: str, request: Request, offset: Int64 = 0):
     """Log bytes from ``offset``; X-Log-Size is the offset to ask from next, X-Log-Total
     the log's size."""
     s = k(request)

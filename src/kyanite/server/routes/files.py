@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, StreamingResponse
 
 from kyanite.exceptions import NotFoundException, UserErrorException
+from kyanite.server.params import Int64
 from kyanite.store.artifacts import check_key
 
 router = APIRouter(tags=["files"])
@@ -32,7 +33,7 @@ async def _spool_body(request):
 
 
 @router.post("/runs/{run_id}/logs")
-async def append_log(run_id: str, name: str, offset: int, request: Request):
+async def append_log(run_id: str, name: str, offset: Int64, request: Request):
     s = k(request)
     check_key(name)
     data = await request.body()
@@ -43,7 +44,7 @@ async def append_log(run_id: str, name: str, offset: int, request: Request):
 
 
 @router.get("/runs/{run_id}/logs")
-def read_log(run_id: str, name: str, request: Request, offset: int = 0, max_bytes: Optional[int] = None):
+def read_log(run_id: str, name: str, request: Request, offset: Int64 = 0, max_bytes: Optional[Int64] = None):
     """Log bytes from ``offset``; headers X-Log-Size (total) and X-Run-Status."""
     s = k(request)
     run = s.store.run(run_id)

@@ -20,6 +20,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from kyanite.exceptions import NotFoundException, UserErrorException
+from kyanite.server.params import Int64
 from kyanite.store.artifacts import check_key
 
 router = APIRouter(tags=["models"])
@@ -199,24 +200,24 @@ def list_models(request: Request, name: Optional[str] = None, run_id: Optional[s
 
 
 @router.get("/models/{name}")
-def get_model(name: str, request: Request, version: Optional[int] = None):
+def get_model(name: str, request: Request, version: Optional[Int64] = None):
     return k(request).models.model(name, version)
 
 
 @router.get("/models/{name}/versions/{version}")
-def get_model_version(name: str, version: int, request: Request):
+def get_model_version(name: str, version: Int64, request: Request):
     return k(request).models.model(name, version)
 
 
 @router.patch("/models/{name}/versions/{version}")
-def patch_model(name: str, version: int, body: ModelPatch, request: Request):
+def patch_model(name: str, version: Int64, body: ModelPatch, request: Request):
     return k(request).models.update_model(name, version, add_tags=body.add_tags, remove_tags=body.remove_tags,
                                           set_tags=body.set_tags, add_properties=body.add_properties,
                                           description=body.description)
 
 
 @router.delete("/models/{name}/versions/{version}")
-def delete_model(name: str, version: int, request: Request):
+def delete_model(name: str, version: Int64, request: Request):
     s = k(request)
     rec = s.models.delete_model(name, version)
     s.model_files.remove(s.model_files.prefix(name, version))
@@ -224,14 +225,14 @@ def delete_model(name: str, version: int, request: Request):
 
 
 @router.get("/models/{name}/versions/{version}/files")
-def list_model_files(name: str, version: int, request: Request):
+def list_model_files(name: str, version: Int64, request: Request):
     s = k(request)
     s.models.model(name, version)
     return {"files": s.model_files.list(name, version)}
 
 
 @router.get("/models/{name}/versions/{version}/files/{path:path}")
-def get_model_file(name: str, version: int, path: str, request: Request):
+def get_model_file(name: str, version: Int64, path: str, request: Request):
     s = k(request)
     s.models.model(name, version)
     try:

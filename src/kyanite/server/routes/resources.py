@@ -15,6 +15,7 @@ from kyanite.exceptions import ConflictException
 from kyanite.protocol.compute import COMPUTE_TYPES, ComputeConfig, ComputeConfigError
 from kyanite.protocol.states import RunStatus
 from kyanite.protocol.states import ACTIVE_STATES
+from kyanite.server.params import Int64
 
 router = APIRouter(tags=["resources"])
 
@@ -92,5 +93,5 @@ def list_environments(request: Request):
 
 
 @router.get("/environments/{name}")
-def get_environment(name: str, request: Request, version: Optional[int] = None):
+def get_environment(name: str, request: Request, version: Optional[Int64] = None):
     return k(request).store.environment(name, version)

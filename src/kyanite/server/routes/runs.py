@@ -7,13 +7,14 @@ from typing import List, Optional
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from kyanite.exceptions import NotFoundException, UserErrorException
 from kyanite.protocol.states import TERMINAL_STATES, RunStatus
 from kyanite.protocol.runfiles import DRIVER_LOG
-from kyanite.server import run_tokens
+from kyanite.server import jsonio, run_tokens
+from kyanite.server.jsonio import StrictJSONResponse
+from kyanite.server.params import Int64
 
 router = APIRouter(tags=["runs"])
 
@@ -66,13 +67,13 @@ def get_experiment(name: str, request: Request):
 
 @router.get("/experiments/{name}/runs")
 def experiment_runs(name: str, request: Request, status: Optional[str] = None,
-                    limit: Optional[int] = None, offset: int = 0):
+                    limit: Optional[Int64] = None, offset: Int64 = 0):
     return {"runs": k(request).store.list_runs(experiment=name, status=status, limit=limit, offset=offset)}
 
 
 @router.get("/runs")
 def list_runs(request: Request, status: Optional[List[str]] = Query(None), target: Optional[str] = None,
-              limit: Optional[int] = 100, offset: int = 0, experiment: Optional[str] = None,
+              limit: Optional[Int64] = 100, offset: Int64 = 0, experiment: Optional[str] = None,
               parent: Optional[str] = None, include_children: bool = Query(False, alias="all"), q: Optional[str] = None,
               sort: Optional[str] = None, order: str = "desc", total: bool = False, metrics: bool = False,
               dataset: Optional[str] = None):
@@ -94,7 +95,7 @@ def list_runs(request: Request, status: Optional[List[str]] = Query(None), targe
                               limit=limit or 100, offset=offset, top_level=not include_children)
     if metrics:
         page["metrics"] = s.store.metric_summaries([r["runId"] for r in page["runs"]])
-    return JSONResponse(page)  # plain JSON types already: skip the generic encoder
+    return StrictJSONResponse(page)  # plain JSON types already: skip the generic encoder
 
 
 @router.post("/runs")
@@ -182,7 +183,7 @@ def host_start(run_id: str, body: dict, request: Request):
 
 @router.get("/runs/{run_id}/wait")
 async def wait(run_id: str, request: Request, status: Optional[str] = None,
-               log_offset: Optional[int] = None, timeout: float = 10.0):
+               log_offset: Optional[Int64] = None, timeout: float = 10.0):
     """Long-poll: returns the run as soon as its status differs from ``status``, its
     driver log grew past ``log_offset``, or ``timeout`` seconds passed."""
     s = k(request)
@@ -211,10 +212,10 @@ async def post_metrics(run_id: str, request: Request):
     """Append metric points: ``{"metrics": [{"name", "kind", "values", "ts"}], "batch": id}``.
     A ``batch`` id already stored for the run is acknowledged without storing it again."""
     s = k(request)
+    body = jsonio.parse(await request.body(), "The metrics body")
     try:
-        body = json.loads(await request.body())
         series = body["metrics"]
-    except (ValueError, KeyError, TypeError):
+    except (KeyError, TypeError):
         raise UserErrorException('Metrics body must be JSON {"metrics": [{"name","kind","values","ts"}]}.')
     n = await run_in_threadpool(s.store.add_metrics, run_id, series, body.get("batch"))
     s.notifier.changed(run_id)
@@ -223,8 +224,10 @@ async def post_metrics(run_id: str, request: Request):
 
 @router.get("/runs/{run_id}/metrics")
 def get_metrics(run_id: str, request: Request, name: Optional[str] = None):
+    """Every point of the run's metrics (or of ``name``): ``{"metrics": [{"name", "kind",
+    "steps", "values", "ts"}]}``; a non-finite number comes as "NaN", "Infinity" or "-Infinity"."""
     # Serialised directly: the generic encoder walks every point and costs more than the query.
-    body = json.dumps({"metrics": k(request).store.get_metrics(run_id, name)}, separators=(",", ":"))
+    body = jsonio.dumps({"metrics": k(request).store.get_metrics(run_id, name)})
     return Response(body, media_type="application/json")
 
 
@@ -237,10 +240,10 @@ def metric_summary(run_id: str, request: Request):
 
 
 @router.get("/runs/{run_id}/metrics/{name:path}/series")
-def metric_series(run_id: str, name: str, request: Request, max_points: int = 2000,
-                  min_step: Optional[int] = None, max_step: Optional[int] = None):
+def metric_series(run_id: str, name: str, request: Request, max_points: Int64 = 2000,
+                  min_step: Optional[Int64] = None, max_step: Optional[Int64] = None):
     """A scalar metric for a chart: at most ``max_points`` (10,000 at most) points between
     ``min_step`` and ``max_step``; a longer range comes back as each bucket's lowest and
     highest value (``downsampled: true``), so no extreme is lost."""
-    return JSONResponse(k(request).store.metric_series(run_id, name, max_points=max_points, min_step=min_step,
+    return StrictJSONResponse(k(request).store.metric_series(run_id, name, max_points=max_points, min_step=min_step,
                                                        max_step=max_step))

@@ -5,7 +5,7 @@ import sys
 import time
 
 from kyanite.exceptions import UserErrorException
-from kyanite.runtime.run import Run
+from kyanite.runtime.run import Run, _from_wire
 from kyanite.protocol.states import TERMINAL_STATES, RunStatus
 
 __all__ = ["HyperDriveRun"]
@@ -37,8 +37,12 @@ class HyperDriveRun(Run):
         return self._hyperdrive_config
 
     def _summary(self, include_resumed=False):
-        return self._client.get("/api/sweeps/%s" % self._id,
-                                params={"include_resumed": "true" if include_resumed else "false"})
+        out = self._client.get("/api/sweeps/%s" % self._id,
+                               params={"include_resumed": "true" if include_resumed else "false"})
+        for c in out.get("children") or ():  # "NaN"/"Infinity" on the wire: floats again
+            for key in ("bestMetric", "lastMetric"):
+                c[key] = _from_wire(c.get(key))
+        return out
 
     def get_spec(self):
         """The sweep's definition as the server keeps it (sampling, policy, limits, seed)."""

@@ -105,7 +105,7 @@ K.pages.sweep = async function (main, params) {
     canvas.dataset.points = String(pts.length);
     if (!pts.length) { g.fillStyle = "#718096"; g.fillText("No child has reported " + (metric || "the metric") + " yet.", 12, 24); return; }
     const raw = pts.map((c) => c.hyperparameters[hp]);
-    const numeric = raw.every((v) => typeof v === "number" || (v !== "" && !isNaN(Number(v))));
+    const numeric = raw.every((v) => typeof v === "number" || (v !== "" && isFinite(Number(v))));  // "NaN"/"Infinity": text
     let cats = [];
     let xs;
     if (numeric) xs = raw.map(Number);
