@@ -35,7 +35,7 @@ import numbers
 from kyanite.exceptions import UserErrorException
 
 __all__ = ["EarlyTerminationPolicy", "BanditPolicy", "MedianStoppingPolicy",
-           "TruncationSelectionPolicy", "NoTerminationPolicy", "check_policy", "evaluate"]
+           "TruncationSelectionPolicy", "NoTerminationPolicy"]
 
 BANDIT, MEDIAN, TRUNCATION, NONE = "Bandit", "MedianStopping", "TruncationSelection", "Default"
 
@@ -135,9 +135,7 @@ def _num(name, value):
 
 
 def check_policy(policy):
-    """Validate a serialized policy (``{"name", "properties"}``, what ``to_json()`` gives) and
-    return it normalized; None and NoTerminationPolicy come back as None. Raises
-    ``UserErrorException`` saying what is wrong."""
+    """Validate a serialized policy; None and NoTerminationPolicy come back as None."""
     if policy is None:
         return None
     if not isinstance(policy, dict) or policy.get("name") not in (BANDIT, MEDIAN, TRUNCATION, NONE):
@@ -182,11 +180,8 @@ def _fmt(x):
 def evaluate(policy, goal, series, candidates, metric="the primary metric"):
     """``{run_id: reason}`` for the candidates the policy stops.
 
-    ``policy``: a validated serialized policy (what ``check_policy`` returns; None stops
-    nothing); ``goal``: ``"maximize"`` or ``"minimize"``; ``series``: ``{run_id: [values in
-    interval order]}`` for every run that takes part in the comparison; ``candidates``: ids of
-    the running children that may be stopped; ``metric``: the name used in the reasons.
-    Pure: it reads its arguments only and changes nothing."""
+    ``series``: ``{run_id: [values in interval order]}`` for every run that takes part in
+    the comparison; ``candidates``: ids of the running children that may be stopped."""
     if policy is None:
         return {}
     maximize = goal == "maximize"

@@ -1,8 +1,6 @@
 """SDK v1 module path ``azureml.train.hyperdrive.policy``."""
 
-from kyanite.sweep.policy import (  # noqa: F401
+from kyanite.train.hyperdrive._policy import (  # noqa: F401
     BanditPolicy, EarlyTerminationPolicy, MedianStoppingPolicy, NoTerminationPolicy, TruncationSelectionPolicy,
 )
-
-__all__ = ["EarlyTerminationPolicy", "BanditPolicy", "MedianStoppingPolicy",
-           "TruncationSelectionPolicy", "NoTerminationPolicy"]
+from kyanite.train.hyperdrive._policy import __all__  # noqa: F401

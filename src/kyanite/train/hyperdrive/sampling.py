@@ -1,8 +1,6 @@
 """SDK v1 module path ``azureml.train.hyperdrive.sampling``."""
 
-from kyanite.sweep.sampling import (  # noqa: F401
+from kyanite.train.hyperdrive._sampling import (  # noqa: F401
     BayesianParameterSampling, GridParameterSampling, HyperParameterSampling, RandomParameterSampling,
 )
-
-__all__ = ["HyperParameterSampling", "RandomParameterSampling", "GridParameterSampling",
-           "BayesianParameterSampling"]
+from kyanite.train.hyperdrive._sampling import __all__  # noqa: F401
