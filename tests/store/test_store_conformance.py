@@ -284,3 +284,44 @@ def test_scheduler_queries(store):
     assert store.count_active("cpu") == 0
     assert store.stale_runs(time.time() + 1) == []
     assert [r["runId"] for r in store.list_runs(status=RunStatus.QUEUED)] == [q2]
+
+
+def test_sweep_controller_queries(store):
+    sweep = store.create_run("exp", run_type="hyperdrive", run_id="HD_1")["runId"]
+    other = store.create_run("exp", run_type="hyperdrive", run_id="HD_2")["runId"]
+    plain = store.create_run("exp", run_id="plain")["runId"]
+    kids = [store.create_run("exp", status=RunStatus.QUEUED, run_id="HD_1_%d" % i, parent_id=sweep)["runId"]
+            for i in range(4)]
+    # open runs of a type, oldest first; CancelRequested is still open
+    store.set_status(other, RunStatus.CANCEL_REQUESTED)
+    assert store.open_run_ids("hyperdrive") == [sweep, other]
+    assert store.open_run_ids("pipeline") == []
+    assert store.orphan_run_ids("hyperdrive") == []  # no sweep has ended
+    # a sweep that ended leaves its unfinished children, bar those already being stopped
+    store.set_status(kids[0], RunStatus.COMPLETED)
+    store.set_status(kids[1], RunStatus.RUNNING)
+    store.set_status(kids[2], RunStatus.CANCEL_REQUESTED)
+    store.set_status(sweep, RunStatus.CANCELED)
+    store.create_run("exp", status=RunStatus.RUNNING, run_id="plain_child", parent_id=plain)
+    store.set_status(plain, RunStatus.COMPLETED)
+    assert store.open_run_ids("hyperdrive") == [other]
+    assert store.orphan_run_ids("hyperdrive") == [kids[1], kids[3]]
+
+
+def test_scalar_values_and_metric_names_of_many_runs(store):
+    a, b, c = (store.create_run("exp")["runId"] for _ in range(3))
+    store.add_metrics(a, [{"name": "acc", "values": [0.5, 0.7], "ts": [1.0, 2.0]},
+                          {"name": "loss", "values": [1.0], "ts": [1.0]}])
+    store.add_metrics(a, [{"name": "acc", "values": [0.6], "ts": [3.0]}])
+    store.add_metrics(b, [{"name": "acc_table", "kind": "row", "values": [{"x": 1}], "ts": [1.0]}])
+    assert store.scalar_values([a, b, c, "nope"], "acc") == {a: [0.5, 0.7, 0.6], b: [], c: [], "nope": []}
+    assert store.scalar_values([b], "acc_table") == {b: []}  # rows have no number
+    assert store.scalar_values([], "acc") == {}
+    many = [store.create_run("exp")["runId"] for _ in range(3)]
+    for i, rid in enumerate(many):
+        store.add_metrics(rid, [{"name": "acc", "values": [i], "ts": [1.0]}])
+    ids = [a] + many + ["run_%d" % i for i in range(600)]  # more than one query's worth
+    got = store.scalar_values(ids, "acc")
+    assert len(got) == len(ids) and [got[r] for r in many] == [[0.0], [1.0], [2.0]]
+    assert store.metric_names([a, b, c]) == ["acc", "acc_table", "loss"]
+    assert store.metric_names([c]) == [] and store.metric_names([]) == []

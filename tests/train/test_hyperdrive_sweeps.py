@@ -204,7 +204,7 @@ def test_random_sampling_with_a_failing_child_and_the_capacity_cap(ws, script):
     assert [c["best_primary_metric"] is None for c in ordered] == [False] * 6 + [True] * 2
     assert len(hd_run.get_children_sorted_by_primary_metric(discard_no_metric=True)) == 6
     # the same seed samples the same children
-    from kyanite.train.hyperdrive._sampling import make_sampler
+    from kyanite.sweep import make_sampler
     spec = hd_run.get_spec()
     history = []
     for i in range(8):

@@ -89,7 +89,7 @@ def _open(path):
 def parse_expression(name, value):
     """``"loguniform(-6, -1)"``, ``[1, 2, 3]`` (a choice) or ``{"uniform": [0, 1]}``."""
     from kyanite.train import hyperdrive as hd
-    from kyanite.train.hyperdrive._expressions import KINDS
+    from kyanite.sweep.expressions import KINDS
     if isinstance(value, list):
         return hd.choice(value)
     if isinstance(value, dict) and len(value) == 1:

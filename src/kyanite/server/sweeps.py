@@ -4,7 +4,7 @@ sweeps (HyperDrive runs).
 State lives in the runs table only, so a restarted server carries on where it stopped:
 
 - the sweep is a run with ``run_type="hyperdrive"`` whose definition holds the validated
-  spec (``"hyperdrive"``, see ``kyanite.train.hyperdrive._config``) and the definition its
+  spec (``"hyperdrive"``, see ``kyanite.sweep.spec``) and the definition its
   children run (``"childDefinition"``);
 - child number ``i`` is an ordinary submitted run with the id ``<sweep id>_<i>``, created
   Queued on the sweep's compute target with its sampled values in its arguments, in
@@ -43,13 +43,10 @@ import os
 import threading
 import time
 
-from sqlalchemy import and_, select
-from sqlalchemy.orm import aliased
-
 from kyanite.exceptions import ConflictException, NotFoundException
 from kyanite.protocol.states import TERMINAL_STATES, RunStatus
-from kyanite.store import schema as s
 from kyanite.protocol.states import ACTIVE_STATES
+from kyanite.sweep import child_arguments, evaluate, make_sampler
 
 log = logging.getLogger("kyanite.sweeps")
 
@@ -64,33 +61,7 @@ NO_METRIC_AFTER = 2    # this many children completed without the primary metric
 MAX_ERRORS = 5         # passes in a row that raised on one sweep: fail it
 
 
-# -- queries shared with the route ------------------------------------------------------------
-def metric_series(store, run_ids, name):
-    """``{run_id: [values in step order]}`` of the scalar metric ``name`` (one query)."""
-    out = dict((rid, []) for rid in run_ids)
-    if not run_ids:
-        return out
-    ids = list(run_ids)
-    with store.engine.connect() as conn:
-        for i in range(0, len(ids), 500):
-            q = select(s.metrics.c.run_id, s.metrics.c.value).where(and_(
-                s.metrics.c.run_id.in_(ids[i:i + 500]), s.metrics.c.name == name,
-                s.metrics.c.value.is_not(None))).order_by(s.metrics.c.run_id, s.metrics.c.step)
-            for row in conn.execute(q):
-                out[row.run_id].append(row.value)
-    return out
-
-
-def metric_names(store, run_ids):
-    """The metric names logged by any of ``run_ids``."""
-    if not run_ids:
-        return []
-    with store.engine.connect() as conn:
-        rows = conn.execute(select(s.metrics.c.name).where(s.metrics.c.run_id.in_(list(run_ids)))
-                            .group_by(s.metrics.c.name).order_by(s.metrics.c.name)).all()
-    return [r.name for r in rows]
-
-
+# -- read by the route as well -----------------------------------------------------------------
 def child_hyperparameters(child):
     hp = (child.get("runDefinition") or {}).get("hyperparameters")
     if hp is None:
@@ -120,7 +91,7 @@ def summarize(store, sweep):
     spec = (sweep.get("runDefinition") or {}).get("hyperdrive") or {}
     metric, goal = spec.get("primaryMetricName"), spec.get("primaryMetricGoal", "maximize")
     kids = sweep_children(store, sweep["runId"])
-    series = metric_series(store, [c["runId"] for c in kids], metric)
+    series = store.scalar_values([c["runId"] for c in kids], metric)
     children = []
     for c in kids:
         vals = series.get(c["runId"]) or []
@@ -144,7 +115,6 @@ class _SweepState(object):
     """What the controller caches about one sweep; all of it can be rebuilt from the DB."""
 
     def __init__(self, spec):
-        from kyanite.train.hyperdrive._sampling import make_sampler
         self.spec = spec
         self.sampler = make_sampler(spec)
         self.final_series = {}        # ended children: their metric values no longer change
@@ -192,7 +162,7 @@ class SweepController(object):
 
     def pass_once(self):
         with self._lock:
-            live = self._open_sweeps()
+            live = self.store.open_run_ids(RUN_TYPE)
             for sid in live:
                 try:
                     self.step(self.store.run(sid))
@@ -207,26 +177,11 @@ class SweepController(object):
                         self.finish(sid, RunStatus.FAILED, "The sweep controller failed on this sweep %d times in a "
                                     "row; last error: %s: %s" % (MAX_ERRORS, type(exc).__name__, exc),
                                     "SweepControllerError")
-            for child_id in self._orphans():
+            for child_id in self.store.orphan_run_ids(RUN_TYPE):
                 self.terminate(child_id, "The sweep this run belongs to was canceled.", "SweepCanceled")
             for sid in list(self._states):
                 if sid not in live:
                     del self._states[sid]
-
-    def _open_sweeps(self):
-        q = select(s.runs.c.id).where(and_(s.runs.c.run_type == RUN_TYPE,
-                                           s.runs.c.status.not_in(TERMINAL_STATES))).order_by(s.runs.c.created)
-        with self.store.engine.connect() as conn:
-            return [r.id for r in conn.execute(q)]
-
-    def _orphans(self):
-        """Unfinished children of sweeps that have ended."""
-        parent, child = aliased(s.runs), aliased(s.runs)
-        q = select(child.c.id).join(parent, child.c.parent_id == parent.c.id).where(and_(
-            parent.c.run_type == RUN_TYPE, parent.c.status.in_(TERMINAL_STATES),
-            child.c.status.not_in(TERMINAL_STATES + (RunStatus.CANCEL_REQUESTED,))))
-        with self.store.engine.connect() as conn:
-            return [r.id for r in conn.execute(q)]
 
     # -- one sweep ------------------------------------------------------------------------
     def state(self, sweep):
@@ -261,7 +216,7 @@ class SweepController(object):
         # 2. metrics and the policy
         fresh = [c["runId"] for c in kids if c["runId"] not in st.final_series]
         series = dict(st.final_series)
-        series.update(metric_series(self.store, fresh, metric))
+        series.update(self.store.scalar_values(fresh, metric))
         for c in kids:
             if c["status"] in TERMINAL_STATES and c["runId"] not in st.final_series:
                 st.final_series[c["runId"]] = series[c["runId"]]
@@ -273,7 +228,6 @@ class SweepController(object):
             signature = tuple(sorted((rid, len(v)) for rid, v in everyone.items()))
             if signature != st.signature:
                 st.signature = signature
-                from kyanite.train.hyperdrive._policy import evaluate
                 candidates = [c["runId"] for c in open_kids if c["status"] in
                               (RunStatus.PREPARING, RunStatus.STARTING, RunStatus.RUNNING)]
                 for rid, reason in evaluate(policy, goal, everyone, candidates, metric).items():
@@ -288,7 +242,7 @@ class SweepController(object):
         with_metric = [rid for rid, v in series.items() if v]
         total = spec["maxTotalRuns"]
         if not with_metric and len(completed) >= min(NO_METRIC_AFTER, total):
-            names = metric_names(self.store, [c["runId"] for c in completed])
+            names = self.store.metric_names([c["runId"] for c in completed])
             msg = ("No child run logged the primary metric %r: %d child run(s) completed without it%s. "
                    "primary_metric_name must be the name the script passes to run.log() (names are "
                    "case-sensitive)." % (metric, len(completed),
@@ -393,7 +347,6 @@ class SweepController(object):
 
     def create_child(self, sweep, st, index, kids):
         """Create child ``index``; None when the space is exhausted, False on a lost race."""
-        from kyanite.train.hyperdrive._run_args import child_arguments
         sid = sweep["runId"]
         spec = st.spec
         base = dict(sweep["runDefinition"]["childDefinition"])
@@ -464,7 +417,7 @@ class SweepController(object):
                 kids = sweep_children(self.store, prev)
             except NotFoundException:
                 continue
-            series = metric_series(self.store, [c["runId"] for c in kids], metric)
+            series = self.store.scalar_values([c["runId"] for c in kids], metric)
             for c in kids:
                 vals = series.get(c["runId"]) or []
                 if vals:

@@ -308,6 +308,55 @@ class Store(object):
                 s.runs.c.status == RunStatus.QUEUED).order_by(s.runs.c.created, s.runs.c.number)).all()
         return [(r.id, r.target) for r in rows]
 
+    # -- sweeps: the queries of the sweep controller -------------------------------------
+    def open_run_ids(self, run_type):
+        """Ids of the runs of ``run_type`` (e.g. ``"hyperdrive"``) that have not ended (any
+        status outside ``TERMINAL_STATES``, CancelRequested included), oldest first."""
+        r = s.runs.c
+        q = select(r.id).where(and_(r.run_type == run_type, r.status.not_in(TERMINAL_STATES))).order_by(
+            r.created, r.number)
+        with self.engine.connect() as conn:
+            return [row.id for row in conn.execute(q)]
+
+    def orphan_run_ids(self, parent_run_type):
+        """Ids of the child runs still to be stopped whose parent, a run of ``parent_run_type``,
+        has ended: the child is neither in a terminal state nor CancelRequested. Oldest first."""
+        parent, child = s.runs.alias("parent_run"), s.runs.alias("child_run")
+        q = (select(child.c.id).join(parent, child.c.parent_id == parent.c.id)
+             .where(and_(parent.c.run_type == parent_run_type, parent.c.status.in_(TERMINAL_STATES),
+                         child.c.status.not_in(TERMINAL_STATES + (RunStatus.CANCEL_REQUESTED,))))
+             .order_by(child.c.created, child.c.number))
+        with self.engine.connect() as conn:
+            return [row.id for row in conn.execute(q)]
+
+    def scalar_values(self, run_ids, name):
+        """``{run_id: [values in step order]}`` of the scalar metric ``name`` for each of
+        ``run_ids``: every id given is a key (``[]`` when it logged no value of ``name``, or
+        does not exist); points without a number (rows, tables, images) are left out. One
+        query per 500 runs."""
+        out = dict((rid, []) for rid in run_ids)
+        ids, m = list(out), s.metrics.c
+        if not ids:
+            return out
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), 500):
+                q = select(m.run_id, m.value).where(and_(
+                    m.run_id.in_(ids[i:i + 500]), m.name == name, m.value.is_not(None))).order_by(m.run_id, m.step)
+                for row in conn.execute(q):
+                    out[row.run_id].append(row.value)
+        return out
+
+    def metric_names(self, run_ids):
+        """The names of the metrics (of any kind) logged by any of ``run_ids``, each once,
+        sorted; ``[]`` for no runs."""
+        if not run_ids:
+            return []
+        m = s.metrics.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(m.name).where(m.run_id.in_(list(run_ids))).group_by(m.name)
+                                .order_by(m.name)).all()
+        return [row.name for row in rows]
+
     # -- metrics -------------------------------------------------------------------
     def add_metrics(self, run_id, series, batch_id=None):
         """Append points. ``series``: ``[{"name", "kind", "values": [...], "ts": [...]}]``.

@@ -1,4 +1,8 @@
-"""How sampled hyperparameters reach a child run's script: as command-line arguments."""
+"""How sampled hyperparameters reach a child run's script: as command-line arguments.
+
+``child_arguments(arguments, params, resume_from=None)`` is the only entry point the sweep
+controller uses; it never drops or reorders the script's own arguments.
+"""
 
 __all__ = ["child_arguments", "format_value", "flag_of"]
 

@@ -19,7 +19,9 @@ Quantized values whose ``q`` is an integer come out as ``int`` (so ``--batch-siz
 ``64.0``); ``randint`` gives ints; ``choice`` gives the option itself.
 
 ``value_from_unit(expr, u)`` maps a number ``u`` in ``[0, 1)`` to a value of the expression
-(inverse CDF); random and Sobol sampling both go through it.
+(inverse CDF); random and Sobol sampling both go through it. ``check_expression(name, expr)``
+validates a deserialized expression (from the SDK or an HTTP body) and returns it normalized,
+or raises ``UserErrorException`` naming the hyperparameter and what is wrong.
 """
 
 import math
@@ -29,7 +31,7 @@ from statistics import NormalDist
 from kyanite.exceptions import UserErrorException
 
 __all__ = ["choice", "randint", "uniform", "quniform", "loguniform", "qloguniform",
-           "normal", "qnormal", "lognormal", "qlognormal"]
+           "normal", "qnormal", "lognormal", "qlognormal", "check_expression", "value_from_unit", "KINDS"]
 
 #: kind -> number of numeric arguments
 _ARITY = {"randint": 1, "uniform": 2, "quniform": 3, "loguniform": 2, "qloguniform": 3,

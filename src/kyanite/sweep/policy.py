@@ -35,7 +35,7 @@ import numbers
 from kyanite.exceptions import UserErrorException
 
 __all__ = ["EarlyTerminationPolicy", "BanditPolicy", "MedianStoppingPolicy",
-           "TruncationSelectionPolicy", "NoTerminationPolicy"]
+           "TruncationSelectionPolicy", "NoTerminationPolicy", "check_policy", "evaluate"]
 
 BANDIT, MEDIAN, TRUNCATION, NONE = "Bandit", "MedianStopping", "TruncationSelection", "Default"
 
@@ -135,7 +135,9 @@ def _num(name, value):
 
 
 def check_policy(policy):
-    """Validate a serialized policy; None and NoTerminationPolicy come back as None."""
+    """Validate a serialized policy (``{"name", "properties"}``, what ``to_json()`` gives) and
+    return it normalized; None and NoTerminationPolicy come back as None. Raises
+    ``UserErrorException`` saying what is wrong."""
     if policy is None:
         return None
     if not isinstance(policy, dict) or policy.get("name") not in (BANDIT, MEDIAN, TRUNCATION, NONE):
@@ -180,8 +182,11 @@ def _fmt(x):
 def evaluate(policy, goal, series, candidates, metric="the primary metric"):
     """``{run_id: reason}`` for the candidates the policy stops.
 
-    ``series``: ``{run_id: [values in interval order]}`` for every run that takes part in
-    the comparison; ``candidates``: ids of the running children that may be stopped."""
+    ``policy``: a validated serialized policy (what ``check_policy`` returns; None stops
+    nothing); ``goal``: ``"maximize"`` or ``"minimize"``; ``series``: ``{run_id: [values in
+    interval order]}`` for every run that takes part in the comparison; ``candidates``: ids of
+    the running children that may be stopped; ``metric``: the name used in the reasons.
+    Pure: it reads its arguments only and changes nothing."""
     if policy is None:
         return {}
     maximize = goal == "maximize"

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from kyanite.exceptions import NotFoundException, UserErrorException
 from kyanite.protocol.states import TERMINAL_STATES, RunStatus
 from kyanite.server import sweeps as ctl
+from kyanite.sweep import check_spec, make_sampler
 
 router = APIRouter(tags=["sweeps"])
 
@@ -38,7 +39,6 @@ class SweepCreate(BaseModel):
 def create_sweep(body: SweepCreate, request: Request):
     """Start a sweep: ``{"experiment", "definition": <child run definition>, "hyperdrive": <spec>}``.
     Returns ``{"run": <the sweep's run>, "warnings": [...]}``."""
-    from kyanite.train.hyperdrive._config import check_spec
     s = k(request)
     spec = check_spec(body.hyperdrive)
     definition = dict(body.definition)
@@ -82,7 +82,6 @@ def create_sweep(body: SweepCreate, request: Request):
     spec["seed"] = random.SystemRandom().randrange(2 ** 31)
     spec["createdAt"] = time.time()
     if spec["sampling"]["name"] != "grid":
-        from kyanite.train.hyperdrive._sampling import make_sampler
         make_sampler(spec)  # e.g. Sobol without scipy: refused now, not in the controller
     run_id = body.run_id or "HD_%s" % uuid.uuid4()
     properties = {"primary_metric_config": json.dumps({"name": spec["primaryMetricName"],

@@ -15,20 +15,22 @@ best = hd_run.get_best_run_by_primary_metric()
 ```
 
 The sweep runs in the workspace server (``kyanite.server.sweeps``): each child is an
-ordinary run on the compute target with the sampled values in its arguments.
+ordinary run on the compute target with the sampled values in its arguments. This package
+is the SDK v1 facade: the expressions, samplings and policies live in ``kyanite.sweep``.
 """
 
-from kyanite.train.hyperdrive._config import HyperDriveConfig, HyperDriveRunConfig, PrimaryMetricGoal
-from kyanite.train.hyperdrive._expressions import (
+from kyanite.sweep.expressions import (
     choice, lognormal, loguniform, normal, qlognormal, qloguniform, qnormal, quniform, randint, uniform,
 )
-from kyanite.train.hyperdrive._policy import (
+from kyanite.sweep.policy import (
     BanditPolicy, EarlyTerminationPolicy, MedianStoppingPolicy, NoTerminationPolicy, TruncationSelectionPolicy,
 )
-from kyanite.train.hyperdrive._run import HyperDriveRun
-from kyanite.train.hyperdrive._sampling import (
+from kyanite.sweep.sampling import (
     BayesianParameterSampling, GridParameterSampling, HyperParameterSampling, RandomParameterSampling,
 )
+from kyanite.sweep.spec import PrimaryMetricGoal
+from kyanite.train.hyperdrive._config import HyperDriveConfig, HyperDriveRunConfig
+from kyanite.train.hyperdrive._run import HyperDriveRun
 
 __all__ = [
     "HyperDriveConfig", "HyperDriveRunConfig", "HyperDriveRun", "PrimaryMetricGoal",

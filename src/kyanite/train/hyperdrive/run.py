@@ -1,6 +1,6 @@
 """SDK v1 module path ``azureml.train.hyperdrive.run``."""
 
-from kyanite.train.hyperdrive._config import PrimaryMetricGoal  # noqa: F401
+from kyanite.sweep.spec import PrimaryMetricGoal  # noqa: F401
 from kyanite.train.hyperdrive._run import HyperDriveRun  # noqa: F401
 
 __all__ = ["HyperDriveRun", "PrimaryMetricGoal"]
