@@ -10,7 +10,7 @@ from kyanite.core.model import Model
 from kyanite.core.runconfig import RunConfiguration
 from kyanite.core.script_run_config import ScriptRunConfig
 from kyanite.core.workspace import Workspace
-from kyanite.runtime.run import Run
+from kyanite.core.run import Run
 from kyanite.protocol.states import RunStatus
 
 __all__ = ["Workspace", "Experiment", "Run", "RunStatus", "ScriptRunConfig", "RunConfiguration",

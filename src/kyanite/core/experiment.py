@@ -1,7 +1,7 @@
 """Experiment: a named group of runs (SDK v1 ``azureml.core.Experiment``)."""
 
 from kyanite.exceptions import UserErrorException
-from kyanite.runtime.run import Run
+from kyanite.core.run import Run
 from kyanite.protocol.states import RunStatus
 
 __all__ = ["Experiment"]

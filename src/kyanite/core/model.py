@@ -132,7 +132,7 @@ class Model(object):
         """The run this model was registered from, or None."""
         if not self.run_id:
             return None
-        from kyanite.runtime.run import Run
+        from kyanite.core.run import Run
         return Run.get(self.workspace, self.run_id)
 
     # -- registry --------------------------------------------------------------------

@@ -96,7 +96,7 @@ class ScriptRunConfig(object):
         return out
 
     def _submit(self, experiment, tags=None, **kwargs):
-        from kyanite.runtime.run import Run
+        from kyanite.core.run import Run
         definition = self._definition(experiment)
         details = experiment.workspace._client.post("/api/runs", {
             "experiment": experiment.name, "target": definition["target"], "definition": definition,

@@ -1,9 +1,12 @@
-"""The Run object: one tracked execution of a script, as in the Azure ML SDK v1.
+"""The in-script Run: one tracked execution of a script, as in the Azure ML SDK v1.
 
-The same class serves the SDK (``experiment.submit(...)`` returns one), the training
-script (``Run.get_context()``) and interactive sessions (``experiment.start_logging()``).
-It talks to the workspace server over REST only. Standard library only and Python 3.6
-compatible, because it is placed into every run environment.
+This is what a training script gets from ``Run.get_context()``: metrics, tags and
+properties, files, child runs, status. It talks to the workspace server over REST only.
+Standard library only and Python 3.6 compatible, because it is placed into every run
+environment; it never imports the SDK. The SDK's Run (``kyanite.core.run.Run``, which
+``experiment.submit`` and ``start_logging`` return) subclasses it and registers itself
+here on import (``register_sdk``), so the runs this module builds (the context run, a
+parent, children) are SDK runs wherever the SDK is loaded.
 
 Inside a run the run host sets ``KYANITE_RUN_ID``, ``KYANITE_SERVER_URL``,
 ``KYANITE_TOKEN``, ``KYANITE_EXPERIMENT`` and ``KYANITE_METRICS_SPOOL``; without them
@@ -32,6 +35,18 @@ __all__ = ["Run", "RunStatus", "TERMINAL_STATES"]
 
 _context_run = None
 
+#: Filled when the SDK is imported (``kyanite.core.run`` calls ``register_sdk``): the classes
+#: the runs built here take. Empty in a run environment, where this module's classes serve.
+_SDK = {}
+
+
+def register_sdk(run_class, offline_class):
+    """Build the runs this module makes (``Run.get_context()``, ``run.parent``,
+    ``child_run``, ``get_children``) as ``run_class``, a subclass of Run taking the same
+    constructor arguments, and the offline context run as ``offline_class``. The SDK calls
+    this once, on import; nothing else should."""
+    _SDK["run"], _SDK["offline"] = run_class, offline_class
+
 
 def _check_name(name):
     if not isinstance(name, str) or not name:
@@ -56,15 +71,19 @@ def _as_number(name, value):
 
 
 class Run(object):
-    """A run of an experiment.
+    """A run of an experiment, as a training script sees it.
 
-    ``Run(experiment, run_id)`` fetches an existing run. Use ``Run.get_context()`` in a
-    training script and ``Experiment.submit`` or ``Experiment.start_logging`` elsewhere.
+    Use ``Run.get_context()`` in a training script. Fetching a run by id
+    (``Run(experiment, run_id)``, ``Run.get(workspace, run_id)``) is the SDK's Run.
     """
 
     def __init__(self, experiment, run_id, _client=None, _details=None, _sink=None):
+        if _client is None:
+            raise RunEnvironmentException(
+                "Run(experiment, run_id) needs the kyanite SDK (kyanite.core), which this environment "
+                "lacks; in a training script use Run.get_context().")
         self._experiment = experiment
-        self._client = _client if _client is not None else experiment.workspace._client
+        self._client = _client
         self._id = run_id
         self._details = _details if _details is not None else self._client.get("/api/runs/" + run_id)
         self._sink_obj = _sink
@@ -80,11 +99,7 @@ class Run(object):
     # -- construction helpers ------------------------------------------------
     @classmethod
     def _from_details(cls, client, details, experiment=None, sink=None):
-        if cls is Run and details.get("runType") == "hyperdrive":
-            try:  # a sweep comes back as a HyperDriveRun, as in SDK v1
-                from kyanite.train.hyperdrive._run import HyperDriveRun as cls
-            except ImportError:  # the stdlib-only runtime inside a run environment
-                cls = Run
+        """A run of this class from its record as the server sent it (no request)."""
         return cls(experiment, details["runId"], _client=client, _details=details, _sink=sink)
 
     @classmethod
@@ -98,7 +113,7 @@ class Run(object):
             if not allow_offline:
                 raise RunEnvironmentException(
                     "Run.get_context(allow_offline=False) called outside of a kyanite run.")
-            _context_run = _OfflineRun()
+            _context_run = _SDK.get("offline", _OfflineRun)()
             return _context_run
         client = Client(settings.require("KYANITE_SERVER_URL"), settings.get("KYANITE_TOKEN"),
                         retry_seconds=300.0)
@@ -106,14 +121,9 @@ class Run(object):
         sink = _sinks.SpoolSink(spool) if spool else _sinks.HttpSink(client)
         details = {"runId": run_id, "experiment": settings.get("KYANITE_EXPERIMENT"),
                    "status": RunStatus.RUNNING}
-        _context_run = cls(None, run_id, _client=client, _details=details, _sink=sink)
+        run_class = _SDK.get("run", Run) if cls is Run else cls
+        _context_run = run_class(None, run_id, _client=client, _details=details, _sink=sink)
         return _context_run
-
-    @staticmethod
-    def get(workspace, run_id):
-        """Fetch a run of ``workspace`` by id."""
-        details = workspace._client.get("/api/runs/" + run_id)
-        return Run._from_details(workspace._client, details)
 
     # -- identity ------------------------------------------------------------
     @property
@@ -137,19 +147,14 @@ class Run(object):
     @property
     def parent(self):
         pid = self._refresh().get("parentRunId")
-        return Run._from_details(self._client, self._client.get("/api/runs/" + pid)) if pid else None
+        return _run_from_details(self._client, self._client.get("/api/runs/" + pid)) if pid else None
 
     @property
     def experiment(self):
+        """The run's Experiment: an SDK object, so the SDK's Run makes it when not given."""
         if self._experiment is None:
-            try:
-                from kyanite.core.experiment import Experiment
-                from kyanite.core.workspace import Workspace
-            except ImportError:
-                raise RunEnvironmentException(
-                    "run.experiment needs the full kyanite package in this environment.")
-            ws = Workspace._from_client(self._client)
-            self._experiment = Experiment(ws, self._details.get("experiment") or self._refresh()["experiment"])
+            raise RunEnvironmentException(
+                "run.experiment needs the full kyanite package in this environment.")
         return self._experiment
 
     @property
@@ -353,14 +358,13 @@ class Run(object):
             "properties": dict((str(k), str(v)) for k, v in (properties or {}).items()),
             "model_framework": model_framework, "model_framework_version": model_framework_version,
             "datasets": sets})
-        try:
-            from kyanite.core.model import Model
-            from kyanite.core.workspace import Workspace
-        except ImportError:  # the stdlib-only runtime inside a run environment
-            from kyanite.runtime.model_path import Model as RecordModel
-            return RecordModel(rec, _client=self._client)
-        ws = self._experiment.workspace if self._experiment is not None else Workspace._from_client(self._client)
-        return Model._from_record(ws, rec)
+        return self._registered_model(rec)
+
+    def _registered_model(self, record):
+        """What register_model returns for the server's model ``record``: here the runtime's
+        record-backed Model (the SDK's Run returns the SDK's Model)."""
+        from kyanite.runtime.model_path import Model as RecordModel
+        return RecordModel(record, _client=self._client)
 
     # -- logs --------------------------------------------------------------------
     def _read_log(self, name, offset):
@@ -448,13 +452,13 @@ class Run(object):
             "experiment": self._details.get("experiment") or self._refresh()["experiment"],
             "parent_id": self._id, "run_id": run_id, "display_name": name, "status": RunStatus.RUNNING,
             "target": self._details.get("target")})
-        return Run._from_details(self._client, details, self._experiment, self._sink)
+        return _run_from_details(self._client, details, self._experiment, self._sink)
 
     def get_children(self, recursive=False, tags=None, properties=None, type=None, status=None,
                      _rehydrate_runs=True):
         rows = self._client.get("/api/runs/%s/children" % self._id,
                                 params={"recursive": "true" if recursive else "false"})["runs"]
-        runs = [Run._from_details(self._client, d, self._experiment, self._sink_obj) for d in rows]
+        runs = [_run_from_details(self._client, d, self._experiment, self._sink_obj) for d in rows]
         if status:
             runs = [r for r in runs if r._details["status"] == status]
         if tags:
@@ -503,6 +507,7 @@ class _OfflineRun(Run):
 
     get_metrics = get_file_names = download_file = download_files = _offline_only
     child_run = get_children = cancel = wait_for_completion = register_model = _offline_only
+    experiment = property(_offline_only)
 
     def upload_file(self, name, path_or_stream):
         print("Attempted to upload file %s" % name)
@@ -527,6 +532,11 @@ class _OfflineRun(Run):
 
     def __repr__(self):
         return "Run(Experiment: None, Id: %s, Type: offline, Status: %s)" % (self._id, self._details["status"])
+
+
+def _run_from_details(client, details, experiment=None, sink=None):
+    """A run this module hands out (parent, child): the SDK's Run where it is loaded."""
+    return _SDK.get("run", Run)._from_details(client, details, experiment, sink)
 
 
 _HTTP_SINKS = {}

@@ -5,7 +5,8 @@ import sys
 import time
 
 from kyanite.exceptions import UserErrorException
-from kyanite.runtime.run import Run, _from_wire
+from kyanite.core.run import Run
+from kyanite.runtime.run import _from_wire
 from kyanite.protocol.states import TERMINAL_STATES, RunStatus
 
 __all__ = ["HyperDriveRun"]

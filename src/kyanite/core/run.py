@@ -1,0 +1,91 @@
+"""The SDK's Run (SDK v1 ``azureml.core.Run``): the in-script run plus what needs the SDK.
+
+``kyanite.runtime.run.Run`` is what a training script gets (standard library only, copied
+into every run environment). This class builds on it with the parts that need the SDK:
+
+- ``Run(experiment, run_id)`` and ``Run.get(workspace, run_id)`` fetch a run;
+- ``run.experiment`` is an :class:`~kyanite.core.experiment.Experiment`;
+- ``run.register_model(...)`` returns a :class:`~kyanite.core.model.Model`;
+- a run of a known type comes back as that type's class (a sweep as ``HyperDriveRun``).
+
+Importing this module registers these classes with the runtime (``register_sdk``), so
+every run handed out in an SDK process, including ``Run.get_context()``, a parent and
+children, is one of them.
+"""
+
+import importlib
+
+from kyanite.exceptions import UserErrorException
+from kyanite.protocol.states import TERMINAL_STATES, RunStatus
+from kyanite.runtime import run as _runtime
+
+__all__ = ["Run", "RunStatus", "TERMINAL_STATES"]
+
+#: Run types whose runs come back as their own class, as SDK v1's run type providers:
+#: ``{runType: "module:Class"}``, the module imported when such a run is first met (the
+#: class subclasses Run; ``kyanite.train`` builds on ``kyanite.core``, never the reverse).
+RUN_TYPES = {"hyperdrive": "kyanite.train.hyperdrive._run:HyperDriveRun"}
+
+
+def _run_type_class(run_type):
+    target = RUN_TYPES.get(run_type)
+    if target is None:
+        return None
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+class Run(_runtime.Run):
+    """A run of an experiment.
+
+    ``Run(experiment, run_id)`` fetches an existing run. Use ``Run.get_context()`` in a
+    training script and ``Experiment.submit`` or ``Experiment.start_logging`` elsewhere.
+    """
+
+    def __init__(self, experiment, run_id, _client=None, _details=None, _sink=None):
+        if _client is None:
+            if getattr(experiment, "workspace", None) is None:
+                raise UserErrorException(
+                    "Run(experiment, run_id) takes the run's Experiment, got %r; Run.get(workspace, "
+                    "run_id) fetches a run by id alone." % (experiment,))
+            _client = experiment.workspace._client
+        super(Run, self).__init__(experiment, run_id, _client=_client, _details=_details, _sink=_sink)
+
+    @classmethod
+    def _from_details(cls, client, details, experiment=None, sink=None):
+        """A run from its server record; ``Run`` gives the class of its run type (RUN_TYPES)."""
+        if cls is Run:
+            cls = _run_type_class(details.get("runType")) or Run
+        return cls(experiment, details["runId"], _client=client, _details=details, _sink=sink)
+
+    @staticmethod
+    def get(workspace, run_id):
+        """Fetch a run of ``workspace`` by id."""
+        details = workspace._client.get("/api/runs/" + run_id)
+        return Run._from_details(workspace._client, details)
+
+    @property
+    def experiment(self):
+        """The run's Experiment."""
+        if self._experiment is None:
+            from kyanite.core.experiment import Experiment
+            from kyanite.core.workspace import Workspace
+            ws = Workspace._from_client(self._client)
+            name = self._details.get("experiment") or self._refresh()["experiment"]
+            self._experiment = Experiment(ws, name)
+        return self._experiment
+
+    def _registered_model(self, record):
+        from kyanite.core.model import Model
+        from kyanite.core.workspace import Workspace
+        if self._experiment is not None:
+            return Model._from_record(self._experiment.workspace, record)
+        return Model._from_record(Workspace._from_client(self._client), record)
+
+
+class _OfflineRun(_runtime._OfflineRun, Run):
+    """``Run.get_context()`` outside of a run, in an SDK process: the runtime's offline run,
+    and an instance of the SDK's Run."""
+
+
+_runtime.register_sdk(Run, _OfflineRun)
