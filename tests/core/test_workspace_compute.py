@@ -223,3 +223,10 @@ def test_script_leaving_a_child_behind_completes(ws, make_script, current_env, t
             return True
     wait_until(gone, 5, what="the stray child to be ended")
     assert "leaving" in run.get_details_with_logs()["logFiles"]["user_logs/std_log.txt"]
+
+
+def test_ray_flag_gives_a_private_ray_head_configuration():
+    from kyanite.core.compute import RayCompute
+    cfg = AmlCompute.provisioning_configuration(max_nodes=2, ray=True)
+    assert type(cfg) is type(RayCompute.provisioning_configuration())
+    assert cfg.config["executor"] == "ray" and cfg.config["max_concurrent_runs"] == 2

@@ -166,8 +166,8 @@ class AmlCompute(ComputeTarget):
             if run_as:
                 raise ComputeTargetException("run_as is for local clusters; a Ray cluster's workers run as "
                                              "the user that started them.")
-            from kyanite.core.compute.ray_compute import RayCompute
-            return RayCompute.provisioning_configuration(max_concurrent_runs=max_nodes)
+            # RayCompute registers itself in _TYPES (kyanite.core.compute imports it)
+            return _TYPES["RayCompute"].provisioning_configuration(max_concurrent_runs=max_nodes)
         return AmlComputeProvisioningConfiguration(vm_size, vm_priority, min_nodes, max_nodes,
                                                    idle_seconds_before_scaledown, run_as=run_as)
 
