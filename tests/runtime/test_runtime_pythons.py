@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from kyanite.runtime.host import RUNTIME_FILES, Host
+from kyanite.runtime.shim import GENERATED
 
 
 def _pyenv_root():
@@ -58,14 +59,17 @@ def test_shim_layout(shim):
     files = sorted(os.path.relpath(os.path.join(d, f), shim)
                    for d, _, fs in os.walk(shim) for f in fs if not f.endswith(".pyc"))
     assert files == sorted([os.path.join("kyanite", f) for f in RUNTIME_FILES] +
-                           [os.path.join("kyanite", "core", "__init__.py")])
+                           [os.path.join("kyanite", *f.split("/")) for f in GENERATED])
 
 
 CHECK = r"""
 import compileall, sys
 ok = compileall.compile_dir(sys.argv[1], quiet=1, force=True, legacy=False)
 assert ok, "compile failed"
-from kyanite.core import Run, RunStatus
+from kyanite.core import Run, RunStatus, VERSION
+from kyanite.core.run import Run as V1PathRun
+from kyanite.core.model import Model
+assert V1PathRun is Run and VERSION
 from kyanite.exceptions import UserErrorException
 import kyanite.runtime._http, kyanite.runtime._sinks
 run = Run.get_context()

@@ -21,7 +21,6 @@ The node cache is ``KYANITE_CACHE_DIR`` (default ``~/.cache/kyanite``).
 """
 
 import argparse
-import hashlib
 import io
 import os
 import shutil
@@ -40,17 +39,7 @@ from kyanite.runtime._http import Client
 from kyanite.protocol.states import TERMINAL_STATES, RunStatus
 from kyanite.protocol.runfiles import DRIVER_LOG
 
-#: Modules copied into run environments so ``from kyanite.core import Run`` works there.
-#: The whole of ``kyanite.protocol`` travels with them (standard library only).
-RUNTIME_FILES = ("__init__.py", "exceptions.py", "runtime/__init__.py", "runtime/_http.py",
-                 "runtime/_sinks.py", "runtime/run.py", "runtime/model_path.py", "keras.py",
-                 "settings.py") + tuple(
-    "protocol/" + f for f in sorted(os.listdir(os.path.join(os.path.dirname(os.path.dirname(
-        os.path.abspath(__file__))), "protocol"))) if f.endswith(".py"))
-_SHIM_CORE = ('"""kyanite inside a run environment: the stdlib-only runtime."""\n'
-              "from kyanite.runtime.model_path import Model\n"
-              "from kyanite.runtime.run import Run, RunStatus\n\n"
-              "__all__ = [\"Run\", \"RunStatus\", \"Model\"]\n")
+from kyanite.runtime.shim import RUNTIME_FILES  # noqa: F401  (re-exported: what a run environment gets)
 
 
 def cache_dir():
@@ -96,17 +85,20 @@ class LogShipper(object):
         while not self._stop.wait(self.interval):
             self.flush()
 
-    def flush(self):
+    def flush(self, max_post=16 << 20):
+        """Send everything buffered, in posts of at most ``max_post`` bytes (the server
+        caps one log append at 64 MB)."""
         with self._send_lock:
-            with self._lock:
-                data = bytes(self._buf)
-            if not data:
-                return
-            self.client.post("/api/runs/%s/logs" % self.run_id, params={"name": self.name, "offset": self._offset},
-                             data=data, retry_seconds=600)
-            self._offset += len(data)
-            with self._lock:
-                del self._buf[:len(data)]
+            while True:
+                with self._lock:
+                    data = bytes(self._buf[:max_post])
+                if not data:
+                    return
+                self.client.post("/api/runs/%s/logs" % self.run_id,
+                                 params={"name": self.name, "offset": self._offset}, data=data, retry_seconds=600)
+                self._offset += len(data)
+                with self._lock:
+                    del self._buf[:len(data)]
 
     def close(self):
         self._stop.set()
@@ -229,30 +221,10 @@ class Host(object):
         return target
 
     def runtime_shim(self):
-        """A folder put first on the script's PYTHONPATH, holding the stdlib-only runtime."""
-        import kyanite
-        src = os.path.dirname(os.path.abspath(kyanite.__file__))
-        digest = hashlib.sha256(_SHIM_CORE.encode("utf-8"))
-        for f in RUNTIME_FILES:  # named by content: a changed or added file makes a new folder
-            with open(os.path.join(src, f), "rb") as fh:
-                digest.update(f.encode("utf-8") + b"\0" + fh.read())
-        stamp = digest.hexdigest()[:16]
-        root = os.path.join(self.cache, "runtime", stamp)
-        if os.path.isdir(root):
-            return root
-        tmp = "%s.tmp-%d" % (root, os.getpid())
-        for f in RUNTIME_FILES:
-            dst = os.path.join(tmp, "kyanite", f)
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-            shutil.copyfile(os.path.join(src, f), dst)
-        os.makedirs(os.path.join(tmp, "kyanite", "core"))
-        with open(os.path.join(tmp, "kyanite", "core", "__init__.py"), "w") as f:
-            f.write(_SHIM_CORE)
-        try:
-            os.rename(tmp, root)
-        except OSError:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return root
+        """A folder put first on the script's PYTHONPATH, holding the stdlib-only runtime
+        (``kyanite.runtime.shim``)."""
+        from kyanite.runtime import shim
+        return shim.build(self.cache)
 
     # -- the run -----------------------------------------------------------------------
     def execute(self):
