@@ -14,3 +14,9 @@ from kyanite.protocol.states import (
 
 __all__ = ["RunStatus", "TERMINAL_STATES", "ACTIVE_STATES", "ALL_STATES", "can_move", "check_status",
            "ComputeConfig", "ComputeConfigError", "COMPUTE_TYPES", "MAX_NODES", "normalize_ray_address"]
+from kyanite.protocol.records import RecordError
+from kyanite.protocol.runs import RunDefinition, RunRecord
+from kyanite.protocol.sweeps import SweepSpec
+from kyanite.protocol.deployments import Deployment, DeploymentConfig, Inference
+
+__all__ += ["RecordError", "RunDefinition", "RunRecord", "SweepSpec", "Deployment", "DeploymentConfig", "Inference"]
