@@ -31,7 +31,8 @@ older manager) is started again, so the keys leave its config.
 
 Surviving a workspace-server restart: scoring processes run in their own session, so
 they keep serving while the server is down. On start the manager *adopts* every process
-whose pid and start time match the record; a deployment whose process is gone (a reboot,
+whose pid and start time match the record (:mod:`kyanite.supervisor` knows a process by
+both, so a reused pid is never adopted); a deployment whose process is gone (a reboot,
 a kill) is started again from its ``prepared.json`` on the same port, and one whose
 preparation was cut short is prepared again. Stray processes of older generations are
 ended. Stopping the server never stops deployments; ``service.delete()`` does.
@@ -43,9 +44,7 @@ import logging
 import math
 import os
 import shutil
-import signal
 import socket
-import subprocess
 import tarfile
 import threading
 import time
@@ -53,6 +52,7 @@ import traceback
 
 import psutil
 
+from kyanite import supervisor
 from kyanite.exceptions import ConflictException, NotFoundException, UserErrorException
 
 log = logging.getLogger("kyanite.deployments")
@@ -174,7 +174,6 @@ class DeploymentManager(object):
         self.cache = cache or cache_dir()
         self._locks = {}
         self._guard = threading.Lock()
-        self._procs = {}        # pid -> Popen, for processes this server started (to reap them)
         self._restarts = {}     # name -> [times]
         self._probes = {}       # name -> [last probe time, consecutive failures]
         self._stop = threading.Event()
@@ -210,59 +209,23 @@ class DeploymentManager(object):
         t.start()
         return t
 
-    # -- process handles --------------------------------------------------------------
-    def _process(self, handle):
-        """The live psutil.Process of a handle, or None (gone, zombie, or pid reused)."""
-        if not handle or not handle.get("pid"):
-            return None
-        pid = handle["pid"]
-        popen = self._procs.get(pid)
-        if popen is not None and popen.poll() is not None:
-            return None
-        try:
-            p = psutil.Process(pid)
-            if handle.get("create_time") and abs(p.create_time() - handle["create_time"]) > 1:
-                return None
-            if p.status() == psutil.STATUS_ZOMBIE:
-                return None
-            return p
-        except psutil.Error:
-            return None
+    # -- process handles (kyanite.supervisor) ----------------------------------------------
+    @staticmethod
+    def _handle(record):
+        """The ``ProcessHandle`` of a record's ``process`` (a dict), or None."""
+        return supervisor.ProcessHandle.from_json(record)
 
-    def _exit_code(self, handle):
-        popen = self._procs.get((handle or {}).get("pid"))
-        return popen.poll() if popen is not None else None
+    def _alive(self, record):
+        """The process handle of a record while its own process runs, else None."""
+        handle = self._handle(record)
+        return handle if supervisor.is_alive(handle) else None
 
-    def _kill(self, handle, grace=5.0):
-        p = self._process(handle)
-        if p is not None:
-            try:
-                os.killpg(p.pid, signal.SIGTERM)
-            except OSError:
-                try:
-                    p.terminate()
-                except psutil.Error:
-                    pass
-            try:
-                p.wait(grace)
-            except psutil.TimeoutExpired:
-                try:
-                    os.killpg(p.pid, signal.SIGKILL)
-                except OSError:
-                    pass
-                try:
-                    p.kill()
-                    p.wait(5)
-                except psutil.Error:
-                    pass
-            except psutil.Error:
-                pass
-        popen = self._procs.pop((handle or {}).get("pid"), None)
-        if popen is not None:
-            try:
-                popen.wait(5)
-            except subprocess.TimeoutExpired:
-                pass
+    def _exit_code(self, record):
+        return supervisor.exit_code(self._handle(record))
+
+    def _kill(self, record, grace=5.0):
+        """End the scoring process and its whole tree (SIGKILL after ``grace`` seconds)."""
+        supervisor.stop_tree(self._handle(record), grace)
 
     def _kill_strays(self, name, keep_pid=None):
         """End scoring processes of this deployment other than ``keep_pid`` (older
@@ -273,7 +236,7 @@ class DeploymentManager(object):
             if p.info["pid"] == keep_pid or "kyanite.serving.server" not in cmd:
                 continue
             if any(a.startswith(base) for a in cmd):
-                self._kill({"pid": p.info["pid"]}, grace=2.0)
+                supervisor.stop_tree(supervisor.ProcessHandle.of_pid(p.info["pid"]), grace=2.0)
 
     # -- lifecycle of the manager ------------------------------------------------------
     def start(self):
@@ -307,7 +270,7 @@ class DeploymentManager(object):
         with self._lock(name):
             row, _ = self.models.deployment_row(name)
             handle = json.loads(row.process) if row.process else None
-            alive = self._process(handle) if handle and handle.get("generation") == row.generation else None
+            alive = self._alive(handle) if handle and handle.get("generation") == row.generation else None
             if alive is not None and (_read_json(os.path.join(self.gen_dir(name, row.generation), "config.json"))
                                       or {}).get("keys"):
                 self.log(name).line("workspace server started: the scoring process's config holds plaintext "
@@ -641,16 +604,10 @@ class DeploymentManager(object):
         env.setdefault("MPLBACKEND", "Agg")
         cmd = [prepared["python"], "-m", "kyanite.serving.server", "--config", cfg_path]
         dlog.line("starting the scoring process on port %d (Python %s)" % (port, prepared.get("pythonVersion")))
-        with _open_private_log(os.path.join(self.dir(name), "score.log")) as out:
-            proc = subprocess.Popen(cmd, cwd=prepared["cwd"], env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                    stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
-        self._procs[proc.pid] = proc
-        try:
-            created = psutil.Process(proc.pid).create_time()
-        except psutil.Error:
-            created = None
-        self._set(name, expect_generation=generation, port=port, process={
-            "pid": proc.pid, "create_time": created, "generation": generation, "started": time.time()})
+        proc = supervisor.start(cmd, env=env, cwd=prepared["cwd"], log=os.path.join(self.dir(name), "score.log"))
+        process = proc.to_json()
+        process.update(generation=generation, started=time.time())
+        self._set(name, expect_generation=generation, port=port, process=process)
         self._probes.pop(name, None)
         self._wake.set()
 
@@ -678,6 +635,7 @@ class DeploymentManager(object):
 
     def watch_once(self):
         """One pass over all deployments; True while some are transitioning."""
+        supervisor.reap()  # scoring processes that ended (a failed init(), a crash): no zombies
         busy = False
         for name in self.models.deployment_names():
             try:
@@ -704,35 +662,24 @@ class DeploymentManager(object):
                 return
             if st["state"] == FAILED:
                 err = st.get("error") or {}
-                self._reap(handle)
                 self._fail(name, row.generation, err.get("message") or "The scoring process failed.",
                            err.get("code") or "EntryScriptFailed",
                            {"traceback": err["traceback"]} if err.get("traceback") else None)
                 return
-        if self._process(handle) is None:
+        if self._alive(handle) is None:
             code = self._exit_code(handle)
-            self._reap(handle)
             tail = tail_lines(os.path.join(self.dir(name), "score.log"), 15)
             self._fail(name, row.generation, "The scoring process exited%s before it was ready. Last log lines:\n%s"
                        % ("" if code is None else " with code %s" % code, tail), "ProcessExited")
 
-    def _reap(self, handle):
-        popen = self._procs.pop((handle or {}).get("pid"), None)
-        if popen is not None:
-            try:
-                popen.wait(5)
-            except subprocess.TimeoutExpired:
-                pass
-
     def _watch_running(self, name, row):
         handle = json.loads(row.process) if row.process else None
-        if self._process(handle) is None:
+        if self._alive(handle) is None:
             with self._lock(name):
                 row, _ = self.models.deployment_row(name)
                 if row.state not in (HEALTHY, UNHEALTHY) or (row.process and json.loads(row.process) != handle):
                     return
                 code = self._exit_code(handle)
-                self._reap(handle)
                 now = time.time()
                 times = [t for t in self._restarts.get(name, []) if now - t < RESTART_WINDOW] + [now]
                 self._restarts[name] = times
