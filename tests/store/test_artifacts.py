@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from kyanite.exceptions import ConflictException, NotFoundException, UserErrorException
-from kyanite.store.artifacts import LocalArtifactStore, check_key
+from kyanite.store.artifacts import LocalArtifactStore, check_key, run_key
 
 
 @pytest.fixture
@@ -16,7 +16,8 @@ def store(tmp_path):
 
 
 @pytest.mark.parametrize("key", ["../token", "runs/../../token", "runs/r/../../x", "/etc/passwd",
-                                 "", "a//b", "runs\\..\\..\\token", "a/\x00b"])
+                                 "", "a//b", "runs\\..\\..\\token", "a/\x00b", "runs/./other/x", ".",
+                                 "runs/r/outputs/", "runs/r/./x", "outputs\\model.keras"])
 def test_bad_keys_refused(store, tmp_path, key):
     (tmp_path / "token").write_text("secret")
     with pytest.raises(UserErrorException, match="not allowed"):
@@ -30,9 +31,27 @@ def test_bad_keys_refused(store, tmp_path, key):
     assert (tmp_path / "token").read_text() == "secret"
 
 
-def test_check_key_normalises_backslashes():
-    assert check_key("outputs\\model.keras") == "outputs/model.keras"
+def test_check_key_keeps_allowed_keys():
     assert check_key("a/b/c.txt") == "a/b/c.txt"
+    assert check_key("runs/r/outputs/100%/c#d?.txt") == "runs/r/outputs/100%/c#d?.txt"
+    assert check_key("runs/r/.hidden/..x") == "runs/r/.hidden/..x"  # names that only start with dots
+
+
+def test_run_key_stays_in_its_run(store):
+    assert run_key("r1", "outputs/a.txt") == "runs/r1/outputs/a.txt"
+    assert run_key("r1") == "runs/r1"
+    for run_id, path in [(".", "other/outputs/a.txt"), ("..", "x"), ("a/b", "x"), ("r1", "../r2/x")]:
+        with pytest.raises(UserErrorException, match="not allowed"):
+            run_key(run_id, path)
+
+
+def test_symlink_out_of_its_owner_folder_refused(store, tmp_path):
+    store.put("runs/victim/outputs/a.txt", b"mine")
+    os.makedirs(os.path.join(store.root, "runs", "attacker"))
+    os.symlink(os.path.join(store.root, "runs", "victim"), os.path.join(store.root, "runs", "attacker", "link"))
+    with pytest.raises(UserErrorException, match="resolves outside runs/attacker"):
+        store.put("runs/attacker/link/outputs/a.txt", b"overwritten")
+    assert store.read("runs/victim/outputs/a.txt") == (b"mine", 4)
 
 
 def test_put_read_list_size(store):

@@ -280,7 +280,7 @@ class Run(object):
 
     def download_file(self, name, output_file_path=None, _validate_checksum=False):
         """Download the run file ``name`` to ``output_file_path`` (a file or a folder)."""
-        _check_artifact_name(name)
+        name = _check_artifact_name(name)
         if output_file_path is None:
             output_file_path = os.path.basename(name)
         elif os.path.isdir(output_file_path):
@@ -307,7 +307,7 @@ class Run(object):
 
     def upload_file(self, name, path_or_stream):
         """Store a local file (or stream) as the run file ``name``."""
-        _check_artifact_name(name)
+        name = _check_artifact_name(name)
         if hasattr(path_or_stream, "read"):
             data = path_or_stream.read()
         else:
@@ -340,8 +340,7 @@ class Run(object):
         ``'outputs/model'``) as the next version of model ``model_name``, linked to this run
         (``model.run_id``; ``Model.list(ws, run_id=run.id)``). Inside the running script a
         path not uploaded yet is sent from the working folder first. Returns the Model."""
-        path = (model_path or model_name).replace("\\", "/").strip("/")
-        _check_artifact_name(path)
+        path = _check_artifact_name((model_path or model_name).replace("\\", "/").strip("/"))
         if settings.get("KYANITE_RUN_ID") == self._id:  # outputs are uploaded at the end: send them now
             local = os.path.join(os.getcwd(), *path.split("/"))
             if os.path.isdir(local):
@@ -597,10 +596,14 @@ def _safe_name(name):
 
 
 def _check_artifact_name(name):
-    parts = name.replace("\\", "/").split("/")
-    if not name or name.startswith("/") or ".." in parts:
+    """``name`` as the server's key rule wants it ('/' between names, no '.' or empty
+    names: ``outputs\\a.txt`` and ``./outputs//a.txt`` become ``outputs/a.txt``);
+    UserErrorException for an absolute name or one with '..'."""
+    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+    if not name or name.startswith("/") or ".." in parts or not parts:
         raise UserErrorException(
             "File name %r is not allowed: use a relative path inside the run, without '..'." % name)
+    return "/".join(parts)
 
 
 def _match(have, want):

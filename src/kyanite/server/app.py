@@ -4,7 +4,8 @@
 for one workspace folder. Every ``/api`` route except ``/api/health`` requires
 ``Authorization: Bearer <workspace token>``; the OpenAPI document (``/api/openapi.json``,
 browsable at ``/api/docs``) describes the API, holds no workspace data, and is public.
-Errors reply ``{"detail": "<one readable line>"}``.
+``kyanite.server.guard`` checks the token from the headers before any body is read and caps
+each route's body size (413). Errors reply ``{"detail": "<one readable line>"}``.
 """
 
 import logging
@@ -24,7 +25,8 @@ from kyanite.exceptions import (
     NotFoundException,
     UserErrorException,
 )
-from kyanite.server import jsonio, run_tokens
+from kyanite.protocol.identifiers import InvalidValue
+from kyanite.server import guard, jsonio, run_tokens
 from kyanite.server.deployments import attach as attach_deployments
 from kyanite.server.notifier import Notifier
 from kyanite.server.routes import (
@@ -77,6 +79,16 @@ class ServerState(object):
 
 
 def require_token(request: Request):
+    """The routes' auth dependency: a request the RequestGuard (``kyanite.server.guard``)
+    authenticated from its headers goes on; any other is checked now (``authenticate``)."""
+    if not request.scope.get(guard.AUTHENTICATED):
+        authenticate(request)
+
+
+def authenticate(request):
+    """Returns when the request's headers authenticate it, else raises HTTPException
+    (401/403): the workspace token, a run token (``kyanite.server.run_tokens``; sets
+    ``request.state.run_token_run``), or the studio's cookie or embed ticket. Reads no body."""
     header = request.headers.get("authorization", "")
     token = header[7:] if header.lower().startswith("bearer ") else ""
     if token and secrets.compare_digest(token, request.app.state.k.token):
@@ -103,6 +115,7 @@ def create_app(layout, server_url, database_url=None, start_scheduler=True):
     app = FastAPI(title="kyanite workspace server", openapi_url="/api/openapi.json",
                   docs_url="/api/docs", redoc_url=None, default_response_class=jsonio.StrictJSONResponse)
     app.state.k = state
+    app.add_middleware(guard.RequestGuard, authenticate=authenticate)  # auth and body caps, before any body
 
     @app.get("/api/health")
     def health():
@@ -118,6 +131,7 @@ def create_app(layout, server_url, database_url=None, start_scheduler=True):
         app.include_router(module.router, prefix="/api",
                            dependencies=[Depends(require_token), Depends(jsonio.check_body)])
     app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(InvalidValue, _invalid_value_handler)
     app.add_exception_handler(Exception, _unexpected_handler)
 
     errors = {NotFoundException: 404, ConflictException: 409, AuthenticationException: 401,
@@ -141,6 +155,11 @@ def create_app(layout, server_url, database_url=None, start_scheduler=True):
             state.sweeps.stop()
             state.deployments.stop()
     return app
+
+
+async def _invalid_value_handler(request, exc):
+    """400 naming the field and the rule (``kyanite.protocol.identifiers``)."""
+    return jsonio.StrictJSONResponse({"detail": str(exc), "field": exc.field}, status_code=400)
 
 
 def _handler(code):

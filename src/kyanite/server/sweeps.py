@@ -45,6 +45,7 @@ import time
 
 from kyanite.exceptions import ConflictException, NotFoundException
 from kyanite.protocol.states import TERMINAL_STATES, RunStatus
+from kyanite.store.artifacts import run_key
 from kyanite.protocol.states import ACTIVE_STATES
 from kyanite.sweep import child_arguments, evaluate, make_sampler
 
@@ -457,7 +458,6 @@ def capacity_of(scheduler, target_name):
 
 
 def outputs_folder(artifacts, run_id):
+    key = run_key(run_id, "outputs")
     root = getattr(artifacts, "root", None)
-    if root:
-        return os.path.join(root, "runs", run_id, "outputs")
-    return "runs/%s/outputs" % run_id
+    return os.path.join(root, *key.split("/")) if root else key

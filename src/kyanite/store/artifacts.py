@@ -1,8 +1,11 @@
 """Artifact stores: the files of runs (outputs, logs, images) and source snapshots.
 
-Keys are relative POSIX paths such as ``runs/<run_id>/outputs/model.keras``. Every
-implementation must refuse keys that are absolute or contain ``..`` (UserErrorException),
-create parents on write, and make ``put`` atomic (a reader never sees half a file).
+Keys are relative POSIX paths such as ``runs/<run_id>/outputs/model.keras`` (``run_key``
+builds a run's). ``check_key`` is the rule every implementation applies (UserErrorException
+otherwise): no absolute path, no empty, ``.`` or ``..`` segment, no backslash or NUL. The
+local store also resolves each key (symbolic links included) and refuses one that does
+not stay inside its owner's folder (the key's first two segments, e.g. ``runs/<run_id>``).
+Implementations create parents on write, and make ``put`` atomic (a reader never sees half a file).
 ``append`` is the log primitive: it writes ``data`` at ``offset`` when ``offset`` equals
 the current size, accepts a retry of bytes already stored (idempotent), and refuses a gap
 with ConflictException. Thread safety: appends to one key are serialised by the store.
@@ -18,11 +21,22 @@ from kyanite.exceptions import ConflictException, NotFoundException, UserErrorEx
 
 
 def check_key(key):
-    parts = key.replace("\\", "/").split("/")
-    if not key or key.startswith("/") or ".." in parts or "" in parts[:-1] or "\x00" in key:
+    """``key`` when it is an allowed artifact key (see the module docstring), else
+    UserErrorException naming it."""
+    if not isinstance(key, str) or not key or "\\" in key or "\x00" in key or key.startswith("/") \
+            or any(part in ("", ".", "..") for part in key.split("/")):
         raise UserErrorException(
-            "File name %r is not allowed: use a relative path without '..'." % key)
-    return "/".join(parts)
+            "File name %r is not allowed: use a relative path with '/' between names, without '.', '..', "
+            "empty names, backslashes or NUL." % (key,))
+    return key
+
+
+def run_key(run_id, path=None):
+    """The key of run ``run_id``'s folder, or of ``path`` inside it (checked with
+    ``check_key``; a run id must be one path segment)."""
+    if not isinstance(run_id, str) or "/" in run_id or run_id in ("", ".", ".."):
+        raise UserErrorException("Run id %r is not allowed in a file path." % (run_id,))
+    return check_key("runs/%s/%s" % (run_id, check_key(path)) if path else "runs/%s" % run_id)
 
 
 class ArtifactStore(abc.ABC):
@@ -61,7 +75,13 @@ class LocalArtifactStore(ArtifactStore):
         self._locks_guard = threading.Lock()
 
     def _path(self, key):
-        return os.path.join(self.root, *check_key(key).split("/"))
+        parts = check_key(key).split("/")
+        path = os.path.join(self.root, *parts)
+        owner = os.path.realpath(os.path.join(self.root, *parts[:2]))
+        real = os.path.realpath(path)
+        if real != owner and not real.startswith(owner + os.sep):
+            raise UserErrorException("File name %r is not allowed: it resolves outside %s." % (key, "/".join(parts[:2])))
+        return path
 
     def _lock(self, key):
         with self._locks_guard:

@@ -29,6 +29,8 @@ from pydantic import BaseModel
 from kyanite.data._common import DataError
 from kyanite.data.backends import DEFAULT_DATASTORE, S3Backend, backend_for, check_path, scrub
 from kyanite.exceptions import NotFoundException, UserErrorException
+from kyanite.protocol.identifiers import DESCRIPTION_MAX, check_identifier, check_mapping, check_text
+from kyanite.server.routes import known
 from kyanite.store.datasets import DataRepository
 
 router = APIRouter(tags=["data"])
@@ -78,6 +80,7 @@ def list_datastores(request: Request):
 
 @router.post("/datastores")
 def register_datastore(body: DatastoreCreate, request: Request):
+    check_identifier("datastore name", body.name)
     if body.type.upper() != "S3":
         raise UserErrorException("Datastore type %r is not supported; use 'S3' (any S3-compatible "
                                  "storage) or the built-in %r." % (body.type, DEFAULT_DATASTORE))
@@ -263,6 +266,10 @@ def _check_files(request, files):
 
 @router.post("/datasets")
 def save_dataset(body: DatasetCreate, request: Request):
+    if body.name is not None:
+        check_identifier("dataset name", body.name, exists=known(lambda n: repo(request).dataset(n, with_files=False)))
+    check_text("description", body.description, DESCRIPTION_MAX)
+    check_mapping("tags", body.tags)
     _check_files(request, body.files)
     return repo(request).save_dataset(body.name, body.kind, body.definition, body.files,
                                       description=body.description, tags=body.tags,

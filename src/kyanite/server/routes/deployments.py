@@ -15,8 +15,11 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
 from kyanite.exceptions import ConflictException, UserErrorException
-from kyanite.server.params import Int64
+from kyanite.protocol.identifiers import check_identifier, check_mapping
+from kyanite.server.routes import known
+from kyanite.server.routes.models import check_model_text
 from kyanite.store.models import parse_model_id
+from kyanite.server.params import Int64
 
 def _recovered(request: Request):
     """Answer only from records the deployment manager has checked since this server
@@ -83,6 +86,8 @@ def _new_key():
 @router.post("/deployments")
 def create_deployment(body: DeploymentCreate, request: Request):
     s = k(request)
+    check_identifier("endpoint name", body.name, exists=known(s.models.deployment))
+    check_model_text(body.description, body.tags, body.properties)
     if body.compute_type not in COMPUTE_TYPES:
         raise UserErrorException("compute_type must be one of %s." % ", ".join(COMPUTE_TYPES))
     config = dict(body.config)
@@ -130,6 +135,8 @@ async def wait_deployment(name: str, request: Request, state: Optional[str] = No
 @router.patch("/deployments/{name}")
 def update_deployment(name: str, body: DeploymentPatch, request: Request):
     s = k(request)
+    check_model_text(body.description, body.add_tags, body.add_properties)
+    check_mapping("set_tags", body.set_tags)
     row, cur_models = s.models.deployment_row(name)
     spec = json.loads(row.spec)
     keys = json.loads(row.keys) if row.keys else {}

@@ -12,8 +12,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, StreamingResponse
 
 from kyanite.exceptions import NotFoundException, UserErrorException
+from kyanite.store.artifacts import run_key
 from kyanite.server.params import Int64
-from kyanite.store.artifacts import check_key
 
 router = APIRouter(tags=["files"])
 _SHA = re.compile(r"^[0-9a-f]{64}$")
@@ -35,10 +35,12 @@ async def _spool_body(request):
 @router.post("/runs/{run_id}/logs")
 async def append_log(run_id: str, name: str, offset: Int64, request: Request):
     s = k(request)
-    check_key(name)
+    key = run_key(run_id, name)
+    if offset < 0:
+        raise UserErrorException("offset must be 0 or more, got %d." % offset)
     data = await request.body()
     await run_in_threadpool(s.store.run, run_id)  # 404 for unknown runs
-    size = await run_in_threadpool(s.artifacts.append, "runs/%s/%s" % (run_id, name), offset, data)
+    size = await run_in_threadpool(s.artifacts.append, key, offset, data)
     s.notifier.changed(run_id)
     return {"size": size}
 
@@ -48,7 +50,7 @@ def read_log(run_id: str, name: str, request: Request, offset: Int64 = 0, max_by
     """Log bytes from ``offset``; headers X-Log-Size (total) and X-Run-Status."""
     s = k(request)
     run = s.store.run(run_id)
-    data, size = s.artifacts.read("runs/%s/%s" % (run_id, check_key(name)), offset, max_bytes)
+    data, size = s.artifacts.read(run_key(run_id, name), max(0, offset), max_bytes)
     return Response(data, media_type="text/plain; charset=utf-8",
                     headers={"X-Log-Size": str(offset + len(data) if data else max(size, offset)),
                              "X-Run-Status": run["status"]})
@@ -58,7 +60,7 @@ def read_log(run_id: str, name: str, request: Request, offset: Int64 = 0, max_by
 def list_artifacts(run_id: str, request: Request, prefix: Optional[str] = None):
     s = k(request)
     s.store.run(run_id)
-    files = s.artifacts.list("runs/%s" % run_id)
+    files = s.artifacts.list(run_key(run_id))
     if prefix:
         files = [f for f in files if f["path"].startswith(prefix)]
     return {"files": files}
@@ -67,7 +69,7 @@ def list_artifacts(run_id: str, request: Request, prefix: Optional[str] = None):
 @router.put("/runs/{run_id}/artifacts/{path:path}")
 async def put_artifact(run_id: str, path: str, request: Request):
     s = k(request)
-    key = "runs/%s/%s" % (run_id, check_key(path))
+    key = run_key(run_id, path)
     await run_in_threadpool(s.store.run, run_id)
     tmp = await _spool_body(request)
     try:
@@ -82,7 +84,7 @@ def get_artifact(run_id: str, path: str, request: Request):
     s = k(request)
     s.store.run(run_id)
     try:
-        local = s.artifacts.local_path("runs/%s/%s" % (run_id, check_key(path)))
+        local = s.artifacts.local_path(run_key(run_id, path))
     except NotFoundException:
         raise NotFoundException("Run %s has no file %r." % (run_id, path))
     return _send_open_file(local, os.path.basename(path))

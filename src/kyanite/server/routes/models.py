@@ -20,8 +20,10 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from kyanite.exceptions import NotFoundException, UserErrorException
+from kyanite.protocol.identifiers import DESCRIPTION_MAX, check_identifier, check_mapping, check_text
+from kyanite.server.routes import known
+from kyanite.store.artifacts import check_key, run_key
 from kyanite.server.params import Int64
-from kyanite.store.artifacts import check_key
 
 router = APIRouter(tags=["models"])
 STAGING_MAX_AGE = 24 * 3600
@@ -51,6 +53,13 @@ class ModelPatch(BaseModel):
     set_tags: Optional[dict] = None
     add_properties: Optional[dict] = None
     description: Optional[str] = None
+
+
+def check_model_text(description, tags, properties):
+    """The free text of a model or deployment (InvalidValue, 400, past its cap)."""
+    check_text("description", description, DESCRIPTION_MAX)
+    check_mapping("tags", tags)
+    check_mapping("properties", properties)
 
 
 def _filter_arg(text, what):
@@ -122,6 +131,10 @@ def _clean_stale_staging(files):
 @router.post("/models")
 def register_model(body: ModelCreate, request: Request):
     s = k(request)
+    check_identifier("model name", body.name, exists=known(s.models.model))
+    check_model_text(body.description, body.tags, body.properties)
+    check_text("model_framework", body.model_framework)
+    check_text("model_framework_version", body.model_framework_version)
     files = s.model_files
     run_id = experiment = None
     if body.run_id:
@@ -169,8 +182,11 @@ def _stage_from_run(s, run_id, path):
     rel = path.replace("\\", "/").strip("/")
     if rel.startswith("./"):
         rel = rel[2:]
-    check_key(rel or ".")
-    run_files = s.artifacts.list("runs/%s" % run_id)
+    if not rel:
+        raise UserErrorException("Give the path of the model's file or folder among run %s's files "
+                                 "(e.g. 'outputs/model'), not the whole run." % run_id)
+    check_key(rel)
+    run_files = s.artifacts.list(run_key(run_id))
     chosen = [f for f in run_files if f["path"] == rel or f["path"].startswith(rel + "/")]
     if not chosen:
         names = [f["path"] for f in run_files]
@@ -183,7 +199,7 @@ def _stage_from_run(s, run_id, path):
     try:
         for f in chosen:
             sub = asset if f["path"] == rel else asset + "/" + f["path"][len(rel) + 1:]
-            s.model_files.copy_in(staging, sub, s.artifacts.local_path("runs/%s/%s" % (run_id, f["path"])))
+            s.model_files.copy_in(staging, sub, s.artifacts.local_path(run_key(run_id, f["path"])))
     except Exception:
         s.model_files.remove(staging)
         raise
@@ -211,6 +227,8 @@ def get_model_version(name: str, version: Int64, request: Request):
 
 @router.patch("/models/{name}/versions/{version}")
 def patch_model(name: str, version: Int64, body: ModelPatch, request: Request):
+    check_model_text(body.description, body.add_tags, body.add_properties)
+    check_mapping("set_tags", body.set_tags)
     return k(request).models.update_model(name, version, add_tags=body.add_tags, remove_tags=body.remove_tags,
                                           set_tags=body.set_tags, add_properties=body.add_properties,
                                           description=body.description)

@@ -12,6 +12,8 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from kyanite.exceptions import ConflictException
+from kyanite.protocol.identifiers import check_identifier
+from kyanite.server.routes import known
 from kyanite.protocol.compute import COMPUTE_TYPES, ComputeConfig, ComputeConfigError
 from kyanite.protocol.states import RunStatus
 from kyanite.protocol.states import ACTIVE_STATES
@@ -52,6 +54,7 @@ def list_computes(request: Request):
 @router.post("/computes")
 def create_compute(body: ComputeCreate, request: Request):
     s = k(request)
+    check_identifier("compute target name", body.name)
     if body.name == "local":
         raise ConflictException("'local' is the built-in compute target; choose another name.")
     cfg = ComputeConfig.from_json(dict(body.config, type=body.type))
@@ -84,7 +87,9 @@ def delete_compute(name: str, request: Request):
 
 @router.post("/environments")
 def register_environment(body: dict, request: Request):
-    return k(request).store.register_environment(body.get("name"), body.get("definition") or {})
+    s = k(request)
+    name = check_identifier("environment name", body.get("name"), exists=known(s.store.environment))
+    return s.store.register_environment(name, body.get("definition") or {})
 
 
 @router.get("/environments")

@@ -14,6 +14,9 @@ from kyanite.protocol.states import TERMINAL_STATES, RunStatus
 from kyanite.protocol.runfiles import DRIVER_LOG
 from kyanite.server import jsonio, run_tokens
 from kyanite.server.jsonio import StrictJSONResponse
+from kyanite.protocol.identifiers import check_identifier, check_mapping, check_text
+from kyanite.server.routes import known
+from kyanite.store.artifacts import run_key
 from kyanite.server.params import Int64
 
 router = APIRouter(tags=["runs"])
@@ -52,7 +55,9 @@ class StatusChange(BaseModel):
 
 @router.post("/experiments")
 def create_experiment(body: dict, request: Request):
-    return k(request).store.experiment(body.get("name"), create=True)
+    s = k(request)
+    name = check_identifier("experiment name", body.get("name"), exists=known(s.store.experiment))
+    return s.store.experiment(name, create=True)
 
 
 @router.get("/experiments")
@@ -103,6 +108,9 @@ def create_run(body: RunCreate, request: Request):
     """Create a run. A run with a ``definition.script`` is a submitted run: it goes to the
     queue of its target. Otherwise it is an interactive run with the given status."""
     s = k(request)
+    check_run_fields(s.store, body.experiment, body.run_id, body.display_name, body.tags, body.properties)
+    check_text("run_type", body.run_type, 64)
+    check_text("target", body.target)
     run_tokens.check_parent(request, s.store, body.parent_id)
     submitted = bool(body.definition and body.definition.get("script"))
     if submitted:
@@ -123,13 +131,24 @@ def create_run(body: RunCreate, request: Request):
     return run
 
 
+def check_run_fields(store, experiment, run_id, display_name, tags, properties):
+    """The fields of a new run (or sweep): InvalidValue (400) naming the one that breaks
+    the rules of ``kyanite.protocol.identifiers``."""
+    check_identifier("experiment name", experiment, exists=known(store.experiment))
+    if run_id is not None:
+        check_identifier("run_id", run_id)
+    check_text("display_name", display_name)
+    check_mapping("tags", tags)
+    check_mapping("properties", properties)
+
+
 @router.get("/runs/{run_id}")
 def get_run(run_id: str, request: Request):
     """The run's details, with ``logFiles``: ``{name: download URL}`` for the driver log
     and the files of ``./logs``."""
     s = k(request)
     run = s.store.run(run_id)
-    names = [f["path"] for f in s.artifacts.list("runs/%s" % run_id)
+    names = [f["path"] for f in s.artifacts.list(run_key(run_id))
              if f["path"].startswith(("user_logs/", "logs/"))]
     run["logFiles"] = dict((n, "%s/api/runs/%s/artifacts/%s" % (s.server_url, run_id, n)) for n in names)
     return run
@@ -137,6 +156,8 @@ def get_run(run_id: str, request: Request):
 
 @router.patch("/runs/{run_id}")
 def patch_run(run_id: str, body: RunPatch, request: Request):
+    check_mapping("tags", body.tags)
+    check_mapping("properties", body.properties)
     run = k(request).store.update_run(run_id, tags=body.tags, remove_tags=body.remove_tags,
                                       properties=body.properties, resolved_packages=body.resolved_packages,
                                       definition_updates=body.definition, host=body.host)
@@ -194,7 +215,7 @@ async def wait(run_id: str, request: Request, status: Optional[str] = None,
             run = await run_in_threadpool(s.store.run, run_id)
             if status is None or run["status"] != status or s.notifier.closing:
                 return run
-            if log_offset is not None and s.artifacts.size("runs/%s/%s" % (run_id, DRIVER_LOG)) > log_offset:
+            if log_offset is not None and s.artifacts.size(run_key(run_id, DRIVER_LOG)) > log_offset:
                 return run
             left = deadline - time.monotonic()
             if left <= 0:

@@ -18,6 +18,7 @@ from kyanite.exceptions import NotFoundException, UserErrorException
 from kyanite.protocol.states import TERMINAL_STATES, RunStatus
 from kyanite.server import sweeps as ctl
 from kyanite.sweep import check_spec, make_sampler
+from kyanite.server.routes.runs import check_run_fields
 
 router = APIRouter(tags=["sweeps"])
 
@@ -40,6 +41,7 @@ def create_sweep(body: SweepCreate, request: Request):
     """Start a sweep: ``{"experiment", "definition": <child run definition>, "hyperdrive": <spec>}``.
     Returns ``{"run": <the sweep's run>, "warnings": [...]}``."""
     s = k(request)
+    check_run_fields(s.store, body.experiment, body.run_id, body.display_name, body.tags, None)
     spec = check_spec(body.hyperdrive)
     definition = dict(body.definition)
     if not definition.get("script") or not definition.get("snapshotId"):
