@@ -1,8 +1,4 @@
-"""The kyanite SDK, with the shape of ``azureml.core`` (Azure ML SDK v1).
-
-``VERSION`` is the installed kyanite version (``azureml.core.VERSION``)."""
-
-from kyanite import __version__ as VERSION
+"""The kyanite SDK, with the shape of ``azureml.core`` (Azure ML SDK v1)."""
 
 from kyanite.core.compute import ComputeTarget
 from kyanite.core.conda_dependencies import CondaDependencies
@@ -19,4 +15,4 @@ from kyanite.protocol.states import RunStatus
 
 __all__ = ["Workspace", "Experiment", "Run", "RunStatus", "ScriptRunConfig", "RunConfiguration",
            "Environment", "CondaDependencies", "ComputeTarget", "Dataset", "Datastore",
-           "Model", "VERSION"]
+           "Model"]
