@@ -1,4 +1,8 @@
-"""The kyanite SDK, with the shape of ``azureml.core`` (Azure ML SDK v1)."""
+"""The kyanite SDK, with the shape of ``azureml.core`` (Azure ML SDK v1).
+
+``VERSION`` is the installed kyanite version (``azureml.core.VERSION``)."""
+
+from kyanite import __version__ as VERSION
 
 from kyanite.core.compute import ComputeTarget
 from kyanite.core.conda_dependencies import CondaDependencies
@@ -15,4 +19,4 @@ from kyanite.protocol.states import RunStatus
 
 __all__ = ["Workspace", "Experiment", "Run", "RunStatus", "ScriptRunConfig", "RunConfiguration",
            "Environment", "CondaDependencies", "ComputeTarget", "Dataset", "Datastore",
-           "Model"]
+           "Model", "VERSION"]

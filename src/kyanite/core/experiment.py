@@ -42,19 +42,9 @@ class Experiment(object):
         return Run._from_details(self.workspace._client, details, self)
 
     def get_runs(self, type=None, tags=None, properties=None, include_children=False):
-        """Runs of this experiment, newest first."""
-        rows = self.workspace._client.get("/api/experiments/%s/runs" % self.name)["runs"]
-        runs = [Run._from_details(self.workspace._client, d, self) for d in rows]
-        if include_children:
-            out = []
-            for r in runs:
-                out.append(r)
-                out.extend(r.get_children(recursive=True))
-            runs = out
-        if tags:
-            runs = [r for r in runs if all(r._details["tags"].get(k) == v for k, v in
-                                            (tags.items() if isinstance(tags, dict) else [(t, "") for t in tags]))]
-        return iter(runs)
+        """Runs of this experiment, newest first, filtered as SDK v1 does (see ``Run.list``):
+        ``tags``/``properties`` a key the run has, or a dict of key=value pairs."""
+        return Run.list(self, type=type, tags=tags, properties=properties, include_children=include_children)
 
     def __repr__(self):
         return "Experiment(Name: %s,\nWorkspace: %s)" % (self.name, self.workspace.name)

@@ -14,6 +14,7 @@ children, is one of them.
 """
 
 import importlib
+from urllib.parse import quote
 
 from kyanite.exceptions import UserErrorException
 from kyanite.protocol.states import TERMINAL_STATES, RunStatus
@@ -64,6 +65,37 @@ class Run(_runtime.Run):
         details = workspace._client.get("/api/runs/" + run_id)
         return Run._from_details(workspace._client, details)
 
+    @staticmethod
+    def list(experiment, type=None, tags=None, properties=None, status=None, include_children=False,
+             _rehydrate_runs=True):
+        """The runs of ``experiment``, newest first, as SDK v1's ``Run.list``: ``type`` a run
+        type ('run', 'hyperdrive', 'interactive'...); ``tags``/``properties`` a key (the run
+        has it), a list of keys, or a dict (each key has that value); ``status`` one state;
+        ``include_children`` child runs too (else top-level runs only). A generator."""
+        _check_filter("tags", tags)
+        _check_filter("properties", properties)
+        client = experiment.workspace._client
+        if include_children:
+            rows, offset = [], 0
+            while True:
+                page = client.get("/api/runs", params={"experiment": experiment.name, "all": "true",
+                                                       "status": status, "limit": 500, "offset": offset})
+                rows.extend(page["runs"])
+                offset += len(page["runs"])
+                if len(page["runs"]) < 500:
+                    break
+        else:
+            rows = client.get("/api/experiments/%s/runs" % quote(experiment.name, safe=""),
+                              params={"status": status})["runs"]
+        for d in rows:
+            if type is not None and d.get("runType", "run") != type:
+                continue
+            if tags is not None and not _runtime._match(d.get("tags") or {}, tags):
+                continue
+            if properties is not None and not _runtime._match(d.get("properties") or {}, properties):
+                continue
+            yield Run._from_details(client, d, experiment)
+
     @property
     def experiment(self):
         """The run's Experiment."""
@@ -81,6 +113,12 @@ class Run(_runtime.Run):
         if self._experiment is not None:
             return Model._from_record(self._experiment.workspace, record)
         return Model._from_record(Workspace._from_client(self._client), record)
+
+
+def _check_filter(what, value):
+    if value is not None and not isinstance(value, (str, dict, list, tuple, set)):
+        raise UserErrorException("%s filters runs by a key (str), keys (list) or key=value pairs (dict), got %s."
+                                 % (what, type(value).__name__))
 
 
 class _OfflineRun(_runtime._OfflineRun, Run):

@@ -6,8 +6,11 @@ plus token (``config.json`` with ``server_url``, or ``Workspace.connect``). Eith
 SDK speaks REST only.
 """
 
+import datetime
 import json
 import os
+import uuid
+from urllib.parse import urlparse
 
 from kyanite import settings
 from kyanite.exceptions import UserErrorException
@@ -37,9 +40,8 @@ class Workspace(object):
         self._client = _client
         self._info = self._client.get("/api/workspace")  # checks the token now: 401 -> AuthenticationException
         self.name = workspace_name or self._info["name"]
-        self.subscription_id = subscription_id
-        self.resource_group = resource_group
-        self.location = "local" if self._layout else "remote"
+        self._sku = sku
+        self._tags = dict(tags or {})
 
     # -- constructors ------------------------------------------------------------
     @staticmethod
@@ -114,17 +116,28 @@ class Workspace(object):
         return Workspace(_client=client)
 
     @staticmethod
-    def get(name, path=".", **kwargs):
-        ws = Workspace(path=path)
+    def get(name, auth=None, subscription_id=None, resource_group=None, location=None, cloud="AzureCloud",
+            id=None, path=None):
+        """The workspace ``name``: the one at ``path``, else the folder ``resource_group``
+        (a local workspace's resource group is its folder's name) when it holds one, else
+        the one ``from_config()`` finds from the current folder. ``subscription_id``,
+        ``location``, ``cloud`` and ``id`` are accepted and not used."""
+        if path is None and resource_group and WorkspaceLayout.for_path(resource_group).exists():
+            path = resource_group
+        ws = Workspace(path=path) if path is not None else Workspace.from_config()
         if ws.name != name:
-            raise UserErrorException("The workspace at %s is %r, not %r." % (path, ws.name, name))
+            raise UserErrorException("The workspace at %s is %r, not %r; pass path= (the folder holding "
+                                     ".kyanite) to open another." % (ws.path or ws.server_url, ws.name, name))
         return ws
 
     def write_config(self, path=None, file_name=None):
-        """Write a config.json that ``from_config`` finds (folder ``path``, default ``.kyanite``)."""
+        """Write a config.json that ``from_config`` finds: ``<path>/<file_name>`` (default
+        ``./.kyanite/config.json``). ``Workspace.from_config(path)`` reads it back (with a
+        ``file_name`` other than config.json: ``from_config(<the file>)`` or ``_file_name=``)."""
         path = path or os.path.join(os.getcwd(), DIRNAME)
         os.makedirs(path, exist_ok=True)
-        cfg = {"workspace_name": self.name}
+        cfg = {"subscription_id": self.subscription_id, "resource_group": self.resource_group,
+               "workspace_name": self.name}
         if self._layout:
             cfg["workspace_dir"] = self._layout.root
         else:
@@ -140,6 +153,46 @@ class Workspace(object):
     @property
     def path(self):
         return os.path.dirname(self._layout.root) if self._layout else None
+
+    @property
+    def subscription_id(self):
+        """Always ``"local"``: a self-hosted workspace has no Azure subscription."""
+        return "local"
+
+    @property
+    def resource_group(self):
+        """A local workspace's folder name (the folder holding ``.kyanite``); for a remote
+        one, the server's host name."""
+        return (os.path.basename(self.path) or self.path) if self._layout else self._host()
+
+    @property
+    def location(self):
+        """``"local"`` for a local workspace; for a remote one, the server's host name."""
+        return "local" if self._layout else self._host()
+
+    def _host(self):
+        return urlparse(self.server_url).hostname or self.server_url
+
+    @property
+    def models(self):
+        """``{name: Model}``: the newest version of every registered model."""
+        from kyanite.core.model import Model
+        out = {}
+        for m in Model.list(self, latest=True):
+            out.setdefault(m.name, m)
+        return out
+
+    @property
+    def webservices(self):
+        """``{name: Webservice}`` of every deployed service."""
+        from kyanite.core.webservice import Webservice
+        return dict((s.name, s) for s in Webservice.list(self))
+
+    @property
+    def datasets(self):
+        """``{name: Dataset}``: the newest version of every registered dataset."""
+        from kyanite.core.dataset import Dataset
+        return Dataset.get_all(self)
 
     @property
     def experiments(self):
@@ -171,8 +224,30 @@ class Workspace(object):
         return Datastore.get_default(self)
 
     def get_details(self):
-        return {"name": self.name, "location": self.location, "serverUrl": self.server_url,
-                "workspaceDir": self._layout.root if self._layout else None}
+        """The workspace's details, keyed as SDK v1's: id, name, location, friendlyName,
+        resourceGroup, creationTime (ISO 8601, None for a remote workspace), sku "Basic",
+        workspaceid (stable, derived from the workspace's folder or server), discoveryUrl
+        (the server URL), and the Azure resources (storageAccount, keyVault,
+        containerRegistry, applicationInsights) as "", since there are none; plus
+        serverUrl and workspaceDir."""
+        created = None
+        if self._layout:
+            stamp = self._layout.settings().get("created")
+            if stamp:
+                created = datetime.datetime.fromtimestamp(stamp, datetime.timezone.utc).isoformat()
+        where = self._layout.root if self._layout else self.server_url
+        return {
+            "id": "/subscriptions/%s/resourceGroups/%s/providers/kyanite/workspaces/%s" % (
+                self.subscription_id, self.resource_group, self.name),
+            "name": self.name, "type": "kyanite/workspace", "location": self.location,
+            "friendlyName": self.name, "description": "", "resourceGroup": self.resource_group,
+            "subscriptionId": self.subscription_id, "creationTime": created,
+            "workspaceid": str(uuid.uuid5(uuid.NAMESPACE_URL, "kyanite:" + where)),
+            "sku": "Basic", "tags": dict(self._tags), "identity": None, "hbiWorkspace": False,
+            "provisioningState": "Succeeded", "discoveryUrl": self.server_url,
+            "storageAccount": "", "keyVault": "", "containerRegistry": "", "applicationInsights": "",
+            "serverUrl": self.server_url, "workspaceDir": self._layout.root if self._layout else None,
+        }
 
     def __repr__(self):
         return "Workspace.create(name=%r, path=%r)" % (self.name, self.path) if self._layout else \

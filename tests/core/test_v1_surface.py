@@ -1,0 +1,127 @@
+"""The SDK v1 surface that notebooks written for ``azureml`` touch beyond the main
+walkthrough: ``VERSION``, the workspace's Azure-shaped properties and details, the
+workspace's name -> object dicts, run filters, Docker settings, the v1 module paths
+(authentication, image, estimators, telemetry, resource configuration) and the Run
+helpers. Real server, real runs."""
+
+import json
+import os
+import re
+import sys
+
+import pytest
+
+import kyanite
+from kyanite.core import VERSION, Experiment, Run, Workspace
+
+
+# -- 1. VERSION ------------------------------------------------------------------------------
+def test_version_is_the_package_version():
+    import tomllib
+    from importlib.metadata import version
+    assert VERSION == kyanite.__version__ == version("kyanite")
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "pyproject.toml"), "rb") as f:
+        assert kyanite._VERSION == tomllib.load(f)["project"]["version"]  # the fallback kept in step
+    print("SDK version: " + VERSION)  # what every v1 sample does
+
+
+# -- 3. workspace properties, details, get / write_config / from_config ------------------------
+def test_workspace_properties_are_strings(ws):
+    line = ("Workspace name: " + ws.name + "\nAzure region: " + ws.location + "\nSubscription id: "
+            + ws.subscription_id + "\nResource group: " + ws.resource_group)  # the v1 samples' print
+    assert "Subscription id: local" in line and "Azure region: local" in line
+    assert ws.resource_group == os.path.basename(ws.path)
+    # the v1 samples' one-liner
+    print(ws.name, ws.resource_group, ws.location, ws.subscription_id, sep="\n")
+
+
+def test_get_details_has_the_v1_shape(ws):
+    d = ws.get_details()
+    for key in ("id", "name", "location", "friendlyName", "resourceGroup", "creationTime", "containerRegistry",
+                "keyVault", "applicationInsights", "storageAccount", "workspaceid", "sku", "description",
+                "tags", "discoveryUrl"):
+        assert key in d, key
+    assert d["name"] == d["friendlyName"] == ws.name
+    assert d["resourceGroup"] == ws.resource_group and d["location"] == "local" and d["sku"] == "Basic"
+    assert d["discoveryUrl"] == ws.server_url
+    assert re.match(r"\d{4}-\d\d-\d\dT", d["creationTime"])
+    assert d["workspaceid"] == ws.get_details()["workspaceid"]  # stable
+    assert d["id"].endswith("/workspaces/" + ws.name)
+    json.dumps(d)
+
+
+def test_get_write_config_from_config_round_trip(ws, tmp_path, monkeypatch):
+    again = Workspace.get(ws.name, subscription_id=ws.subscription_id, resource_group=ws.resource_group,
+                          path=ws.path)
+    assert again == ws
+    monkeypatch.chdir(os.path.dirname(ws.path))  # the parent: the resource group names the folder
+    assert Workspace.get(ws.name, subscription_id="local", resource_group=ws.resource_group) == ws
+    with pytest.raises(Exception, match="not 'other'"):
+        Workspace.get("other", resource_group=ws.resource_group)
+
+    ws.write_config(path=str(tmp_path / "cfg"))
+    written = json.loads((tmp_path / "cfg" / "config.json").read_text())
+    assert written["workspace_name"] == ws.name and written["resource_group"] == ws.resource_group
+    assert Workspace.from_config(path=str(tmp_path / "cfg")) == ws
+    ws.write_config(path=str(tmp_path / "cfg2"), file_name="ws.json")
+    assert Workspace.from_config(path=str(tmp_path / "cfg2" / "ws.json")) == ws
+    assert Workspace.from_config(path=str(tmp_path / "cfg2"), _file_name="ws.json") == ws
+    monkeypatch.chdir(tmp_path / "cfg")
+    assert Workspace.from_config() == ws
+
+
+# -- 8. the workspace's name -> object dicts ---------------------------------------------------
+def test_workspace_dicts(ws, tmp_path):
+    from kyanite.core import Dataset, Environment, Model
+    from kyanite.core.compute import AmlCompute, ComputeTarget
+    from kyanite.core.webservice import Webservice
+    (tmp_path / "w.bin").write_bytes(b"1")
+    Model.register(ws, str(tmp_path / "w.bin"), "dict-model")
+    newest = Model.register(ws, str(tmp_path / "w.bin"), "dict-model")
+    Experiment(ws, "dict-exp")
+    Environment("dict-env").register(ws)
+    ComputeTarget.create(ws, "dict-cluster", AmlCompute.provisioning_configuration(max_nodes=1))
+    (tmp_path / "d.csv").write_text("a\n1\n")
+    ds = Dataset.File.from_files(path=str(tmp_path / "d.csv")).register(ws, "dict-data")
+
+    models = ws.models
+    assert isinstance(models["dict-model"], Model) and models["dict-model"].version == newest.version == 2
+    assert "dict-exp" in ws.experiments and isinstance(ws.experiments["dict-exp"], Experiment)
+    assert isinstance(ws.environments["dict-env"], Environment)
+    assert ws.datasets["dict-data"].id == ds.id
+    assert "dict-cluster" in ws.compute_targets
+    assert "workspaceblobstore" in ws.datastores
+    assert ws.webservices == dict((s.name, s) for s in Webservice.list(ws))
+
+
+# -- 12. get_runs filters ------------------------------------------------------------------------
+def test_get_runs_filters_as_v1(ws):
+    exp = Experiment(ws, "filters")
+    a = exp.start_logging()
+    a.tag("stage", "train")
+    a.add_properties({"owner": "ana"})
+    a.complete()
+    b = exp.start_logging()
+    b.tag("stage", "test")
+    b.tag("mine")
+    child = b.child_run()
+    child.tag("stage", "train")
+    child.complete()
+    b.complete()
+
+    def ids(**kw):
+        return [r.id for r in exp.get_runs(**kw)]
+
+    assert ids() == [b.id, a.id]  # newest first, top-level only
+    assert ids(tags="stage") == [b.id, a.id]  # a key as a str: the runs with that tag
+    assert ids(tags="mine") == [b.id]
+    assert ids(tags={"stage": "train"}) == [a.id]
+    assert ids(tags={"stage": "train"}, include_children=True) == [child.id, a.id]
+    assert ids(properties="owner") == [a.id]
+    assert ids(properties={"owner": "ana"}) == [a.id]
+    assert ids(properties={"owner": "bob"}) == []
+    assert ids(type="interactive") == [b.id, a.id] and ids(type="hyperdrive") == []
+    assert [r.id for r in Run.list(exp, tags="stage", status="Completed", include_children=True)] == \
+        [child.id, b.id, a.id]
+    with pytest.raises(Exception, match="tags filters runs by"):
+        ids(tags=3)
