@@ -69,7 +69,7 @@ def test_conda_only_package_refused_by_name(tmp_path):
     f.write_text("name: env\ndependencies:\n  - python=3.11\n  - cudatoolkit=11.2\n  - pip:\n    - six\n")
     with pytest.raises(UserErrorException, match="cudatoolkit") as info:
         Environment.from_conda_specification("env", str(f))
-    assert "pip" in info.value.message
+    assert "has no PyPI form" in info.value.message and "remove it" in info.value.message
     env = Environment("added")
     env.python.conda_dependencies.add_conda_package("mkl")
     with pytest.raises(UserErrorException, match="mkl"):

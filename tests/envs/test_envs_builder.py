@@ -264,3 +264,33 @@ def test_user_managed_builds_nothing(tmp_path):
     assert any("not installed" in line for line in log)
     with pytest.raises(EnvSpecError, match="does not exist"):
         EnvBuilder(tmp_path).ensure(EnvSpec(user_managed=True, interpreter="/nope/python"), log=None)
+
+
+@pytest.mark.skipif(not _have((3, 9)) or sys.version_info[:2] <= (3, 9),
+                    reason="needs Python 3.9 beside a newer default")
+def test_conda_packages_built_from_pypi_on_the_python_old_pins_need(tmp_path):
+    """A v1-era conda file: conda packages (no pip section), channels, Python not pinned, an
+    old numpy pin with wheels up to Python 3.9 only: built from PyPI on the newest Python
+    that has them, every step in the log."""
+    spec = parse_conda_yaml("channels:\n  - conda-forge\ndependencies:\n  - python\n"
+                            "  - six=1.16\n  - numpy==1.19.5\n  - _py-xgboost-mutex\n", source="old.yml")
+    log = Log()
+    built = EnvBuilder(tmp_path / "cache").ensure(spec, log=log)
+    text = log.text()
+    assert built.resolved == {"numpy": "1.19.5", "six": "1.16.0"}
+    assert built.python_version.startswith("3.9.")
+    assert "conda package 'six=1.16' installed from PyPI as 'six==1.16.*'" in text
+    assert "conda package '_py-xgboost-mutex' is a conda-only helper: nothing to install" in text
+    assert "channels ignored (conda-forge)" in text
+    assert "python not pinned: six==1.16.*, numpy==1.19.5 cannot" not in text  # only the pins that matter
+    assert "python not pinned: numpy==1.19.5 cannot be installed on Python %d.%d" % sys.version_info[:2] in text
+    out = subprocess.run([built.python, "-c", "import numpy, six; print(numpy.__version__, six.__version__)"],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["1.19.5", "1.16.0"]
+
+
+def test_old_pins_no_installed_python_fits_refused_before_building(tmp_path):
+    spec = EnvSpec(pip=["scikit-learn==0.22.1", "numpy==2.2.0"])  # no Python has both
+    with pytest.raises(EnvSpecError, match="scikit-learn==0.22.1 needs Python 3.5 to 3.8"):
+        EnvBuilder(tmp_path / "cache").ensure(spec, log=None)
+    assert not list((tmp_path / "cache").glob("envs/*/bin"))

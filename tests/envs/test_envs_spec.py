@@ -66,14 +66,16 @@ def test_conda_python_forms(entry, expected):
     assert spec.pip == []
 
 
-def test_conda_only_packages_refused_all_named():
+def test_conda_packages_installed_from_pypi_and_refusals_all_named():
     text = "dependencies:\n  - python=3.8\n  - numpy\n  - tensorflow=2.0\n  - pip:\n    - six\n"
+    spec = parse_conda_yaml(text, source="env.yml")
+    assert spec.pip == ["numpy", "tensorflow==2.0.*", "six"]  # conda ones first, as in conda
+    text = "dependencies:\n  - numpy\n  - cudatoolkit=11.2\n  - mkl\n  - pip:\n    - six\n"
     with pytest.raises(EnvSpecError) as ei:
         parse_conda_yaml(text, source="env.yml")
     msg = str(ei.value)
     assert msg.startswith("env.yml")
-    assert "numpy" in msg and "tensorflow=2.0" in msg
-    assert "pip:" in msg and "tensorflow==2.0" in msg  # suggests pip syntax
+    assert "'cudatoolkit' has no PyPI form" in msg and "'mkl' has no PyPI form" in msg
 
 
 def test_conda_runtime_packages_outside_pip_dropped():

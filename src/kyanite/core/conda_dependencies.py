@@ -1,8 +1,17 @@
 """CondaDependencies: the conda environment file of an Environment, as in the SDK v1.
 
-kyanite builds environments with uv, so only ``python``, ``pip`` and the ``pip:`` section
-count; other conda packages are refused when the environment is used (see
-:func:`kyanite.envs.parse_conda_yaml`).
+kyanite builds environments with uv: the ``pip:`` section is installed as written, and the
+conda packages (``conda_packages=[...]``, ``add_conda_package``) are installed from PyPI
+through the map of :mod:`kyanite.envs.conda_map` (``pytorch`` -> ``torch``, ``=1.2`` ->
+``==1.2.*``; each mapping is logged when the environment is built); those with no PyPI
+form (``cudatoolkit``, ``mkl``...) are refused with the reason. Channels are ignored.
+
+The default Python: ``CondaDependencies()`` and ``create()`` without ``python_version``
+write a bare ``python`` (not pinned). Such an environment is built with the Python that
+runs kyanite, unless its pins have no wheels for it -- ``scikit-learn==0.22.1`` has them
+for Python 3.5 to 3.8 -- and then with the newest installed Python they have, which the
+build log names (see :func:`kyanite.envs.compat.default_python`).
+``get_python_version()`` answers ``None`` until ``set_python_version`` pins one.
 """
 
 import yaml
@@ -31,14 +40,12 @@ class CondaDependencies(object):
             _checked(parse_conda_yaml, text, source=conda_dependencies_file_path)  # clear errors now
             _underlying_structure = yaml.safe_load(text)
         self._conda = _underlying_structure or {"name": "project_environment",
-                                                "dependencies": ["python=3.11", {"pip": []}]}
+                                                "dependencies": ["python", {"pip": []}]}
         self._conda.setdefault("dependencies", [])
 
     @staticmethod
     def create(pip_indexurl=None, pip_packages=None, conda_packages=None, python_version=None, pin_sdk_version=True):
-        import sys
-        py = python_version or "%d.%d" % sys.version_info[:2]
-        deps = ["python=%s" % py] + list(conda_packages or [])
+        deps = ["python=%s" % python_version if python_version else "python"] + list(conda_packages or [])
         pip = list(pip_packages or [])
         if pip_indexurl:
             pip.insert(0, "--index-url %s" % pip_indexurl)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import EnvBuildError, EnvSpecError
-from .compat import check as check_era
+from .compat import check as check_era, default_python
 from .pythons import Interpreter, find_pythons, python_version, resolve_python
 from .spec import BUILD_FORMAT, EnvSpec
 
@@ -130,10 +130,12 @@ class EnvBuilder:
         ``None`` to silence.  Raises :class:`EnvSpecError` when the spec
         cannot be satisfied on this host (e.g. Python version not installed)
         and :class:`EnvBuildError` when uv fails; a failed build leaves no
-        directory behind.  Old TensorFlow/Keras pins that cannot be installed
-        on the resolved Python are refused with an :class:`EnvSpecError` before
-        anything is installed, and the constraints they need are added (both
-        logged; see :mod:`kyanite.envs.compat`).
+        directory behind.  Old pins (TensorFlow/Keras, numpy, scikit-learn...)
+        that cannot be installed on the resolved Python are refused with an
+        :class:`EnvSpecError` before anything is installed, and the constraints
+        they need are added (both logged; see :mod:`kyanite.envs.compat`).  A
+        spec that pins no Python gets the newest installed one its pins fit
+        when kyanite's own does not (logged; :func:`~kyanite.envs.compat.default_python`).
         """
         say: LogFn = log if log is not None else (lambda _line: None)
         h = spec.hash()
@@ -196,10 +198,14 @@ class EnvBuilder:
     def _build(self, spec: EnvSpec, h: str, env_dir: Path, say: LogFn) -> BuiltEnv:
         tag = f"[env {h[:12]}]"
         interp: Interpreter = resolve_python(spec.python)  # EnvSpecError if none
+        if spec.python is None:
+            # not pinned: the running interpreter, or the newest installed Python that old
+            # pins (scikit-learn==0.22.1, tensorflow==2.0.0...) have wheels for
+            interp = default_python(spec.pip, interp, find_pythons())
         if interp.note:
             say(f"{tag} {interp.note}")
-        # old TensorFlow/Keras pins that no package set satisfies on this Python: say so
-        # now, before anything is installed (EnvSpecError)
+        # old pins that no package set satisfies on this Python: say so now, before anything
+        # is installed (EnvSpecError)
         check_era(spec.pip, interp.version, find_pythons())
         added = spec.constraints()
         for constraint, reason in added:

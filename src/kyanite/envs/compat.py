@@ -41,6 +41,15 @@ wheels for Python 3.5-3.7 only, and multi-backend Keras (<= 2.3) runs on TensorF
 the newest (Python <= 3.8): on Python 3.9+ uv would install keras 2.3.1 beside a
 TensorFlow that brings its own Keras, which fails at import or silently becomes Keras 3.
 
+The same refusal covers the other packages whose old releases v1 files pin
+(:data:`WHEEL_PYTHONS`: numpy, scikit-learn, pandas, scipy): ``scikit-learn==0.22.1`` has
+wheels for Python 3.5-3.8 only, and on 3.11 uv would try, and fail, to compile it.
+
+:func:`default_python` is the other side of the same table: an environment that pins no
+Python (``CondaDependencies()``, a conda file with a bare ``python`` or none) gets the
+interpreter running kyanite when :func:`check` accepts its requirements there, else the
+newest installed Python it accepts, and a note saying so for the build log.
+
 :func:`keras_backend` picks the ``KERAS_BACKEND`` default for a built environment:
 ``jax`` for Keras 3, ``tensorflow`` for Keras 2 (which refuses ``jax``: "Unable to import
 backend : jax"); :func:`set_keras_backend` applies it to a process environment.
@@ -58,7 +67,8 @@ from packaging.version import InvalidVersion, Version
 
 from .errors import EnvSpecError
 
-__all__ = ["TF_PACKAGES", "TF_PYTHONS", "check", "constraints", "keras_backend", "set_keras_backend"]
+__all__ = ["TF_PACKAGES", "TF_PYTHONS", "WHEEL_PYTHONS", "check", "constraints", "default_python",
+           "keras_backend", "set_keras_backend"]
 
 #: The pip names of TensorFlow (same releases, same wheels' Python tags).
 TF_PACKAGES = ("tensorflow", "tensorflow-gpu", "tensorflow-cpu")
@@ -73,6 +83,35 @@ TF_PYTHONS = {
     (2, 18): (9, 12), (2, 19): (9, 12), (2, 20): (9, 13),
 }
 _TF_LAST_KNOWN = max(TF_PYTHONS)
+
+#: Other packages whose old releases are pinned in old environment files: release
+#: (major, minor) -> (oldest, newest) Python 3 minor with a Linux x86_64 CPython wheel for
+#: some patch release (read from PyPI's file lists). A pin admitting only releases listed
+#: here needs one of those Pythons; one admitting a later release is left to uv.
+WHEEL_PYTHONS = {
+    "tensorflow": TF_PYTHONS, "tensorflow-gpu": TF_PYTHONS, "tensorflow-cpu": TF_PYTHONS,
+    "numpy": {
+        (1, 11): (4, 6), (1, 12): (4, 6), (1, 13): (4, 6), (1, 14): (4, 7), (1, 15): (4, 7),
+        (1, 16): (5, 7), (1, 17): (5, 8), (1, 18): (5, 8), (1, 19): (6, 9), (1, 20): (7, 9),
+        (1, 21): (7, 10), (1, 22): (8, 10), (1, 23): (8, 11), (1, 24): (8, 11), (1, 25): (9, 11),
+        (1, 26): (9, 12), (2, 0): (9, 12), (2, 1): (10, 13), (2, 2): (10, 13), (2, 3): (11, 14),
+    },
+    "scikit-learn": {
+        (0, 19): (4, 7), (0, 20): (4, 7), (0, 21): (5, 7), (0, 22): (5, 8), (0, 23): (6, 8),
+        (0, 24): (6, 9), (1, 0): (7, 10), (1, 1): (8, 11), (1, 2): (8, 11), (1, 3): (8, 12),
+        (1, 4): (9, 12), (1, 5): (9, 13), (1, 6): (9, 13), (1, 7): (10, 14),
+    },
+    "pandas": {
+        (0, 22): (5, 6), (0, 23): (5, 7), (0, 24): (5, 7), (0, 25): (5, 8), (1, 0): (6, 8),
+        (1, 1): (6, 9), (1, 2): (7, 9), (1, 3): (7, 10), (1, 4): (8, 10), (1, 5): (8, 11),
+        (2, 0): (8, 11), (2, 1): (9, 12), (2, 2): (9, 13), (2, 3): (9, 14),
+    },
+    "scipy": {
+        (1, 1): (4, 7), (1, 2): (4, 7), (1, 3): (5, 8), (1, 4): (5, 8), (1, 5): (6, 9),
+        (1, 6): (7, 9), (1, 7): (7, 10), (1, 8): (8, 10), (1, 9): (8, 11), (1, 10): (8, 11),
+        (1, 11): (9, 12), (1, 12): (9, 12), (1, 13): (9, 12), (1, 14): (10, 13), (1, 15): (10, 13),
+    },
+}
 
 #: The newest TensorFlow multi-backend Keras runs on: Keras 2.3 -> TF 2.2, older -> TF 1.15.
 _KERAS23_TF_MAX = (2, 2)
@@ -211,6 +250,43 @@ def check(requirements: Iterable[str], python: tuple[int, ...], installed=None,
     """
     prefix = "%s: " % source if source else ""
     reqs = list(requirements)
+    _check_tf(reqs, python, installed, prefix)
+    _check_wheels(reqs, python, installed, prefix)
+
+
+def _check_wheels(reqs, python, installed, prefix):
+    """The :data:`WHEEL_PYTHONS` part of :func:`check`."""
+    parsed = _parse(reqs)
+    minor = tuple(python[:2])
+    for name, table in WHEEL_PYTHONS.items():
+        if name not in parsed or name in TF_PACKAGES:  # TensorFlow: :func:`_check_tf`
+            continue
+        specs = parsed[name]
+        if _beyond_table(specs, max(table)):
+            continue  # a release newer than the table could fit: let uv pick
+        releases = [m for m in table if _admits_minor(specs, m)]
+        if not releases:
+            continue  # no release we know of matches: uv's resolver explains that better
+        pythons = set()
+        for m in releases:
+            pythons.update(range(table[m][0], table[m][1] + 1))
+        if minor[0] == 3 and minor[1] in pythons:
+            continue
+        text = next((r for r in reqs if name in _parse([r])), name)
+        _refuse(prefix, text, pythons, "Python %s" % ".".join(str(p) for p in python[:3]),
+                " %s has Linux wheels for those Pythons only, and old releases do not build "
+                "from source on newer ones." % name, installed)
+
+
+def _beyond_table(specs: list[SpecifierSet], last: tuple[int, int]) -> bool:
+    """The requirement admits a release newer than ``last`` (the table's newest)."""
+    later = ["%d.%d.0" % (last[0], m) for m in range(last[1] + 1, last[1] + 40)] + \
+        ["%d.0.0" % major for major in range(last[0] + 1, last[0] + 5)] + ["99.0"]
+    return any(_admits(specs, v) for v in later)
+
+
+def _check_tf(reqs, python, installed, prefix):
+    """The TensorFlow/Keras part of :func:`check`."""
     parsed = _parse(reqs)
     tfs = _tf_requirements(parsed)
     keras_max = _keras_tf_max(parsed["keras"]) if "keras" in parsed else None
@@ -265,6 +341,11 @@ def check(requirements: Iterable[str], python: tuple[int, ...], installed=None,
         why = (" There, %s would be installed beside a TensorFlow that brings its own keras "
                "package (keras-nightly, Keras 2.6+ or Keras 3) into the same folder: the script "
                "would fail at import or silently run another Keras." % keras_text)
+    _refuse(prefix, what, pythons, here, why, installed)
+
+
+def _refuse(prefix, what, pythons, here, why, installed):
+    """Raise the EnvSpecError naming what needs which Pythons and the installed ones that fit."""
     good = [i for i in (installed or []) if i.version[0] == 3 and i.version[1] in pythons]
     if good:
         newest_by_minor = {}
@@ -279,6 +360,33 @@ def check(requirements: Iterable[str], python: tuple[int, ...], installed=None,
         "%s%s needs Python %s, but this environment uses %s.%s Nothing was installed. "
         "Fix: ask for %s in the conda file's dependencies (%s)." % (
             prefix, what, _fmt_pythons(pythons), here, why, suggest, have))
+
+
+def default_python(requirements: Iterable[str], default, installed):
+    """The interpreter for an environment whose Python is not pinned (conda ``python`` with
+    no version, no ``python`` at all, ``CondaDependencies()``): ``default`` (the interpreter
+    running kyanite) when :func:`check` accepts the requirements on it, else the newest of
+    ``installed`` it accepts, with a ``note`` saying why. Raises :func:`check`'s
+    :class:`EnvSpecError` for ``default`` when no installed Python fits."""
+    from .pythons import Interpreter
+    reqs = list(requirements)
+    try:
+        check(reqs, default.version, installed)
+        return default
+    except EnvSpecError as first:
+        for interp in installed:  # newest first
+            try:
+                check(reqs, interp.version, installed)
+            except EnvSpecError:
+                continue
+            pinned = [r for r in reqs if set(_parse([r])) & (set(WHEEL_PYTHONS) | {"keras"})]
+            note = ("python not pinned: %s cannot be installed on Python %s, kyanite's default; "
+                    "using Python %s at %s, the newest installed Python that has them "
+                    "(pin python=X.Y in the conda dependencies to choose)" % (
+                        ", ".join(pinned) or "these requirements", default.version_str,
+                        interp.version_str, interp.path))
+            return Interpreter(interp.path, interp.version, note)
+        raise first
 
 
 def keras_backend(resolved: dict[str, str] | None) -> str:

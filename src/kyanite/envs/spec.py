@@ -9,9 +9,13 @@ Sources understood:
 
 * :func:`parse_conda_yaml` -- a conda environment file as used with the
   Azure ML SDK v1 (``CondaDependencies`` / ``Environment.from_conda_specification``).
-  kyanite builds environments with uv, not conda: only ``python``, ``pip`` and
-  the ``pip:`` section are honoured; channels are accepted and ignored; any
-  other conda package is refused with a message asking to move it to ``pip:``.
+  kyanite builds environments with uv, not conda: ``python`` sets the Python,
+  ``pip`` is ignored (uv installs), the ``pip:`` section is installed as written,
+  and every other conda package is installed from PyPI through the map of
+  :mod:`kyanite.envs.conda_map` (``pytorch=1.8`` -> ``torch==1.8.*``, noted in
+  ``warnings`` so the build log shows each mapping); packages with no PyPI form
+  (``cudatoolkit``, ``mkl``...) are refused with the reason.  Channels are
+  ignored, with a note.
 * :func:`parse_pip_requirements` -- a ``requirements.txt``.
 
 Requirements are kept exactly as written; uv receives them verbatim.  Old
@@ -34,6 +38,7 @@ from typing import Any, Iterable
 
 import yaml
 
+from .conda_map import to_pip as conda_to_pip
 from .errors import EnvSpecError
 from .pythons import parse_python_request
 
@@ -149,8 +154,11 @@ class EnvSpec:
 
     Attributes:
         python: requested Python version as written (``"3.6.2"``, ``"3.11"``,
-            ``"3"``, ``">=3.8,<3.11"``); ``None`` means the interpreter that
-            runs kyanite.  Resolved by :func:`kyanite.envs.resolve_python`.
+            ``"3"``, ``">=3.8,<3.11"``); ``None`` (not pinned) means the
+            interpreter that runs kyanite, or, when the pins have no wheels for it
+            (``scikit-learn==0.22.1``), the newest installed Python they have
+            (:func:`kyanite.envs.compat.default_python`).  Resolved by
+            :func:`kyanite.envs.resolve_python`.
         pip: requirement strings, verbatim (order kept; irrelevant to the hash).
         pip_options: pip option lines such as ``--find-links /opt/wheels`` or
             ``--extra-index-url URL``, verbatim, passed to uv in order.
@@ -284,16 +292,18 @@ def _conda_python_version(rest: str, entry: str, source: str) -> str | None:
 def parse_conda_yaml(text: str, source: str = "conda YAML") -> EnvSpec:
     """Parse a conda environment file into an :class:`EnvSpec`.
 
-    Accepted: ``name`` (kept as ``spec.name``), ``channels`` (ignored),
+    Accepted: ``name`` (kept as ``spec.name``), ``channels`` (ignored, noted),
     ``dependencies``: ``python``/``python=X.Y[.Z]``/``python==X.Y``/
-    ``python>=X.Y``, ``pip``/``pip=V`` (ignored), and ``{pip: [...]}`` whose
+    ``python>=X.Y``, ``pip``/``pip=V`` (ignored), other conda packages (mapped
+    to PyPI requirements placed before the ``pip:`` ones, each mapping noted in
+    ``warnings``; see :mod:`kyanite.envs.conda_map`), and ``{pip: [...]}`` whose
     entries are requirements or pip option lines (``--find-links DIR``...).
     Runtime packages (see :data:`RUNTIME_PACKAGES`) go to ``spec.dropped``.
 
     Raises :class:`EnvSpecError` (message starts with ``source``) for YAML
     syntax errors (with line/column), a document that is not a mapping,
-    ``dependencies`` that is not a list, unsupported entries, and every
-    conda package other than python/pip (all named in one message).
+    ``dependencies`` that is not a list, unsupported entries, and conda
+    packages with no PyPI form (all of them, one per line).
     """
     try:
         doc = yaml.safe_load(text)
@@ -327,7 +337,8 @@ def parse_conda_yaml(text: str, source: str = "conda YAML") -> EnvSpec:
     python: str | None = None
     seen_python = False
     pip_items: list[tuple[str, str]] = []
-    conda_only: list[str] = []
+    conda_reqs: list[tuple[str, str]] = []
+    conda_refused: list[str] = []
     conda_dropped: list[str] = []
     for idx, entry in enumerate(deps, start=1):
         where = f"{source}: dependencies entry {idx}"
@@ -347,7 +358,14 @@ def parse_conda_yaml(text: str, source: str = "conda YAML") -> EnvSpec:
             elif _normalise(pkg) in RUNTIME_PACKAGES:
                 conda_dropped.append(entry.strip())
             else:
-                conda_only.append(entry.strip())
+                try:
+                    req, note = conda_to_pip(entry, where)
+                except EnvSpecError as e:
+                    conda_refused.append(str(e))
+                    continue
+                if req is not None:
+                    conda_reqs.append((req, where))
+                warnings.append(f"{source}: {note}")
         elif isinstance(entry, dict) and list(entry) == ["pip"]:
             items = entry["pip"] or []
             if not isinstance(items, list):
@@ -370,15 +388,13 @@ def parse_conda_yaml(text: str, source: str = "conda YAML") -> EnvSpec:
                 "package name such as 'python=3.8' or a 'pip:' list"
             )
 
-    if conda_only:
-        suggestion = ", ".join(re.sub(r"(?<![=<>!])=(?!=)", "==", c) for c in conda_only)
-        raise EnvSpecError(
-            f"{source}: conda packages are not supported (kyanite builds environments with "
-            f"pip/uv): {', '.join(conda_only)}. Move them into the 'pip:' section of "
-            f"dependencies using their PyPI names and pip version syntax, e.g. {suggestion}."
-        )
+    if conda_refused:
+        raise EnvSpecError("\n".join(conda_refused) if len(conda_refused) > 1 else conda_refused[0])
+    if channels:
+        warnings.append(f"{source}: channels ignored ({', '.join(map(str, channels))}): "
+                        "kyanite installs every package from PyPI with uv")
 
-    reqs, opts, dropped = _split_pip_items(pip_items)
+    reqs, opts, dropped = _split_pip_items(conda_reqs + pip_items)
     return EnvSpec(
         python=python,
         pip=reqs,
