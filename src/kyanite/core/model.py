@@ -6,13 +6,18 @@
   files; the model keeps ``run_id`` and ``Model.list(ws, run_id=run.id)`` (or
   ``GET /api/runs/<id>/models``) lists the models a run made.
 - ``Model(ws, name)`` (latest version), ``Model(ws, name, version=2)``,
-  ``Model(ws, id='name:2')``; ``Model.list(ws, name, tags, properties, run_id, latest)``.
+  ``Model(ws, id='name:2')``; ``Model.list(ws, name, tags, properties, run_id, latest)``:
+  ``tags``/``properties`` a list of keys (present) and ``[key, value]`` pairs (equal), all
+  of which must hold; ``latest=True`` keeps the newest matching version of each name.
 - ``model.download(target_dir, exist_ok)``, ``add_tags``, ``remove_tags``,
   ``add_properties`` (a property keeps its first value), ``update(tags, description)``,
   ``delete()`` (refused while a deployment uses the model).
-- ``Model.get_model_path(name, version=None)``: where a deployed model's files are, inside
-  ``score.py`` (see :mod:`kyanite.runtime.model_path`, which this calls, for the search
-  order); with ``_workspace=ws`` the model is downloaded into ``./kyanite-models`` first.
+- ``Model.get_model_path(name, version=None)``: where a model's files are: inside
+  ``score.py`` the deployed copy; inside a run, downloaded from the run's workspace into
+  ``./kyanite-models/<name>/<version>``; elsewhere the local cache (``./kyanite-models``,
+  v1's ``./azureml-models``). See :mod:`kyanite.runtime.model_path`, which this calls, for
+  the search order; with ``_workspace=ws`` the model is downloaded into ``./kyanite-models``
+  first.
 - ``Model.deploy(ws, name, models, inference_config, deployment_config)`` returns the
   service (see :mod:`kyanite.core.webservice`).
 
@@ -47,7 +52,15 @@ def _filter(value):
         value = [[k, v] for k, v in value.items()]
     elif isinstance(value, str):
         value = [value]
-    return json.dumps([list(v) if isinstance(v, (list, tuple)) else v for v in value])
+    out = []
+    for v in value:
+        if isinstance(v, (list, tuple)) and len(v) == 2:
+            out.append([str(v[0]), str(v[1])])
+        elif isinstance(v, str):
+            out.append(v)
+        else:
+            raise WsUserError("A tags/properties filter item is a key or a [key, value] pair, got %r." % (v,))
+    return json.dumps(out)
 
 
 class Model(object):

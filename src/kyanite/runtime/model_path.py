@@ -12,19 +12,31 @@ Where models are placed (the SDK v1 layout):
   model's ``<root>/<name>/<version>`` folder, so ``os.path.join(os.getenv('AZUREML_MODEL_DIR'),
   'model.pkl')`` works as in v1 scoring scripts; with several models, the root.
 
-``get_model_path(name, version=None)`` looks, in order, in ``KYANITE_MODELS_ROOT``, in
-``KYANITE_MODEL_DIR``/``AZUREML_MODEL_DIR`` (either layout), in ``./kyanite-models`` and
-``./azureml-models`` (where ``Model.get_model_path(name, _workspace=ws)`` and
-``model.download`` cache models), and finally for a file or folder called ``name`` in the
-current folder. ``version=None`` means the highest version found. When a version folder
-holds exactly one file or folder (the registered one) its path is returned, else the
-version folder.
+``get_model_path(name, version=None)`` looks, in order:
+
+1. in a deployment: in ``KYANITE_MODELS_ROOT``, then ``KYANITE_MODEL_DIR``/
+   ``AZUREML_MODEL_DIR`` (either layout);
+2. inside a run (``Run.get_context()`` is a real run: ``KYANITE_RUN_ID`` and
+   ``KYANITE_SERVER_URL`` are set), as SDK v1 did with the run's workspace: the server says
+   which version (``None``: the latest registered) and the model is downloaded, once, into
+   the local cache ``./kyanite-models/<name>/<version>/`` (a version's files never change,
+   so a cached version is used as it is); a model the workspace does not have raises
+   ModelNotFoundException;
+3. otherwise the local download cache of the current folder: ``./kyanite-models`` (where
+   ``Model.get_model_path(name, _workspace=ws)``, step 2 and ``model.download`` put models)
+   and ``./azureml-models`` (v1's cache folder, ``<name>/<version>/``);
+4. finally a file or folder called ``name`` in the current folder.
+
+``version=None`` means the highest version found. When a version folder holds exactly one
+file or folder (the registered one) its path is returned, else the version folder.
 """
 
 import os
+import shutil
+from urllib.parse import quote
 
 from kyanite import settings
-from kyanite.exceptions import ModelNotFoundException
+from kyanite.exceptions import ModelNotFoundException, NotFoundException
 
 __all__ = ["Model", "get_model_path", "MODEL_DIR_VARS", "MODELS_ROOT_VAR", "CACHE_DIRS"]
 
@@ -67,7 +79,7 @@ def _model_dir(var):
     return settings.get(var) if var in settings.SETTINGS else os.environ.get(var)
 
 
-def _searched():
+def _deployment_roots():
     roots = []
     root = settings.get(MODELS_ROOT_VAR)
     if root:
@@ -76,8 +88,50 @@ def _searched():
         d = _model_dir(var)
         if d and d not in roots:
             roots.append(d)
-    roots.extend(os.path.abspath(d) for d in CACHE_DIRS)
     return roots
+
+
+def _searched():
+    return _deployment_roots() + [os.path.abspath(d) for d in CACHE_DIRS]
+
+
+def _run_client():
+    """A client to the workspace server inside a run, else None."""
+    if not (settings.get("KYANITE_RUN_ID") and settings.get("KYANITE_SERVER_URL")):
+        return None
+    from kyanite.runtime._http import Client
+    return Client(settings.get("KYANITE_SERVER_URL"), settings.get("KYANITE_TOKEN"), retry_seconds=60.0)
+
+
+def _from_workspace(client, model_name, version):
+    """Download ``model_name`` (``version`` or the latest) from the run's workspace into
+    ``./kyanite-models/<name>/<version>`` unless there already; its path."""
+    try:
+        rec = client.get("/api/models/%s" % quote(model_name, safe=""), params={"version": version})
+    except NotFoundException as exc:
+        raise ModelNotFoundException("Model %r%s is not registered in the run's workspace: %s" % (
+            model_name, "" if version is None else " version %d" % version, exc))
+    dest = os.path.abspath(os.path.join(CACHE_DIRS[0], rec["name"], str(rec["version"])))
+    if os.path.isdir(dest) and os.listdir(dest):
+        return _strip(dest)
+    base = "/api/models/%s/versions/%d" % (quote(rec["name"], safe=""), rec["version"])
+    tmp = "%s.tmp-%d" % (dest, os.getpid())
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        for f in client.get(base + "/files")["files"]:
+            local = os.path.join(tmp, *f["path"].split("/"))
+            if not os.path.isdir(os.path.dirname(local)):
+                os.makedirs(os.path.dirname(local))
+            client.download(base + "/files/" + quote(f["path"]), local)
+        if os.path.isdir(dest):
+            shutil.rmtree(dest, ignore_errors=True)
+        os.rename(tmp, dest)
+    except OSError:
+        if not (os.path.isdir(dest) and os.listdir(dest)):  # not put there by another process meanwhile
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return _strip(dest)
 
 
 def get_model_path(model_name, version=None):
@@ -89,7 +143,7 @@ def get_model_path(model_name, version=None):
             version = int(version)
         except (TypeError, ValueError):
             raise ModelNotFoundException("Model version %r is not a number." % (version,))
-    for root in _searched():
+    for root in _deployment_roots():
         found = _in_root(root, model_name, version)
         if found:
             return found
@@ -100,6 +154,13 @@ def get_model_path(model_name, version=None):
             parent, ver = os.path.split(d)
             if ver.isdigit() and os.path.basename(parent) == model_name and (version is None or int(ver) == version):
                 return _strip(d)
+    client = _run_client()
+    if client is not None:
+        return _from_workspace(client, model_name, version)
+    for root in _searched()[len(_deployment_roots()):]:
+        found = _in_root(root, model_name, version)
+        if found:
+            return found
     if version is None and os.path.exists(model_name):
         return os.path.abspath(model_name)
     where = ", ".join(_searched())

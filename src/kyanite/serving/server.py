@@ -5,13 +5,24 @@ binds the port first (so the port is held while the model loads), imports the en
 script, calls its ``init()`` once and then serves:
 
 - ``POST /score``: the request body, decoded as UTF-8, goes to ``run(raw_data)``; what
-  ``run`` returns is sent back JSON-encoded (200). ``run`` raising ``ValueError`` (a
+  ``run`` returns is sent back JSON-encoded (200). When ``run`` is decorated with
+  inference-schema's ``@input_schema`` (as the SDK v1 scoring server did): the body must be
+  a JSON object and ``run(**body)`` is called, its keys as keyword arguments, which the
+  decorators convert to the declared types (``NumpyParameterType``: an ndarray,
+  ``PandasParameterType``: a DataFrame, ...); a body that is not a JSON object or whose keys
+  do not fit ``run``'s parameters answers 400. The decorators are looked for only when the
+  entry script imported ``inference_schema``, so the package is needed only in
+  environments whose scripts use it. ``run`` raising ``ValueError`` (a
   malformed body, say) answers 400 with the message, any other exception 500 with the
   message; the traceback goes to the log and the server stays up. ``run`` calls are
   serialised (one at a time, like the SDK v1 scoring container's single worker), so
   ``score.py`` globals need no locking; connections are handled by threads and kept alive.
 - ``GET /`` (``Healthy``), ``GET /health`` (JSON: state, request counts),
-  ``GET /swagger.json``: no key needed.
+  ``GET /swagger.json``: no key needed, as in v1 (the document describes the API, holds no
+  data; clients read it before they have a key). The Swagger 2.0 document names
+  ``/score``'s body ``ServiceInput`` and its answer ``ServiceOutput`` under
+  ``definitions``: inference-schema's input and output schemas (with their examples) when
+  ``run`` is decorated, a plain object otherwise.
 - With keys (``auth_enabled``) a ``/score`` request needs ``Authorization: Bearer <key>``
   with either key, or a token from ``service.get_token()`` when token auth is on; else 401.
 - ``POST /-/reload`` (header ``X-Kyanite-Admin: <secret>``): re-read the keys from the
@@ -43,6 +54,7 @@ import argparse
 import hashlib
 import hmac
 import importlib.util
+import inspect
 import json
 import os
 import re
@@ -100,6 +112,7 @@ class ScoringApp(object):
         self.started = time.time()
         self.state = "Initializing"
         self.run_fn = None
+        self.schema = None  # (input schema, output schema) of an inference-schema decorated run()
         self._set_keys(self.cfg)
 
     def _set_keys(self, cfg):
@@ -169,11 +182,41 @@ class ScoringApp(object):
         module.init()
         print("[kyanite] init() finished in %.2fs" % (time.time() - t0))
         self.run_fn = module.run
+        self.schema = schema_of(module.run)
+        if self.schema is not None:
+            print("[kyanite] run() is decorated with inference-schema: it is called with the JSON body's "
+                  "keys (%s) as keyword arguments" % ", ".join(sorted(self.schema[0].get("properties") or {})))
+
+    def call_run(self, raw):
+        """Call ``run`` with one request's text: ``run(raw)``, or ``run(**json_object)``
+        when it is schema decorated (ValueError when the body does not fit)."""
+        if self.schema is None:
+            return self.run_fn(raw)
+        try:
+            payload = json.loads(raw)
+        except ValueError as exc:
+            raise InputError("The body is not JSON (%s); run() is decorated with input_schema: send a JSON "
+                             "object whose keys are its parameters." % exc)
+        if not isinstance(payload, dict):
+            raise InputError("The body is a JSON %s; run() is decorated with input_schema: send a JSON object "
+                             "whose keys are its parameters (%s)." % (
+                                 type(payload).__name__, ", ".join(sorted(self.schema[0].get("properties") or {}))))
+        try:
+            inspect.signature(self.run_fn).bind(**payload)
+        except TypeError as exc:
+            raise InputError("The body's keys do not fit run%s: %s." % (inspect.signature(self.run_fn), exc))
+        except ValueError:
+            pass  # no signature to check against: let run() decide
+        return self.run_fn(**payload)
 
     def swagger(self, host):
         doc = self.cfg.get("swagger")
         if doc:
             return doc
+        if self.schema is not None:
+            service_input, service_output = self.schema
+        else:
+            service_input, service_output = {"type": "object"}, {}
         doc = {
             "swagger": "2.0",
             "info": {"title": self.name, "description": "API of the kyanite service %s" % self.name,
@@ -186,13 +229,20 @@ class ScoringApp(object):
                     "operationId": "RunMLService", "description": "Run web service's model and get the prediction",
                     "consumes": ["application/json"], "produces": ["application/json"],
                     "parameters": [{"name": "serviceInputPayload", "in": "body", "required": True,
-                                    "schema": {"type": "object"},
+                                    "schema": {"$ref": "#/definitions/ServiceInput"},
                                     "description": "The input payload for executing the real-time machine "
                                                    "learning service."}],
-                    "responses": {"200": {"description": "Success", "schema": {}},
-                                  "400": {"description": "run() refused the input (ValueError)"},
+                    "responses": {"200": {"description": "Success", "schema": {"$ref": "#/definitions/ServiceOutput"}},
+                                  "400": {"description": "run() refused the input (ValueError)",
+                                          "schema": {"$ref": "#/definitions/ErrorResponse"}},
                                   "401": {"description": "Missing or wrong key"},
-                                  "500": {"description": "run() raised"}}}},
+                                  "500": {"description": "run() raised",
+                                          "schema": {"$ref": "#/definitions/ErrorResponse"}}}}},
+            },
+            "definitions": {
+                "ServiceInput": service_input,
+                "ServiceOutput": service_output,
+                "ErrorResponse": {"type": "object", "properties": {"error": {"type": "string"}}},
             },
         }
         if self.auth:
@@ -204,6 +254,27 @@ class ScoringApp(object):
 
 class EntryScriptError(Exception):
     pass
+
+
+class InputError(ValueError):
+    """The request body does not fit a schema decorated run() (answered 400)."""
+
+
+def schema_of(run_fn):
+    """``(input_schema, output_schema)`` (Swagger dicts) when ``run_fn`` is decorated with
+    inference-schema, else None. Looks only when ``inference_schema`` was imported (by the
+    entry script): nothing is imported into environments that do not use it."""
+    if "inference_schema" not in sys.modules:
+        return None
+    try:
+        from inference_schema.schema_util import get_input_schema, get_output_schema, is_schema_decorated
+        if not is_schema_decorated(run_fn):
+            return None
+        return get_input_schema(run_fn), get_output_schema(run_fn)
+    except Exception as exc:  # an inference-schema version without these functions
+        sys.stderr.write("[kyanite] cannot read run()'s inference-schema (%s: %s); run() gets the raw body\n"
+                         % (type(exc).__name__, exc))
+        return None
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -365,10 +436,10 @@ class Handler(BaseHTTPRequestHandler):
         with app.lock:
             app.requests += 1
             try:
-                result = app.run_fn(raw)
+                result = app.call_run(raw)
             except Exception as exc:
                 code = 400 if isinstance(exc, ValueError) else 500
-                result = {"error": "%s: %s" % (type(exc).__name__, exc)}
+                result = {"error": str(exc) if isinstance(exc, InputError) else "%s: %s" % (type(exc).__name__, exc)}
                 app.errors += 1
                 sys.stderr.write("[kyanite] run() raised, answered %d:\n%s" % (code, traceback.format_exc()))
                 sys.stderr.flush()

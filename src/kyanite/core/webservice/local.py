@@ -32,10 +32,12 @@ class LocalWebservice(Webservice):
                                                       secondary_key=secondary_key, tags=tags, properties=properties,
                                                       description=description)
 
-    def update(self, models=None, image_config=None, deployment_config=None, port=None, wait=False,
-               inference_config=None):
+    def update(self, models=None, image_config=None, deployment_config=None, wait=False, inference_config=None,
+               port=None):
         """Deploy new models / a new inference configuration / another port (a new
-        generation of the scoring process, on the same port unless told otherwise)."""
+        generation of the scoring process, on the same port unless told otherwise).
+        An ``inference_config`` without an environment (say only ``entry_script='score2.py'``)
+        keeps the service's environment. ``wait=True`` waits until it is Healthy."""
         config = {}
         if deployment_config is not None:
             config.update(deployment_config._config())
@@ -52,20 +54,13 @@ class LocalWebservice(Webservice):
         if not inf.get("sourceDirectory"):
             raise WebserviceException("reload() needs a service deployed with a source_directory.")
         from kyanite.core.model import InferenceConfig
-        env = self._environment()
+        env = self._deployed_environment()
         cfg = InferenceConfig(entry_script=inf["entryScript"], source_directory=inf["sourceDirectory"],
                               environment=env)
         self._update(inference_config=cfg)
         if wait:
             self.wait_for_deployment()
         return self
-
-    def _environment(self):
-        from kyanite.core.environment import Environment
-        env_def = (self._record.get("inference") or {}).get("environment") or {}
-        env = Environment(env_def.get("name") or "inference-env")
-        env._run_definition = lambda: env_def  # the same build spec as before
-        return env
 
 
 Webservice._register("Local", LocalWebservice)

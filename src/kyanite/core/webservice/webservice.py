@@ -5,12 +5,16 @@ AciWebservice) and raises WebserviceException when there is none. The state come
 the workspace server: ``Transitioning`` while it is prepared and ``init()`` runs, then
 ``Healthy``, ``Unhealthy`` (not answering; restarted when it crashed) or ``Failed``.
 
+``update(inference_config=...)`` with an InferenceConfig that names no environment (only
+``entry_script``/``source_directory``) keeps the environment the service runs in.
+
 ``service.run(input_data)`` posts the JSON text (a dict or list is JSON-encoded first)
 with the service's key when auth is on and returns the decoded JSON answer; another
 status raises WebserviceException with the status and content, as in v1. Connections are
 kept alive per thread.
 """
 
+import copy
 import datetime
 import http.client
 import json
@@ -316,6 +320,9 @@ class Webservice(object):
     def _update(self, models=None, inference_config=None, config=None, tags=None, add_tags=None,
                 remove_tags=None, properties=None, description=None):
         body = {}
+        if inference_config is not None and inference_config.environment is None:
+            inference_config = copy.copy(inference_config)  # only the script changed: keep the environment
+            inference_config.environment = self._deployed_environment()
         if models is not None:
             from kyanite.core.model import Model
             body["models"] = [m.id if isinstance(m, Model) else str(m) for m in models]
@@ -345,6 +352,14 @@ class Webservice(object):
 
     def update(self, *args, **kwargs):
         raise NotImplementedError
+
+    def _deployed_environment(self):
+        """The environment the service runs in now, as an Environment (same build spec)."""
+        from kyanite.core.environment import Environment
+        env_def = (self._record.get("inference") or {}).get("environment") or {}
+        env = Environment(env_def.get("name") or "inference-env")
+        env._run_definition = lambda: env_def
+        return env
 
     def add_tags(self, tags):
         self._update(add_tags=tags)
@@ -378,16 +393,11 @@ class Webservice(object):
     def list(workspace, compute_type=None, image_name=None, image_id=None, model_name=None, model_id=None,
              tags=None, properties=None, image_digest=None):
         """The workspace's services, filtered as in v1 (tags/properties: keys or [key, value])."""
-        def enc(v):
-            if v is None:
-                return None
-            if isinstance(v, dict):
-                v = [[a, b] for a, b in v.items()]
-            return json.dumps([list(x) if isinstance(x, (list, tuple)) else x for x in v])
+        from kyanite.core.model import _filter
         with ws_errors():
             recs = workspace._client.get("/api/deployments", params={
                 "compute_type": compute_type, "model_name": model_name, "model_id": model_id,
-                "tags": enc(tags), "properties": enc(properties)})["deployments"]
+                "tags": _filter(tags), "properties": _filter(properties)})["deployments"]
         return [Webservice._from_record(workspace, r) for r in recs]
 
     @staticmethod
