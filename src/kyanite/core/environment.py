@@ -8,16 +8,22 @@
 - ``env.register(ws)`` stores a version (a new one only when the definition changed);
   ``Environment.get(ws, name, version=None)`` reads the latest or a given version.
 
-Docker settings (``env.docker``) are kept on the record; the local target runs without
-Docker and says so in the run's log.
+Curated environments (:mod:`kyanite.envs.curated`): ``Environment.get(ws, 'AzureML-Minimal')``
+and the other ``AzureML-...`` names, listed by ``Environment.list(ws)``; a v1 curated name
+(``AzureML-sklearn-0.24-ubuntu18.04-py37-cpu``) gets the nearest one, an unknown one a
+clear error; names starting with ``AzureML-`` cannot be registered.
+
+Docker settings (``env.docker``: enabled, base_image, base_dockerfile,
+base_image_registry, shared_volumes, shm_size, arguments, gpu_support) are kept on the
+record; runs never use Docker, and a run whose environment sets them says so in its log.
 """
 
 import os
 
 from kyanite.core.conda_dependencies import CondaDependencies, _checked
-from kyanite.exceptions import UserErrorException
+from kyanite.exceptions import NotFoundException, UserErrorException
 
-__all__ = ["Environment", "PythonSection", "DockerSection"]
+__all__ = ["Environment", "PythonSection", "DockerSection", "ContainerRegistry"]
 
 
 class PythonSection(object):
@@ -29,13 +35,63 @@ class PythonSection(object):
         self.pip_requirements = None  # text of a requirements.txt, when made from one
 
 
+class ContainerRegistry(object):
+    """Where a Docker base image comes from (SDK v1 ``azureml.core.ContainerRegistry``):
+    ``address``, ``username``, ``password``. Kept on the environment record without the
+    password (kyanite pulls no images)."""
+
+    def __init__(self, address=None, username=None, password=None):
+        self.address = address
+        self.username = username
+        self.password = password
+
+    def __repr__(self):
+        return "ContainerRegistry(address=%r, username=%r)" % (self.address, self.username)
+
+
 class DockerSection(object):
+    """SDK v1's Docker settings of an environment. kyanite runs every environment as a uv
+    virtual environment, without Docker: these are accepted, kept on the environment's
+    record (``Environment.get`` gives them back) and not applied; a run whose environment
+    sets any of them says so in its log."""
+
+    #: attribute -> key in the environment definition, with the defaults (SDK v1's, but
+    #: ``base_image`` None: there is no default image)
+    FIELDS = (("enabled", "enabled", False), ("base_image", "baseImage", None),
+              ("base_dockerfile", "baseDockerfile", None), ("shared_volumes", "sharedVolumes", True),
+              ("shm_size", "shmSize", None), ("arguments", "arguments", ()),
+              ("gpu_support", "gpuSupport", False), ("platform", "platform", None))
+
     def __init__(self):
-        self.enabled = False
-        self.base_image = None
-        self.base_dockerfile = None
-        self.shm_size = None
-        self.arguments = []
+        for attr, _key, default in self.FIELDS:
+            setattr(self, attr, list(default) if isinstance(default, tuple) else default)
+        self.base_image_registry = ContainerRegistry()
+
+    def _definition(self):
+        d = dict((key, getattr(self, attr)) for attr, key, _ in self.FIELDS)
+        d["enabled"] = bool(d["enabled"])
+        d["arguments"] = [str(a) for a in d["arguments"] or []]
+        reg = self.base_image_registry
+        d["baseImageRegistry"] = {"address": getattr(reg, "address", None),
+                                  "username": getattr(reg, "username", None)}
+        return d
+
+    def _set(self, d):
+        for attr, key, default in self.FIELDS:
+            value = d.get(key, default)
+            setattr(self, attr, list(value) if isinstance(value, (list, tuple)) else value)
+        reg = d.get("baseImageRegistry") or {}
+        self.base_image_registry = ContainerRegistry(reg.get("address"), reg.get("username"))
+
+    def _changed(self):
+        """The settings that differ from their defaults, as in the definition: what a run
+        carries, so that its log can name the Docker settings that do not apply."""
+        d = self._definition()
+        defaults = dict((key, list(v) if isinstance(v, tuple) else v) for _, key, v in self.FIELDS)
+        out = dict((k, v) for k, v in d.items() if k in defaults and v != defaults[k])
+        if any(d["baseImageRegistry"].values()):
+            out["baseImageRegistry"] = d["baseImageRegistry"]
+        return out
 
 
 class Environment(object):
@@ -72,12 +128,31 @@ class Environment(object):
 
     @staticmethod
     def get(workspace, name, version=None, label=None):
+        from kyanite.envs import EnvSpecError, curated
+        try:
+            found = curated.lookup(name)
+        except EnvSpecError as exc:
+            raise NotFoundException(str(exc)) from None
+        if found is not None:
+            return Environment._from_curated(found)
         rec = workspace._client.get("/api/environments/%s" % name, params={"version": version})
         return Environment._from_record(rec)
 
     @staticmethod
     def list(workspace):
-        return workspace.environments
+        """``{name: Environment}``: the curated environments, then the workspace's."""
+        from kyanite.envs import curated
+        envs = dict((c.name, Environment._from_curated(c)) for c in curated.CURATED)
+        envs.update(workspace.environments)
+        return envs
+
+    @staticmethod
+    def _from_curated(c):
+        env = Environment(c.name)
+        env.version = "1"
+        env.python.conda_dependencies = CondaDependencies.create(
+            python_version=c.python, pip_packages=list(c.pip))
+        return env
 
     @staticmethod
     def _from_record(rec):
@@ -89,8 +164,7 @@ class Environment(object):
         if d.get("conda") is not None:
             env.python.conda_dependencies = CondaDependencies(_underlying_structure=d["conda"])
         env.python.pip_requirements = d.get("pipRequirements")
-        env.docker.enabled = d.get("docker", {}).get("enabled", False)
-        env.docker.base_image = d.get("docker", {}).get("baseImage")
+        env.docker._set(d.get("docker") or {})
         env.environment_variables = dict(d.get("environmentVariables") or {})
         return env
 
@@ -101,7 +175,7 @@ class Environment(object):
             "interpreterPath": self.python.interpreter_path,
             "conda": None if self.python.pip_requirements else self.python.conda_dependencies._conda,
             "pipRequirements": self.python.pip_requirements,
-            "docker": {"enabled": bool(self.docker.enabled), "baseImage": self.docker.base_image},
+            "docker": self.docker._definition(),
             "environmentVariables": dict(self.environment_variables),
         }
 
@@ -118,12 +192,18 @@ class Environment(object):
         return spec
 
     def _run_definition(self):
-        """What a submitted run carries: name, version, the build spec, docker, variables."""
+        """What a submitted run carries: name, version, the build spec, the Docker settings
+        that differ from their defaults, variables."""
         d = self._definition()
         return {"name": self.name, "version": self.version, "spec": self._spec().to_dict(),
-                "docker": d["docker"], "environmentVariables": d["environmentVariables"]}
+                "docker": self.docker._changed(), "environmentVariables": d["environmentVariables"]}
 
     def register(self, workspace):
+        from kyanite.envs.curated import PREFIX
+        if self.name.lower().startswith(PREFIX):
+            raise UserErrorException(
+                "Environment names starting with 'AzureML-' are reserved for the curated "
+                "environments; register %r under another name." % self.name)
         rec = workspace._client.post("/api/environments", {"name": self.name, "definition": self._definition()})
         self.version = str(rec["version"])
         return self
