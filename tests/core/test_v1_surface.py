@@ -125,3 +125,55 @@ def test_get_runs_filters_as_v1(ws):
         [child.id, b.id, a.id]
     with pytest.raises(Exception, match="tags filters runs by"):
         ids(tags=3)
+
+
+# -- 13. Docker settings: accepted, kept, not applied ----------------------------------------------
+def _user_managed(name):
+    from kyanite.core import Environment
+    env = Environment(name)
+    env.python.user_managed_dependencies = True
+    env.python.interpreter_path = sys.executable
+    return env
+
+
+def test_docker_settings_round_trip(ws):
+    from kyanite.core import Environment
+    from kyanite.core.environment import ContainerRegistry
+    env = _user_managed("docker-env")
+    d = env.docker
+    assert (d.enabled, d.base_image, d.shared_volumes, d.arguments, d.gpu_support) == (False, None, True, [], False)
+    d.enabled = True
+    d.base_image = "myregistry.azurecr.io/train:1"
+    d.base_image_registry.address = "myregistry.azurecr.io"
+    d.base_image_registry.username = "me"
+    d.base_image_registry.password = "secret"
+    d.base_dockerfile = "FROM python:3.11\n"
+    d.shared_volumes = False
+    d.shm_size = "2g"
+    d.arguments = ["--ipc=host"]
+    d.gpu_support = True
+    env.register(ws)
+    got = Environment.get(ws, "docker-env").docker
+    assert (got.enabled, got.base_image, got.base_dockerfile, got.shared_volumes, got.shm_size, got.arguments,
+            got.gpu_support) == (True, "myregistry.azurecr.io/train:1", "FROM python:3.11\n", False, "2g",
+                                 ["--ipc=host"], True)
+    assert isinstance(got.base_image_registry, ContainerRegistry)
+    assert (got.base_image_registry.address, got.base_image_registry.username) == ("myregistry.azurecr.io", "me")
+    assert got.base_image_registry.password is None  # never stored
+    assert "secret" not in json.dumps(ws._client.get("/api/environments/docker-env"))
+
+
+def test_docker_settings_are_logged_as_not_applied(ws, make_script):
+    from kyanite.core import ScriptRunConfig
+    from kyanite.core.runconfig import DockerConfiguration
+    env = _user_managed("docker-run-env")
+    env.docker.shm_size = "8g"
+    src = make_script("from kyanite.core import Run\nRun.get_context().log('ok', 1)\n")
+    run = Experiment(ws, "docker").submit(ScriptRunConfig(
+        source_directory=str(src), script="train.py", environment=env,
+        docker_runtime_config=DockerConfiguration(use_docker=True)))
+    details = run.wait_for_completion(raise_on_error=True)
+    log = run.get_details_with_logs()["logFiles"]["user_logs/std_log.txt"]
+    assert "Docker settings do not apply (environment.docker.shmSize, docker_runtime_config.useDocker)" in log
+    assert details["runDefinition"]["dockerConfiguration"]["useDocker"] is True
+    assert run.get_metrics() == {"ok": 1.0}

@@ -6,7 +6,24 @@ from kyanite.core.runconfig_distributed import (
 )
 
 __all__ = ["RunConfiguration", "PyTorchConfiguration", "MpiConfiguration", "TensorflowConfiguration",
-           "ResourceConfiguration"]
+           "ResourceConfiguration", "DockerConfiguration"]
+
+
+class DockerConfiguration(object):
+    """SDK v1's ``DockerConfiguration`` (``ScriptRunConfig(docker_runtime_config=...)``,
+    ``run_config.docker``): accepted and recorded in the run definition
+    (``dockerConfiguration``); runs never use Docker, and the run's log says so when one of
+    these is set."""
+
+    def __init__(self, use_docker=None, shared_volumes=None, arguments=None, shm_size=None):
+        self.use_docker = use_docker
+        self.shared_volumes = shared_volumes
+        self.arguments = list(arguments or [])
+        self.shm_size = shm_size
+
+    def _definition(self):
+        return {"useDocker": self.use_docker, "sharedVolumes": self.shared_volumes,
+                "arguments": [str(a) for a in self.arguments], "shmSize": self.shm_size}
 
 
 class RunConfiguration(object):
@@ -25,3 +42,4 @@ class RunConfiguration(object):
         self.environment_variables = {}
         self.command = command
         self.resources = None  # a ResourceConfiguration (kyanite extension), None = target default
+        self.docker = None  # a DockerConfiguration: recorded, not applied

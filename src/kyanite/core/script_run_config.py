@@ -32,6 +32,8 @@ class ScriptRunConfig(object):
         if distributed_job_config is not None and not hasattr(distributed_job_config, "_definition"):
             raise UserErrorException("distributed_job_config must be a PyTorchConfiguration, MpiConfiguration "
                                      "or TensorflowConfiguration, got %r." % (distributed_job_config,))
+        if docker_runtime_config is not None:
+            self.run_config.docker = docker_runtime_config
         if resources is not None:  # kyanite extension: what one node of the run needs
             from kyanite.core.runconfig_distributed import ResourceConfiguration
             self.run_config.resources = ResourceConfiguration._coerce(resources)
@@ -76,6 +78,9 @@ class ScriptRunConfig(object):
             "nodeCount": self.run_config.node_count,
         }
         definition.update(self._distribution())
+        docker = getattr(self.run_config, "docker", None)
+        if docker is not None:
+            definition["dockerConfiguration"] = docker._definition()
         if input_datasets:
             definition["inputDatasets"] = input_datasets
         return definition

@@ -15,8 +15,9 @@ Contract:
   ``communicator`` (str), ``nodeCount`` / ``node_count`` (whole number), ``distributed``
   and ``resources`` (objects), ``cpuCount`` / ``cpu_count`` (number), ``slots`` (whole
   number), ``inputDatasets`` / ``input_datasets`` (input name -> dataset reference object),
-  ``hyperparameters`` (object: a sweep child's sampled values), ``hyperdrive`` (a sweep's
-  ``SweepSpec``), ``childDefinition`` / ``child_definition`` (a sweep's child
+  ``hyperparameters`` (object: a sweep child's sampled values), ``dockerConfiguration`` /
+  ``docker_configuration`` (object: SDK v1's DockerConfiguration, recorded, not applied),
+  ``hyperdrive`` (a sweep's ``SweepSpec``), ``childDefinition`` / ``child_definition`` (a sweep's child
   ``RunDefinition``).
 
   ``RunDefinition.from_json(d)`` checks types and refuses unknown keys (``RecordError``
@@ -64,6 +65,7 @@ class RunDefinition(WireRecord):
         ("slots", "slots", whole),
         ("inputDatasets", "input_datasets", objects_of("an object of input names to dataset references")),
         ("hyperparameters", "hyperparameters", obj),
+        ("dockerConfiguration", "docker_configuration", obj),
         ("hyperdrive", "hyperdrive", nested(SweepSpec)),
         # childDefinition: set below (it refers to this class)
     )

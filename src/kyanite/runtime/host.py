@@ -42,6 +42,17 @@ from kyanite.protocol.runfiles import DRIVER_LOG
 from kyanite.runtime.shim import RUNTIME_FILES  # noqa: F401  (re-exported: what a run environment gets)
 
 
+def _docker_settings(env_docker, run_docker):
+    """The names of the Docker settings a run sets (the environment's ``docker``, the
+    ScriptRunConfig's ``docker_runtime_config``): each is kept, none applies."""
+    names = []
+    for prefix, d in (("environment.docker.", env_docker), ("docker_runtime_config.", run_docker)):
+        for k, v in sorted((d or {}).items()):
+            if v not in (None, False, "", [], {}) or (k == "sharedVolumes" and v is False):
+                names.append(prefix + k)
+    return names
+
+
 def cache_dir():
     return settings.get("KYANITE_CACHE_DIR")
 
@@ -269,10 +280,11 @@ class Host(object):
                 "message": "Environment %r could not be built: %s" % (env_def.get("name"), _env_error(exc)),
                 "code": "EnvironmentBuildFailed", "logTail": log.tail[-20:]})
         self.client.patch("/api/runs/%s" % self.run_id, {"resolved_packages": built.resolved}, retry_seconds=600)
-        docker = env_def.get("docker") or {}
-        if docker.get("enabled") or docker.get("baseImage"):
-            log.line("docker settings are kept on the environment record; this target runs "
-                     "without Docker, in a uv environment built from the same packages")
+        docker = _docker_settings(env_def.get("docker"), definition.get("dockerConfiguration"))
+        if docker:
+            log.line("Docker settings do not apply (%s): this target runs without Docker, in a uv "
+                     "environment built from the same packages; they are kept on the records"
+                     % ", ".join(docker))
         if definition.get("inputDatasets"):  # datasets into the node cache, laid out per input
             from kyanite.data import DataError, materialize_run_inputs
             try:
