@@ -4,8 +4,10 @@ Hosts start in their own session, so a server restart leaves them running; they 
 server again on the same address. One spare host is kept started ahead, its imports done,
 waiting on its stdin for a line ``<run id>\t<run token>`` (it is started without any
 token): a run start then skips Python's start-up (~0.15 s). The
-spare exits when the server does (its stdin closes). ``kill`` ends the host's whole process group and any
-descendants that left it.
+spare exits when the server does (its stdin closes). Hosts are started, known again (pid and
+start time: the handle's ``pid``/``create_time``, the script's ``script_pid``/
+``script_create_time``), ended and reaped by :mod:`kyanite.supervisor`. ``kill`` ends the
+host's and the script's process groups and any descendants that left them.
 
 ``run_as_for(run)`` (optional) names the OS user a run's host runs as, or None for the
 server's own user; see :mod:`kyanite.compute.run_as`. A spare is kept per user: a run is
@@ -18,8 +20,7 @@ import subprocess
 import sys
 import time
 
-import psutil
-
+from kyanite import supervisor
 from kyanite.compute import run_as
 from kyanite import settings
 from kyanite.compute.base import Executor
@@ -40,98 +41,51 @@ class LocalExecutor(Executor):
         run_id = run["runId"]
         name = self.run_as_for(run) if self.run_as_for is not None else None
         user = run_as.lookup(name) if name else None  # RunAsError (the run fails) when unusable
-        spare, self._spare = self._spare, None
-        proc = None
+        spare, self._spare = self._spare, None  # (host handle, env, log path, user name)
+        host = None
         token = env.get("KYANITE_TOKEN") or ""
         base = {k: v for k, v in env.items() if k != "KYANITE_TOKEN"}  # a spare holds no token
-        if spare is not None and spare[0].poll() is None and spare[1] == base and spare[3] == name:
+        if spare is not None and spare[0].proc.poll() is None and spare[1] == base and spare[3] == name:
             try:
-                spare[0].stdin.write(("%s\t%s\n" % (run_id, token)).encode("utf-8"))
-                spare[0].stdin.close()
+                spare[0].proc.stdin.write(("%s\t%s\n" % (run_id, token)).encode("utf-8"))
+                spare[0].proc.stdin.close()
                 os.replace(spare[2], os.path.join(self.log_dir, "%s.log" % run_id))
-                proc = spare[0]
+                host = spare[0]
             except OSError:
-                proc = None
-        if spare is not None and proc is None and spare[0].poll() is None:
-            _end_spare(spare[0])  # kept for another user or environment
-        if proc is None:
-            proc = self._start(["--run-id", run_id], env, os.path.join(self.log_dir, "%s.log" % run_id), user=user)
-        try:
-            created = psutil.Process(proc.pid).create_time()
-        except psutil.Error:
-            created = None
-        _reap_later(proc)
+                host = None
+        if spare is not None and host is None and spare[0].proc.poll() is None:
+            _end_spare(spare[0].proc)  # kept for another user or environment
+        if host is None:
+            host = self._start(["--run-id", run_id], env, os.path.join(self.log_dir, "%s.log" % run_id), user=user)
+        supervisor.reap()  # hosts that finished since the last launch
         if self.warm_spare:
             tmp_log = os.path.join(self.log_dir, "spare-new-%d.log" % time.time_ns())
-            spare_proc = self._start(["--standby"], base, tmp_log, stdin=subprocess.PIPE, user=user)
-            final_log = os.path.join(self.log_dir, "spare-%d.log" % spare_proc.pid)
+            spare_host = self._start(["--standby"], base, tmp_log, stdin=subprocess.PIPE, user=user)
+            final_log = os.path.join(self.log_dir, "spare-%d.log" % spare_host.pid)
             os.replace(tmp_log, final_log)
-            self._spare = (spare_proc, base, final_log, name)
-        return {"executor": "local", "pid": proc.pid, "create_time": created}
+            self._spare = (spare_host, base, final_log, name)
+        handle = {"executor": "local"}
+        handle.update(host.to_json())
+        return handle
 
-    def _start(self, args, env, log_path, stdin=subprocess.DEVNULL, user=None):
-        """Start a host; as ``user`` (a ``RunUser``) when given. Its log is opened here and
-        handed over as stdout, so the host needs no access to the workspace folder."""
-        kwargs = {"start_new_session": True}
-        if user is not None:
-            kwargs, env = user.popen_args(env)
-        log = open(log_path, "ab")
-        try:
-            return subprocess.Popen([sys.executable, "-m", "kyanite.runtime.host"] + args,
-                                    env=env, stdin=stdin, stdout=log, stderr=subprocess.STDOUT,
-                                    close_fds=True, **kwargs)
-        except OSError as exc:
-            if user is not None:
-                raise user.launch_error(exc)
-            raise
-        finally:
-            log.close()
-
-    def _process(self, handle, pid_key="pid", time_key="create_time"):
-        try:
-            p = psutil.Process(handle[pid_key])
-            if handle.get(time_key) and abs(p.create_time() - handle[time_key]) > 1:
-                return None  # the pid was reused
-            if p.status() == psutil.STATUS_ZOMBIE:
-                return None
-            return p
-        except (psutil.Error, KeyError, TypeError):
-            return None
+    def _start(self, args, env, log_path, stdin=None, user=None):
+        """Start a host (a ``supervisor.ProcessHandle``); as ``user`` (a ``RunUser``) when
+        given. Its log is opened here and handed over as stdout, so the host needs no access
+        to the workspace folder."""
+        return supervisor.start([sys.executable, "-m", "kyanite.runtime.host"] + args, env=env, log=log_path,
+                                stdin=stdin, user=user)
 
     def cancel(self, handle):
-        p = self._process(handle)
-        if p is not None:
-            try:
-                p.send_signal(signal.SIGTERM)
-            except psutil.Error:
-                pass
+        supervisor.send_signal(supervisor.ProcessHandle.from_json(handle), signal.SIGTERM)
 
     def kill(self, handle):
         """End the host, its descendants, and the script's process group (the script runs
         in a session of its own, so it outlives a host killed by force otherwise)."""
-        procs = []
-        for p in (self._process(handle), self._process(handle, "script_pid", "script_create_time")):
-            if p is None:
-                continue
-            procs.append(p)
-            try:
-                procs += p.children(recursive=True)
-            except psutil.Error:
-                pass
-        script = self._process(handle, "script_pid", "script_create_time")
-        if script is not None:
-            try:
-                os.killpg(script.pid, signal.SIGKILL)
-            except OSError:
-                pass
-        for q in procs:
-            try:
-                q.kill()
-            except psutil.Error:
-                pass
+        supervisor.stop_tree(supervisor.ProcessHandle.from_json(handle), grace=0,
+                             extra=[supervisor.ProcessHandle.from_json(handle, prefix="script_")])
 
     def alive(self, handle):
-        return self._process(handle) is not None
+        return supervisor.is_alive(supervisor.ProcessHandle.from_json(handle))
 
     def capacity(self, config):
         if config.get("type") == "local":
@@ -140,20 +94,8 @@ class LocalExecutor(Executor):
 
 
 def _end_spare(proc):
-    """A spare that will not be used: closing its stdin ends it."""
+    """A spare that will not be used: closing its stdin ends it (the supervisor reaps it)."""
     try:
         proc.stdin.close()
     except OSError:
         pass
-    _children.append(proc)
-
-
-_children = []
-
-
-def _reap_later(proc):
-    """Keep Popen objects so finished hosts are reaped (no zombies) on the next launch."""
-    _children.append(proc)
-    for c in list(_children):
-        if c.poll() is not None:
-            _children.remove(c)
