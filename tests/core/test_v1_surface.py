@@ -177,3 +177,87 @@ def test_docker_settings_are_logged_as_not_applied(ws, make_script):
     assert "Docker settings do not apply (environment.docker.shmSize, docker_runtime_config.useDocker)" in log
     assert details["runDefinition"]["dockerConfiguration"]["useDocker"] is True
     assert run.get_metrics() == {"ok": 1.0}
+
+
+# -- 5. the v1 module paths samples import ----------------------------------------------------------
+def test_authentication_classes_are_accepted_no_ops(ws):
+    from kyanite.core.authentication import (
+        AzureCliAuthentication, InteractiveLoginAuthentication, MsiAuthentication, ServicePrincipalAuthentication,
+    )
+    auths = [InteractiveLoginAuthentication(force=True, tenant_id="t"),
+             ServicePrincipalAuthentication(tenant_id="t", service_principal_id="id",
+                                            service_principal_password="pw"),
+             MsiAuthentication(), AzureCliAuthentication()]
+    for auth in auths:
+        assert auth.get_authentication_header() == {}
+        assert Workspace.from_config(path=ws._layout.config_path, auth=auth) == ws
+        assert Workspace.get(ws.name, auth=auth, path=ws.path) == ws
+    assert "pw" not in repr(vars(auths[1]))
+
+
+def test_images_are_refused_pointing_at_model_deploy():
+    from kyanite.core.image import ContainerImage, Image
+    from kyanite.exceptions import UserErrorException
+    with pytest.raises(UserErrorException, match=r"builds no container images.*Model\.deploy"):
+        ContainerImage.image_configuration(execution_script="score.py", runtime="python")
+    with pytest.raises(UserErrorException, match=r"Model\.deploy"):
+        Image.create(None, "img", [], None)
+    with pytest.raises(UserErrorException, match=r"Model\.deploy"):
+        Image(None, name="img")
+
+
+def test_telemetry_and_resource_configuration(ws, tmp_path):
+    from kyanite.core import Model
+    from kyanite.core.resource_configuration import ResourceConfiguration
+    from kyanite.telemetry import set_diagnostics_collection
+    assert set_diagnostics_collection(send_diagnostics=False) is None
+    rc = ResourceConfiguration(cpu=1, memory_in_gb=0.5)
+    assert rc.serialize() == {"cpu": 1, "memoryInGB": 0.5, "gpu": None}
+    (tmp_path / "m.pkl").write_bytes(b"m")
+    model = Model.register(ws, str(tmp_path / "m.pkl"), "rc-model", resource_configuration=rc)
+    assert model.version == 1
+
+
+def test_estimator_runs_the_script_with_its_params(ws, make_script):
+    from kyanite.train.estimator import Estimator
+    src = make_script("""
+        import argparse
+        from kyanite.core import Run
+        p = argparse.ArgumentParser()
+        p.add_argument('--a', type=float)
+        p.add_argument('--name')
+        p.add_argument('--flag', action='store_true')
+        args = p.parse_args()
+        run = Run.get_context()
+        run.log('a', args.a)
+        run.log('flag', args.flag)
+        print('name', args.name)
+    """)
+    est = Estimator(source_directory=str(src), entry_script="train.py", compute_target="local",
+                    script_params={"--a": 1.5, "--name": "x", "--flag": ""}, user_managed=True,
+                    environment_variables={"MODE": "est"}, use_gpu=False)
+    run = Experiment(ws, "estimator").submit(est)
+    details = run.wait_for_completion(raise_on_error=True)
+    assert run.get_metrics() == {"a": 1.5, "flag": 1.0}
+    assert details["runDefinition"]["arguments"] == ["--a", "1.5", "--name", "x", "--flag"]
+    assert details["runDefinition"]["environment"]["environmentVariables"] == {"MODE": "est"}
+
+
+def test_framework_estimators_add_the_framework_package(tmp_path):
+    from kyanite.core.runconfig import MpiConfiguration
+    from kyanite.exceptions import UserErrorException
+    from kyanite.train.dnn import Chainer, PyTorch, TensorFlow
+    (tmp_path / "t.py").write_text("")
+    for cls, pkg in ((TensorFlow, "tensorflow==2.1.*"), (PyTorch, "torch==2.1.*"), (Chainer, "chainer==2.1.*")):
+        est = cls(str(tmp_path), entry_script="t.py", script_params={"--lr": 0.1}, framework_version="2.1",
+                  pip_packages=["six"], conda_packages=["numpy"], use_gpu=True)
+        assert est.arguments == ["--lr", 0.1]
+        pip = [d for d in est.conda_dependencies._conda["dependencies"] if isinstance(d, dict)][0]["pip"]
+        assert pip[:2] == [pkg, "six"]
+        assert est.environment.docker.gpu_support is True
+    est = PyTorch(str(tmp_path), entry_script="t.py", node_count=2, distributed_training=MpiConfiguration())
+    assert est.distributed_job_config.node_count == 2
+    with pytest.raises(UserErrorException, match="entry_script"):
+        TensorFlow(str(tmp_path))
+    with pytest.raises(UserErrorException, match="script_params must be a dict"):
+        TensorFlow(str(tmp_path), entry_script="t.py", script_params=["--a", 1])
