@@ -261,3 +261,80 @@ def test_framework_estimators_add_the_framework_package(tmp_path):
         TensorFlow(str(tmp_path))
     with pytest.raises(UserErrorException, match="script_params must be a dict"):
         TensorFlow(str(tmp_path), entry_script="t.py", script_params=["--a", 1])
+
+
+# -- 11. Run helpers ----------------------------------------------------------------------------------
+def test_create_children(ws):
+    parent = Experiment(ws, "children").start_logging()
+    kids = parent.create_children(count=3)
+    assert len(kids) == 3 and all(isinstance(k, Run) for k in kids)
+    for i, kid in enumerate(kids):
+        kid.log("i", i)
+        kid.complete()
+    tagged = parent.create_children(tag_key="fold", tag_values=["a", "b"])
+    assert [k.get_tags() for k in tagged] == [{"fold": "a"}, {"fold": "b"}]
+    assert sorted(k.id for k in parent.get_children()) == sorted(k.id for k in kids + tagged)
+    assert kids[2].get_metrics() == {"i": 2.0}
+    from kyanite.exceptions import UserErrorException
+    with pytest.raises(UserErrorException, match="count"):
+        parent.create_children(count=0)
+    with pytest.raises(UserErrorException, match="one value per child"):
+        parent.create_children(count=3, tag_key="k", tag_values=["x"])
+    parent.complete()
+
+
+@pytest.fixture(scope="module")
+def submitted(ws, tmp_path_factory):
+    from kyanite.core import Environment, ScriptRunConfig
+    src = tmp_path_factory.mktemp("snap")
+    (src / "train.py").write_text("import os\nos.makedirs('logs', exist_ok=True)\n"
+                                  "open('logs/extra.log', 'w').write('extra line')\nprint('hello log')\n")
+    (src / "util").mkdir()
+    (src / "util" / "helper.py").write_text("X = 1\n")
+    env = Environment("snap-env")
+    env.python.user_managed_dependencies = True
+    env.python.interpreter_path = sys.executable
+    env.environment_variables = {"K": "v"}
+    env.docker.shm_size = "1g"
+    run = Experiment(ws, "snapshots").submit(ScriptRunConfig(source_directory=str(src), script="train.py",
+                                                             environment=env))
+    run.wait_for_completion(raise_on_error=True)
+    return run
+
+
+def test_restore_snapshot(submitted, tmp_path):
+    import zipfile
+    path = submitted.restore_snapshot(path=str(tmp_path))
+    assert path.endswith(".zip") and os.path.dirname(path) == str(tmp_path)
+    with zipfile.ZipFile(path) as z:
+        assert sorted(z.namelist()) == ["train.py", "util/helper.py"]
+        assert z.read("util/helper.py") == b"X = 1\n"
+    named = submitted.restore_snapshot(path=str(tmp_path / "out" / "code.zip"))
+    assert named == str(tmp_path / "out" / "code.zip") and zipfile.is_zipfile(named)
+
+
+def test_get_environment(ws, submitted, tmp_path):
+    env = submitted.get_environment()
+    assert env.name == "snap-env" and env.python.user_managed_dependencies
+    assert env.environment_variables == {"K": "v"} and env.docker.shm_size == "1g"
+    from kyanite.core import Environment, ScriptRunConfig
+    reg = Environment("snap-registered")
+    reg.python.user_managed_dependencies = True
+    reg.python.interpreter_path = sys.executable
+    reg.register(ws)
+    (tmp_path / "t.py").write_text("pass\n")
+    run = Experiment(ws, "snapshots").submit(ScriptRunConfig(source_directory=str(tmp_path), script="t.py",
+                                                             environment=Environment.get(ws, "snap-registered")))
+    run.wait_for_completion(raise_on_error=True)
+    got = run.get_environment()
+    assert (got.name, got.version) == ("snap-registered", "1")
+
+
+def test_get_all_logs(submitted, tmp_path):
+    paths = submitted.get_all_logs(destination=str(tmp_path))
+    rel = sorted(os.path.relpath(p, str(tmp_path)).replace(os.sep, "/") for p in paths)
+    assert "user_logs/std_log.txt" in rel and "logs/extra.log" in rel
+    with open(os.path.join(str(tmp_path), "user_logs", "std_log.txt")) as f:
+        assert "hello log" in f.read()
+    with open(os.path.join(str(tmp_path), "logs", "extra.log")) as f:
+        assert f.read() == "extra line"

@@ -96,6 +96,85 @@ class Run(_runtime.Run):
                 continue
             yield Run._from_details(client, d, experiment)
 
+    def create_children(self, count=None, tag_key=None, tag_values=None):
+        """Create ``count`` child runs (status Running; log to them and ``complete()`` each)
+        and return them. With ``tag_key`` and ``tag_values``, child ``i`` gets the tag
+        ``tag_key=tag_values[i]`` (``count`` defaults to their number)."""
+        if tag_values is not None:
+            tag_values = list(tag_values)
+            if tag_key is None:
+                raise UserErrorException("create_children: tag_values needs tag_key (the tag to set).")
+            if count is not None and count != len(tag_values):
+                raise UserErrorException("create_children: count=%r but %d tag_values; give one value per child."
+                                         % (count, len(tag_values)))
+            count = len(tag_values)
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise UserErrorException("create_children needs count, a whole number of children >= 1, got %r."
+                                     % (count,))
+        children = []
+        for i in range(count):
+            child = self.child_run()
+            if tag_key is not None:
+                child.tag(tag_key, tag_values[i] if tag_values is not None else None)
+            children.append(child)
+        return children
+
+    def restore_snapshot(self, snapshot_id=None, path=None):
+        """Save the run's source snapshot (or ``snapshot_id``) as a ZIP file and return its
+        path: ``path`` itself when it ends in .zip, else ``<path or cwd>/<snapshot id>.zip``."""
+        import io
+        import os
+        import tarfile
+        import zipfile
+        sid = snapshot_id or (self.get_details().get("runDefinition") or {}).get("snapshotId")
+        if not sid:
+            raise UserErrorException("Run %s has no source snapshot (only submitted runs have one)." % self._id)
+        data = self._client.get("/api/snapshots/%s" % quote(sid, safe=""), raw=True)
+        path = os.path.abspath(path or os.getcwd())
+        target = path if path.lower().endswith(".zip") else os.path.join(path, sid + ".zip")
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar, \
+                zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
+            for member in tar.getmembers():
+                if member.isfile():
+                    name = member.name[2:] if member.name.startswith("./") else member.name
+                    out.writestr(name, tar.extractfile(member).read())
+        return target
+
+    def get_environment(self):
+        """The Environment the run was submitted with: the registered version when it
+        names one, else rebuilt from the packages recorded in its definition."""
+        from kyanite.core.conda_dependencies import CondaDependencies
+        from kyanite.core.environment import Environment
+        env_def = (self.get_details().get("runDefinition") or {}).get("environment")
+        if not env_def:
+            raise UserErrorException("Run %s has no environment (only submitted runs have one)." % self._id)
+        if env_def.get("version"):
+            return Environment.get(self.experiment.workspace, env_def["name"], version=env_def["version"])
+        spec = env_def.get("spec") or {}
+        env = Environment(env_def.get("name") or "run-environment")
+        env.python.user_managed_dependencies = bool(spec.get("user_managed"))
+        env.python.interpreter_path = spec.get("interpreter")
+        if not env.python.user_managed_dependencies:
+            env.python.conda_dependencies = CondaDependencies.create(
+                python_version=spec.get("python"),
+                pip_packages=list(spec.get("pip_options") or []) + list(spec.get("pip") or []))
+        env.docker._set(env_def.get("docker") or {})
+        env.environment_variables = dict(env_def.get("environmentVariables") or {})
+        return env
+
+    def get_all_logs(self, destination=None):
+        """Download the run's logs (the driver log and the files of ./logs) into
+        ``destination`` (default ``./logs``), keeping their folders; returns the local paths."""
+        import os
+        destination = os.path.abspath(destination or os.path.join(os.getcwd(), "logs"))
+        paths = []
+        for name in sorted(self.get_details().get("logFiles") or {}):
+            local = os.path.join(destination, *name.split("/"))
+            self.download_file(name, local)
+            paths.append(local)
+        return paths
+
     @property
     def experiment(self):
         """The run's Experiment."""
