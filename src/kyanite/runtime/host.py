@@ -346,6 +346,11 @@ class Host(object):
         if self.cancel_requested.is_set():  # canceled while the script was being started
             threading.Thread(target=self._end_tree, daemon=True).start()
         self.status(RunStatus.RUNNING)
+        from kyanite.runtime import system_metrics  # CPU, memory, GPU of the script's tree as system/ metrics
+        group = self.group
+        sampler = system_metrics.start_for_run(
+            self.run_id, spool, (lambda: [p.pid for p in group.procs]) if group is not None else [self.proc.pid],
+            env, log.line)
         from kyanite.runtime.logs_sync import LogsSync
         logs_sync = LogsSync(self.client, self.run_id, workdir, log.line).start()  # ./logs while it runs
         timer = None
@@ -372,6 +377,8 @@ class Host(object):
             pump = threading.Thread(target=_pump, args=(self.proc.stdout, log), daemon=True)
             pump.start()
             rc = self.proc.wait()
+        if sampler is not None:
+            sampler.stop()
         _kill_tree(self.proc.pid)  # stray children of the script
         if self.group is None:
             pump.join(10)

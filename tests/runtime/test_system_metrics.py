@@ -1,0 +1,110 @@
+"""System metrics of a run (``kyanite.runtime.system_metrics``): the sampler on a real child
+process tree, through psutil and through /proc, and a real run recording ``system/`` metrics.
+
+``system/`` metrics stay in ``run.get_metrics()`` (SDK v1 has no filter for them, and a
+script's own ``system/...`` names would otherwise vanish); the studio shows them on the run
+page's System tab, apart from the Metrics tab.
+"""
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from kyanite.core import Experiment, ScriptRunConfig
+from kyanite.runtime import system_metrics
+from kyanite.runtime.system_metrics import SystemSampler, visible_gpus
+
+SERVER_ENV = {"KYANITE_SYSTEM_METRICS_INTERVAL": "0.3"}
+
+BURN = """
+import sys, time
+t = time.time() + float(sys.argv[1])
+x = bytearray(64 << 20)  # 64 MiB resident
+for i in range(0, len(x), 4096):
+    x[i] = 1
+while time.time() < t:
+    pass
+"""
+
+# a parent that sleeps, its child that burns: the tree is what counts
+PARENT = """
+import subprocess, sys
+subprocess.call([sys.executable, "-c", sys.argv[1], sys.argv[2]])
+"""
+
+
+def _backends():
+    out = ["proc"] if os.path.exists("/proc/self/stat") else []
+    try:
+        import psutil  # noqa: F401
+        out.append("psutil")
+    except ImportError:
+        pass
+    return out
+
+
+@pytest.mark.parametrize("backend", _backends())
+def test_sampler_sees_a_busy_child_of_the_script(backend):
+    proc = subprocess.Popen([sys.executable, "-c", PARENT, BURN, "3"])
+    try:
+        got = []
+        s = SystemSampler([proc.pid], lambda n, v: got.append((n, v)), interval=0.5, backend=backend)
+        time.sleep(0.5)  # the child has started and allocated
+        s.sample()
+        time.sleep(1.0)
+        one = s.sample()
+        assert one["system/cpu_percent"] > 50, one  # one busy core, the sleeping parent adds nothing
+        assert one["system/cpu_percent"] < 100 * (os.cpu_count() or 1) + 10
+        assert one["system/memory_mb"] > 64, one  # the child's 64 MiB, and both interpreters
+        s.start()
+        time.sleep(1.3)
+        s.stop()
+        names = set(n for n, _ in got)
+        assert {"system/cpu_percent", "system/memory_mb"} <= names
+        assert s.samples >= 2
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_sampler_of_an_idle_tree_and_of_a_gone_process():
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        s = SystemSampler([proc.pid], lambda n, v: None, backend=_backends()[-1])
+        assert "system/cpu_percent" not in s.sample()  # the first sample is the baseline
+        time.sleep(0.5)
+        assert s.sample()["system/cpu_percent"] < 20
+    finally:
+        proc.kill()
+        proc.wait()
+    assert "system/memory_mb" not in s.sample()  # nothing left to measure
+
+
+def test_visible_gpus_follow_cuda_visible_devices():
+    assert visible_gpus(None, 3) == [0, 1, 2]
+    assert visible_gpus("2,0", 3) == [2, 0]
+    assert visible_gpus("", 3) == []
+    assert visible_gpus("-1", 3) == []
+    assert visible_gpus("1,7,0", 3) == [1]  # CUDA stops at the first invalid entry
+    assert visible_gpus("GPU-abc", 2) == ["GPU-abc"]
+
+
+def test_interval_zero_turns_it_off(tmp_path):
+    assert system_metrics.start_for_run("r", str(tmp_path / "spool"), [os.getpid()], {}, None, interval=0) is None
+
+
+def test_a_run_records_system_metrics(ws, make_script, current_env):
+    src = make_script(BURN)
+    run = Experiment(ws, "system-metrics").submit(ScriptRunConfig(
+        source_directory=str(src), script="train.py", arguments=["2.5"], environment=current_env))
+    assert run.wait_for_completion(raise_on_error=True)["status"] == "Completed"
+    m = run.get_metrics()
+    cpu = m["system/cpu_percent"]
+    mem = m["system/memory_mb"]
+    cpu, mem = cpu if isinstance(cpu, list) else [cpu], mem if isinstance(mem, list) else [mem]
+    assert len(cpu) >= 3, cpu
+    assert max(cpu) > 50, cpu
+    assert max(mem) > 64, mem
