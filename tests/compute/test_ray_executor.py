@@ -6,6 +6,7 @@ import types
 import pytest
 
 from kyanite.compute import ray as kray
+from kyanite.protocol.runs import RunRecord
 
 NODE = {"nodeId": "n1", "ip": "10.0.0.5", "isHead": True, "freeKnown": True,
         "total": {"CPU": 4.0, "GPU": 1.0, "memory": 8 * 2 ** 30, "node:10.0.0.5": 1.0, "a": 2.0},
@@ -68,7 +69,7 @@ def ex(tmp_path, monkeypatch):
 
 
 def run(definition=None, run_id="r1"):
-    return {"runId": run_id, "target": "rc", "experiment": "x", "runDefinition": definition or {}}
+    return RunRecord(id=run_id, target="rc", experiment="x", definition=definition or {})
 
 
 def info(status, message="", node="n1"):
@@ -175,7 +176,8 @@ def test_a_failed_job_fails_the_run_and_ends_the_orphaned_script(ex):
     assert (kind, code) == ("lost", "HostLost") and "exit code -9" in message
     reap = ex.fake.submitted[0]
     assert reap["entrypoint_resources"] == {"node:10.0.0.5": 0.001}
-    assert reap["entrypoint"].startswith("/opt/py/bin/python -c ") and reap["entrypoint"].endswith(" 4242 1.5")
+    # the node's kyanite ends that tree when pid 4242 still started at 1.5
+    assert reap["entrypoint"] == "/opt/py/bin/python -m kyanite.supervisor stop-tree 4242 1.5"
 
 
 def test_stopped_by_someone_else_is_a_lost_host(ex):

@@ -67,7 +67,7 @@ def test_migrate_twice_is_idempotent(store):
     assert {"experiments", "runs", "metrics", "computes", "environments", "alembic_version"} <= tables
     with store.engine.connect() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == _head_revision()
-    assert store.run("r1")["runId"] == "r1"  # data survives a second migrate
+    assert store.run("r1").id == "r1"  # data survives a second migrate
 
 
 def test_experiments_created_on_demand_and_listed(store):
@@ -87,12 +87,12 @@ def test_run_numbering_per_experiment_and_ids(store):
     r1 = store.create_run("exp1")
     r2 = store.create_run("exp1")
     other = store.create_run("exp2")
-    assert (r1["number"], r2["number"], other["number"]) == (1, 2, 1)
-    assert r1["runId"] != r2["runId"] and r1["runId"].startswith("exp1_")
-    assert r1["status"] == RunStatus.NOT_STARTED and r1["experiment"] == "exp1"
+    assert (r1.number, r2.number, other.number) == (1, 2, 1)
+    assert r1.id != r2.id and r1.id.startswith("exp1_")
+    assert r1.status == RunStatus.NOT_STARTED and r1.experiment == "exp1"
     with pytest.raises(ConflictException, match="already exists"):
-        store.create_run("exp1", run_id=r1["runId"])
-    assert [r["runId"] for r in store.list_runs(experiment="exp1")] == [r2["runId"], r1["runId"]]
+        store.create_run("exp1", run_id=r1.id)
+    assert [r.id for r in store.list_runs(experiment="exp1")] == [r2.id, r1.id]
 
 
 def test_concurrent_run_creation_numbers_are_unique(store):
@@ -101,7 +101,7 @@ def test_concurrent_run_creation_numbers_are_unique(store):
     def make():
         try:
             for _ in range(10):
-                numbers.append(store.create_run("busy")["number"])
+                numbers.append(store.create_run("busy").number)
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
     threads = [threading.Thread(target=make) for _ in range(4)]
@@ -114,20 +114,20 @@ def test_concurrent_run_creation_numbers_are_unique(store):
 
 
 def test_status_transitions_forward_only_and_terminal_is_final(store):
-    rid = store.create_run("exp", status=RunStatus.QUEUED)["runId"]
+    rid = store.create_run("exp", status=RunStatus.QUEUED).id
     run, changed = store.set_status(rid, RunStatus.PREPARING)
-    assert changed and run["status"] == RunStatus.PREPARING and run["lastHeartbeatUtc"]
+    assert changed and run.status == RunStatus.PREPARING and run.heartbeat
     run, changed = store.set_status(rid, RunStatus.RUNNING)
-    assert changed and run["startTimeUtc"] and run["endTimeUtc"] is None
+    assert changed and run.start_time and run.end_time is None
     run, changed = store.set_status(rid, RunStatus.STARTING)  # backwards: ignored
-    assert not changed and run["status"] == RunStatus.RUNNING
+    assert not changed and run.status == RunStatus.RUNNING
     run, changed = store.set_status(rid, RunStatus.QUEUED, expect=(RunStatus.RUNNING,))
-    assert not changed and run["status"] == RunStatus.RUNNING
+    assert not changed and run.status == RunStatus.RUNNING
     run, changed = store.set_status(rid, RunStatus.COMPLETED, error=None)
-    assert changed and run["status"] == RunStatus.COMPLETED and run["endTimeUtc"]
+    assert changed and run.status == RunStatus.COMPLETED and run.end_time
     for later in (RunStatus.FAILED, RunStatus.CANCELED, RunStatus.RUNNING, RunStatus.FINALIZING):
         run, changed = store.set_status(rid, later, error={"message": "late"})
-        assert not changed and run["status"] == RunStatus.COMPLETED and run["error"] is None
+        assert not changed and run.status == RunStatus.COMPLETED and run.error is None
     with pytest.raises(UserErrorException, match="Unknown run status 'Bogus'"):
         store.set_status(rid, "Bogus")
     with pytest.raises(NotFoundException):
@@ -135,24 +135,24 @@ def test_status_transitions_forward_only_and_terminal_is_final(store):
 
 
 def test_status_expect_and_cancel_requested(store):
-    rid = store.create_run("exp", status=RunStatus.QUEUED)["runId"]
+    rid = store.create_run("exp", status=RunStatus.QUEUED).id
     _, changed = store.set_status(rid, RunStatus.CANCELED, expect=(RunStatus.NOT_STARTED,))
     assert not changed
     store.set_status(rid, RunStatus.RUNNING)
     store.request_cancel(rid)
     assert store.heartbeat(rid) is True
     run, changed = store.set_status(rid, RunStatus.CANCEL_REQUESTED)
-    assert changed and run["cancelRequested"]
+    assert changed and run.cancel_requested
     _, changed = store.set_status(rid, RunStatus.FINALIZING)  # only a terminal state follows
     assert not changed
     run, changed = store.set_status(rid, RunStatus.CANCELED)
-    assert changed and run["status"] == RunStatus.CANCELED
+    assert changed and run.status == RunStatus.CANCELED
 
 
 def test_failed_run_keeps_its_error(store):
-    rid = store.create_run("exp", status=RunStatus.RUNNING)["runId"]
+    rid = store.create_run("exp", status=RunStatus.RUNNING).id
     store.set_status(rid, RunStatus.FAILED, error={"message": "boom", "code": "UserError"})
-    assert store.run(rid)["error"] == {"message": "boom", "code": "UserError"}
+    assert store.run(rid).error == {"message": "boom", "code": "UserError"}
 
 
 def test_unknown_create_status_refused(store):
@@ -161,30 +161,30 @@ def test_unknown_create_status_refused(store):
 
 
 def test_tags_mutable_properties_immutable(store):
-    rid = store.create_run("exp", tags={"a": 1}, properties={"p": "x"})["runId"]
+    rid = store.create_run("exp", tags={"a": 1}, properties={"p": "x"}).id
     run = store.update_run(rid, tags={"a": "2", "b": "3"})
-    assert run["tags"] == {"a": "2", "b": "3"}
-    assert store.update_run(rid, remove_tags=["b"])["tags"] == {"a": "2"}
-    assert store.update_run(rid, properties={"p": "x", "q": 5})["properties"] == {"p": "x", "q": "5"}
+    assert run.tags == {"a": "2", "b": "3"}
+    assert store.update_run(rid, remove_tags=["b"]).tags == {"a": "2"}
+    assert store.update_run(rid, properties={"p": "x", "q": 5}).properties == {"p": "x", "q": "5"}
     with pytest.raises(ConflictException, match="immutable"):
         store.update_run(rid, properties={"p": "changed"})
-    assert store.run(rid)["properties"] == {"p": "x", "q": "5"}
+    assert store.run(rid).properties == {"p": "x", "q": "5"}
 
 
 def test_host_handle_is_merged(store):
-    rid = store.create_run("exp")["runId"]
+    rid = store.create_run("exp").id
     store.update_run(rid, host={"pid": 1, "executor": "local"})
     store.update_run(rid, host={"hostname": "node"})
-    assert store.run(rid)["host"] == {"pid": 1, "executor": "local", "hostname": "node"}
+    assert store.run(rid).host == {"pid": 1, "executor": "local", "hostname": "node"}
 
 
 def test_children_and_parents(store):
-    parent = store.create_run("exp")["runId"]
-    kid = store.create_run("exp", parent_id=parent)["runId"]
-    grandkid = store.create_run("exp", parent_id=kid)["runId"]
-    assert [r["runId"] for r in store.children(parent)] == [kid]
-    assert [r["runId"] for r in store.children(parent, recursive=True)] == [kid, grandkid]
-    assert [r["runId"] for r in store.list_runs(experiment="exp")] == [parent]
+    parent = store.create_run("exp").id
+    kid = store.create_run("exp", parent_id=parent).id
+    grandkid = store.create_run("exp", parent_id=kid).id
+    assert [r.id for r in store.children(parent)] == [kid]
+    assert [r.id for r in store.children(parent, recursive=True)] == [kid, grandkid]
+    assert [r.id for r in store.list_runs(experiment="exp")] == [parent]
     with pytest.raises(NotFoundException, match="Parent run"):
         store.create_run("exp", parent_id="missing")
     assert store.run_state(grandkid) == ("NotStarted", None, kid)
@@ -197,8 +197,8 @@ def test_children_and_parents(store):
 
 
 def test_a_retried_metric_batch_is_stored_once(store):
-    rid = store.create_run("exp")["runId"]
-    other = store.create_run("exp")["runId"]
+    rid = store.create_run("exp").id
+    other = store.create_run("exp").id
     batch = [{"name": "loss", "values": [3, 2], "ts": [1.0, 2.0]}]
     assert store.add_metrics(rid, batch, batch_id="spool@0") == 2
     assert store.add_metrics(rid, batch, batch_id="spool@0") == 0  # the reply was lost; a retry
@@ -208,7 +208,7 @@ def test_a_retried_metric_batch_is_stored_once(store):
 
 
 def test_metric_steps_continue_across_batches(store):
-    rid = store.create_run("exp")["runId"]
+    rid = store.create_run("exp").id
     assert store.add_metrics(rid, [{"name": "loss", "values": [3, 2], "ts": [1.0, 2.0]}]) == 2
     store.add_metrics(rid, [{"name": "loss", "values": [1.5], "ts": [3.0]},
                             {"name": "row", "kind": "row", "values": [{"a": 1}], "ts": [3.0]}])
@@ -222,7 +222,7 @@ def test_metric_steps_continue_across_batches(store):
 
 
 def test_bad_metric_batches_refused_whole(store):
-    rid = store.create_run("exp")["runId"]
+    rid = store.create_run("exp").id
     with pytest.raises(UserErrorException, match="'acc'.*not a number"):
         store.add_metrics(rid, [{"name": "ok", "values": [1], "ts": [1.0]},
                                 {"name": "acc", "values": ["high"], "ts": [1.0]}])
@@ -269,8 +269,8 @@ def test_computes(store):
 
 
 def test_scheduler_queries(store):
-    q1 = store.create_run("exp", status=RunStatus.QUEUED, target="cpu")["runId"]
-    q2 = store.create_run("exp", status=RunStatus.QUEUED, target="cpu")["runId"]
+    q1 = store.create_run("exp", status=RunStatus.QUEUED, target="cpu").id
+    q2 = store.create_run("exp", status=RunStatus.QUEUED, target="cpu").id
     assert store.queued_runs() == [(q1, "cpu"), (q2, "cpu")]
     store.set_status(q1, RunStatus.PREPARING)
     assert store.count_active("cpu") == 0  # no host yet
@@ -283,14 +283,14 @@ def test_scheduler_queries(store):
     store.set_status(q1, RunStatus.COMPLETED)
     assert store.count_active("cpu") == 0
     assert store.stale_runs(time.time() + 1) == []
-    assert [r["runId"] for r in store.list_runs(status=RunStatus.QUEUED)] == [q2]
+    assert [r.id for r in store.list_runs(status=RunStatus.QUEUED)] == [q2]
 
 
 def test_sweep_controller_queries(store):
-    sweep = store.create_run("exp", run_type="hyperdrive", run_id="HD_1")["runId"]
-    other = store.create_run("exp", run_type="hyperdrive", run_id="HD_2")["runId"]
-    plain = store.create_run("exp", run_id="plain")["runId"]
-    kids = [store.create_run("exp", status=RunStatus.QUEUED, run_id="HD_1_%d" % i, parent_id=sweep)["runId"]
+    sweep = store.create_run("exp", run_type="hyperdrive", run_id="HD_1").id
+    other = store.create_run("exp", run_type="hyperdrive", run_id="HD_2").id
+    plain = store.create_run("exp", run_id="plain").id
+    kids = [store.create_run("exp", status=RunStatus.QUEUED, run_id="HD_1_%d" % i, parent_id=sweep).id
             for i in range(4)]
     # open runs of a type, oldest first; CancelRequested is still open
     store.set_status(other, RunStatus.CANCEL_REQUESTED)
@@ -309,7 +309,7 @@ def test_sweep_controller_queries(store):
 
 
 def test_scalar_values_and_metric_names_of_many_runs(store):
-    a, b, c = (store.create_run("exp")["runId"] for _ in range(3))
+    a, b, c = (store.create_run("exp").id for _ in range(3))
     store.add_metrics(a, [{"name": "acc", "values": [0.5, 0.7], "ts": [1.0, 2.0]},
                           {"name": "loss", "values": [1.0], "ts": [1.0]}])
     store.add_metrics(a, [{"name": "acc", "values": [0.6], "ts": [3.0]}])
@@ -317,7 +317,7 @@ def test_scalar_values_and_metric_names_of_many_runs(store):
     assert store.scalar_values([a, b, c, "nope"], "acc") == {a: [0.5, 0.7, 0.6], b: [], c: [], "nope": []}
     assert store.scalar_values([b], "acc_table") == {b: []}  # rows have no number
     assert store.scalar_values([], "acc") == {}
-    many = [store.create_run("exp")["runId"] for _ in range(3)]
+    many = [store.create_run("exp").id for _ in range(3)]
     for i, rid in enumerate(many):
         store.add_metrics(rid, [{"name": "acc", "values": [i], "ts": [1.0]}])
     ids = [a] + many + ["run_%d" % i for i in range(600)]  # more than one query's worth

@@ -16,7 +16,7 @@ def million(tmp_path_factory):
     """A store with one run whose metric 'loss' has 1,000,000 points, a spike and a dip."""
     store = Store("sqlite:///%s" % (tmp_path_factory.mktemp("series") / "k.db"))
     store.migrate()
-    run = store.create_run("big", status="Running")["runId"]
+    run = store.create_run("big", status="Running").id
     rnd = random.Random(7)
     values = [math.sin(i / 20000.0) + rnd.random() * 0.01 for i in range(1000000)]
     values[123457], values[876543] = 50.0, -50.0
@@ -136,7 +136,7 @@ def test_studio_queries_on_each_backend(backend, tmp_path):
         exp = "q-%s" % backend
         runs = [store.create_run(exp, status="Running", display_name="n%d" % i,
                                  definition={"script": "t.py", "inputDatasets": {
-                                     "data": {"name": "ds-%d" % (i % 2), "version": 1, "mode": "mount"}}})["runId"]
+                                     "data": {"name": "ds-%d" % (i % 2), "version": 1, "mode": "mount"}}}).id
                 for i in range(6)]
         for st, rid in zip(["Completed", "Failed", "Completed"], runs[:3]):
             store.set_status(rid, st)
@@ -157,7 +157,7 @@ def test_studio_queries_on_each_backend(backend, tmp_path):
         summ = {m["name"]: m for m in store.metric_summaries([runs[0]])[runs[0]]}
         assert summ["acc"]["last"] == 0.75 and summ["loss"]["count"] == 20000 and summ["tbl"]["kind"] == "table"
         page = store.query_runs(exp, sort="name", descending=False, limit=4)
-        assert page["total"] == 6 and [r["displayName"] for r in page["runs"]] == ["n0", "n1", "n2", "n3"]
+        assert page["total"] == 6 and [r.name for r in page["runs"]] == ["n0", "n1", "n2", "n3"]
         assert store.query_runs(exp, status=["Completed", "Failed"])["total"] == 3
         assert store.query_runs(exp, search="N5")["total"] == 1
         assert store.query_runs(exp, sort="duration", limit=1)["total"] == 6
@@ -165,7 +165,7 @@ def test_studio_queries_on_each_backend(backend, tmp_path):
         store.add_metrics(runs[1], [{"name": "acc", "values": [0.2, 0.9], "ts": [0.0, 1.0]}])
         store.add_metrics(runs[2], [{"name": "acc", "values": [0.95, 0.1], "ts": [0.0, 1.0]}])
         store.add_metrics(runs[3], [{"name": "acc", "kind": "table", "values": [{"a": [1]}], "ts": [0.0]}])
-        ids = lambda page: [r["runId"] for r in page["runs"]]  # noqa: E731
+        ids = lambda page: [r.id for r in page["runs"]]  # noqa: E731
         assert ids(store.query_runs(exp, sort="metric:acc", limit=3)) == [runs[1], runs[0], runs[2]]
         assert ids(store.query_runs(exp, sort="metric:acc", descending=False)) == [
             runs[2], runs[0], runs[1], runs[3], runs[4], runs[5]]
@@ -174,8 +174,8 @@ def test_studio_queries_on_each_backend(backend, tmp_path):
             with pytest.raises(UserErrorException, match="metric:<name>"):
                 store.query_runs(exp, sort=bad)
         used = store.runs_using_dataset("ds-1")
-        assert sorted(r["runId"] for r in used) == sorted(runs[1::2])
-        assert used[0]["datasetInputs"] == [{"input": "data", "version": 1, "mode": "mount"}]
+        assert sorted(r.id for r, _ in used) == sorted(runs[1::2])
+        assert used[0][1] == [{"input": "data", "version": 1, "mode": "mount"}]
     finally:
         store.dispose()
 
@@ -192,7 +192,7 @@ def test_block_summaries_kept_at_ingest_answer_without_a_scan(tmp_path):
     store = Store("sqlite:///%s" % (tmp_path / "k.db"))
     store.migrate()
     try:
-        run = store.create_run("blocks", status="Running")["runId"]
+        run = store.create_run("blocks", status="Running").id
         rnd = random.Random(3)
         values = [rnd.random() for _ in range(60000)]
         values[1234], values[40001], values[777] = 7.0, -7.0, float("nan")

@@ -38,7 +38,7 @@ class LocalExecutor(Executor):
     def launch(self, run, env):
         """Hand the run to the warm spare host when one is ready (it has already paid
         Python's start-up and imports), else start a host; then prepare the next spare."""
-        run_id = run["runId"]
+        run_id = run.id
         name = self.run_as_for(run) if self.run_as_for is not None else None
         user = run_as.lookup(name) if name else None  # RunAsError (the run fails) when unusable
         spare, self._spare = self._spare, None  # (host handle, env, log path, user name)

@@ -44,7 +44,9 @@ Cancel: ``stop_job`` (Ray sends SIGTERM to the host and every process under it, 
 SIGKILL after ``stop_grace_seconds``, 15 by default); the host ends the script's tree,
 uploads ``./outputs`` and reports Canceled. A job that ends without the host reporting
 (node lost, host killed) fails the run with Ray's message, the script the host left
-behind is ended by a small Ray job pinned to its node, and the job's own log is copied to
+behind is ended by a small Ray job pinned to its node (``python -m kyanite.supervisor
+stop-tree`` with the script's pid and start time, so a reused pid is left alone), and
+the job's own log is copied to
 ``hosts/<run>.log`` in the workspace folder. A job Ray could not place for
 ``RAY_JOB_START_TIMEOUT_SECONDS`` (Ray's setting, 15 minutes by default) is failed by Ray,
 and the run with it, with Ray's reason.
@@ -79,29 +81,6 @@ _FORWARD_PREFIXES = ("KYANITE_", "UV_")
 # the node cache is each node's own setting (KYANITE_CACHE_DIR in the node's environment,
 # else ~/.cache/kyanite): a path on the server's machine means nothing on a cluster node
 _FORWARD_SKIP = ("KYANITE_SERVER_URL", "KYANITE_TOKEN", "KYANITE_HEARTBEAT_TIMEOUT", "KYANITE_CACHE_DIR")
-
-
-#: Run on the node of a lost host: ends the script's process group and its descendants.
-_REAP = """import os, signal, sys
-import psutil
-pid, created = int(sys.argv[1]), float(sys.argv[2])
-try:
-    p = psutil.Process(pid)
-    if created and abs(p.create_time() - created) > 1:
-        sys.exit(0)  # the pid was reused
-    procs = [p] + p.children(recursive=True)
-except psutil.Error:
-    sys.exit(0)
-try:
-    os.killpg(pid, signal.SIGKILL)
-except OSError:
-    pass
-for q in procs:
-    try:
-        q.kill()
-    except psutil.Error:
-        pass
-"""
 
 
 class RayLaunchError(Exception):
@@ -328,9 +307,8 @@ class RayExecutor(Executor):
 
     def request(self, run, config):
         """The Ray resource request of the run's host: ``{"CPU", "GPU", "memory", custom...}``."""
-        d = run.get("runDefinition") or {}
-        res = d.get("resources") or {}
-        dist = d.get("distributed") or {}
+        res = run.definition.resources or {}
+        dist = run.definition.distributed or {}
         procs = max(1, int(dist.get("processCountPerNode") or 1)) if dist else 1
         default_cpu = config.get("default_cpus_per_process", 1)
         req = {"CPU": res["cpu"] if res.get("cpu") is not None else default_cpu * procs}
@@ -345,12 +323,12 @@ class RayExecutor(Executor):
         return req
 
     def launch(self, run, env):
-        run_id = run["runId"]
-        target = self.targets(run["target"])
+        run_id = run.id
+        target = self.targets(run.target)
         config = ComputeConfig.from_json(dict(target["config"], type=target["type"])).to_json()
         client = self.client(config)
         request = self.request(run, config)
-        dist = (run.get("runDefinition") or {}).get("distributed") or {}
+        dist = run.definition.distributed or {}
         nodes = max(1, int(dist.get("nodeCount") or 1)) if dist else 1
         spread = nodes > 1 and dist.get("type") != "TensorFlow"
         if not config.get("autoscaling"):
@@ -392,8 +370,8 @@ class RayExecutor(Executor):
             client.submit_job(
                 entrypoint=entrypoint, submission_id=submission_id,
                 runtime_env={"env_vars": node_env},
-                metadata={"kyanite_run_id": run_id, "kyanite_experiment": str(run.get("experiment")),
-                          "kyanite_target": str(run.get("target"))},
+                metadata={"kyanite_run_id": run_id, "kyanite_experiment": str(run.experiment),
+                          "kyanite_target": str(run.target)},
                 entrypoint_num_cpus=job_request.get("CPU") or None, entrypoint_num_gpus=job_request.get("GPU") or None,
                 entrypoint_memory=job_request.get("memory") or None, entrypoint_resources=custom or None)
         except RayLaunchError:
@@ -402,7 +380,7 @@ class RayExecutor(Executor):
             raise RayLaunchError("The Ray cluster at %s refused the job: %s" % (client._address, exc))
         return {"executor": "ray", "address": normalize_address(config["address"]),
                 "headers": config.get("headers"), "job_id": submission_id, "run_id": run_id,
-                "target": run.get("target"), "request": request, "submitted": time.time()}
+                "target": run.target, "request": request, "submitted": time.time()}
 
     def cancel(self, handle):
         with self._lock:
@@ -519,7 +497,8 @@ class RayExecutor(Executor):
             python = (self.targets(handle["target"])["config"].get("python") if handle.get("target") else None) \
                 or sys.executable
             entrypoint = " ".join(shlex.quote(a) for a in [
-                python, "-c", _REAP, str(handle["script_pid"]), str(handle.get("script_create_time") or 0)])
+                python, "-m", "kyanite.supervisor", "stop-tree", str(handle["script_pid"]),
+                str(handle.get("script_create_time") or 0)])
             self.client(handle).submit_job(
                 entrypoint=entrypoint, submission_id="kyanite-reap-%s-%s" % (handle["run_id"], secrets.token_hex(3)),
                 entrypoint_resources={"node:%s" % node["ip"]: 0.001},

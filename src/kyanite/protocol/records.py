@@ -84,12 +84,9 @@ def value_list(what, key, value):
 
 
 def objects_of(what_inner):
-    """An object of names to JSON objects (``inputDatasets``) or a list of JSON objects."""
+    """An object of names to JSON objects (``inputDatasets``)."""
     def check(what, key, value):
-        if isinstance(value, dict):
-            if all(isinstance(k, str) and isinstance(v, dict) for k, v in value.items()):
-                return value
-        elif isinstance(value, list) and all(isinstance(v, dict) for v in value):
+        if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, dict) for k, v in value.items()):
             return value
         raise _bad(what, key, what_inner, value)
     return check
@@ -165,6 +162,14 @@ class WireRecord(object):
     def _empty(self, attr):
         """What a field that was not given reads as."""
         return None
+
+    @classmethod
+    def key(cls, attr):
+        """The wire key of the attribute ``attr``."""
+        for key, a, _ in cls.FIELDS:
+            if a == attr:
+                return key
+        raise AttributeError("%s has no field %r" % (cls.__name__, attr))
 
     def has(self, key):
         """Whether the wire key ``key`` was given (even as null)."""

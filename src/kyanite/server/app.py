@@ -68,7 +68,7 @@ class ServerState(object):
     def _run_as(self, run):
         """The OS user a local run's host runs as: its target's ``run_as``, else the
         workspace setting ``run_as`` (read at server start), else None (the server's user)."""
-        return self.scheduler.config_for(self.scheduler.target(run.get("target"))).run_as \
+        return self.scheduler.config_for(self.scheduler.target(run.target)).run_as \
             or self.settings.get("run_as")
 
     def _ray_executor(self):

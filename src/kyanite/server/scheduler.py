@@ -25,6 +25,7 @@ from kyanite.exceptions import ConflictException, NotFoundException
 from kyanite.protocol.compute import ComputeConfig, ComputeConfigError
 from kyanite.protocol.states import RunStatus
 from kyanite.protocol.states import ACTIVE_STATES
+from kyanite.server.wire import iso
 
 log = logging.getLogger("kyanite.scheduler")
 LOCAL_TARGET = {"name": "local", "type": "local", "config": {"type": "local"}}
@@ -161,22 +162,22 @@ class Scheduler(object):
     def cancel(self, run_id):
         """Cancel a run: at once when it has not started, else through its host."""
         run = self.store.run(run_id)
-        if run["status"] in (RunStatus.NOT_STARTED, RunStatus.QUEUED):
+        if run.status in (RunStatus.NOT_STARTED, RunStatus.QUEUED):
             run, changed = self.store.set_status(run_id, RunStatus.CANCELED,
                                                  expect=(RunStatus.NOT_STARTED, RunStatus.QUEUED))
             if changed:
                 self.notifier.changed(run_id)
                 return run
             run = self.store.run(run_id)
-        if run["status"] in ACTIVE_STATES:
+        if run.status in ACTIVE_STATES:
             self.store.request_cancel(run_id)
             run, _ = self.store.set_status(run_id, RunStatus.CANCEL_REQUESTED)
-            if run["host"]:
+            if run.host:
                 try:
-                    self.executor_for(self.target(run["target"])).cancel(run["host"])
+                    self.executor_for(self.target(run.target)).cancel(run.host)
                 except Exception:
                     log.exception("cancel signal failed")
-            elif run["host"] is None:  # an interactive run: nobody else will end it
+            elif run.host is None:  # an interactive run: nobody else will end it
                 run, _ = self.store.set_status(run_id, RunStatus.CANCELED)
             self.notifier.changed(run_id)
         return run
@@ -196,14 +197,14 @@ class Scheduler(object):
             cutoff = None  # within the grace period after a (re)start
         stale = set(self.store.stale_runs(cutoff)) if cutoff else set()
         for run in self.store.list_runs(status=list(ACTIVE_STATES), top_level=False):
-            rid, handle = run["runId"], run["host"]
+            rid, handle = run.id, run.host
             if not handle:
                 continue
             try:
-                executor = self.executor_for(self.target(run["target"]))
+                executor = self.executor_for(self.target(run.target))
             except Exception:  # target deleted or broken: the host's own handle names its executor
                 executor = self.executors[handle.get("executor") or "local"]
-            if run["status"] == RunStatus.CANCEL_REQUESTED:
+            if run.status == RunStatus.CANCEL_REQUESTED:
                 first = self._cancel_seen.setdefault(rid, now)
                 if now - first > self.cancel_grace or executor.alive(handle) is False:
                     executor.kill(handle)
@@ -215,10 +216,10 @@ class Scheduler(object):
                 self._finish(rid, RunStatus.FAILED,
                              "The run host stopped heartbeating: no sign of life for %.0f s (last at %s). "
                              "The process or node running it was lost." % (
-                                 self.heartbeat_timeout, run["lastHeartbeatUtc"]), "HeartbeatTimeout")
+                                 self.heartbeat_timeout, iso(run.heartbeat)), "HeartbeatTimeout")
             elif executor.alive(handle) is False:
                 time.sleep(0.5)  # the host may be reporting its final state right now
-                if self.store.run(rid)["status"] in ACTIVE_STATES:
+                if self.store.run(rid).status in ACTIVE_STATES:
                     executor.kill(handle)  # what the host started may outlive it
                     self._finish(rid, RunStatus.FAILED,
                                  "The run host process exited without reporting a final status "

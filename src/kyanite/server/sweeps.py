@@ -47,6 +47,7 @@ from kyanite.exceptions import ConflictException, NotFoundException
 from kyanite.protocol.states import TERMINAL_STATES, RunStatus
 from kyanite.store.artifacts import run_key
 from kyanite.protocol.states import ACTIVE_STATES
+from kyanite.server.wire import iso, run_details
 from kyanite.sweep import child_arguments, evaluate, make_sampler
 
 log = logging.getLogger("kyanite.sweeps")
@@ -64,20 +65,27 @@ MAX_ERRORS = 5         # passes in a row that raised on one sweep: fail it
 
 # -- read by the route as well -----------------------------------------------------------------
 def child_hyperparameters(child):
-    hp = (child.get("runDefinition") or {}).get("hyperparameters")
+    hp = child.definition.hyperparameters
     if hp is None:
         try:
-            hp = json.loads((child.get("properties") or {}).get(HP_PROPERTY, "null"))
+            hp = json.loads(child.properties.get(HP_PROPERTY, "null"))
         except ValueError:
             hp = None
     return hp
 
 
+def _with_status(run, status):
+    """A copy of the RunRecord ``run`` in ``status``."""
+    copy = type(run).__new__(type(run))
+    copy.__dict__.update(run.__dict__, status=status)
+    return copy
+
+
 def sweep_children(store, sweep_id):
     """The sweep's children (its own child runs that carry hyperparameters), by index."""
     kids = [c for c in store.list_runs(parent_id=sweep_id, newest_first=False)
-            if INDEX_PROPERTY in (c.get("properties") or {})]
-    kids.sort(key=lambda c: int(c["properties"][INDEX_PROPERTY]))
+            if INDEX_PROPERTY in c.properties]
+    kids.sort(key=lambda c: int(c.properties[INDEX_PROPERTY]))
     return kids
 
 
@@ -89,26 +97,26 @@ def best_of(values, goal):
 
 def summarize(store, sweep):
     """The sweep with its children, their hyperparameters and best primary metric values."""
-    spec = (sweep.get("runDefinition") or {}).get("hyperdrive") or {}
+    spec = sweep.definition.hyperdrive.to_json() if sweep.definition.hyperdrive else {}
     metric, goal = spec.get("primaryMetricName"), spec.get("primaryMetricGoal", "maximize")
-    kids = sweep_children(store, sweep["runId"])
-    series = store.scalar_values([c["runId"] for c in kids], metric)
+    kids = sweep_children(store, sweep.id)
+    series = store.scalar_values([c.id for c in kids], metric)
     children = []
     for c in kids:
-        vals = series.get(c["runId"]) or []
+        vals = series.get(c.id) or []
         children.append({
-            "runId": c["runId"], "index": int(c["properties"][INDEX_PROPERTY]), "status": c["status"],
+            "runId": c.id, "index": int(c.properties[INDEX_PROPERTY]), "status": c.status,
             "hyperparameters": child_hyperparameters(c), "bestMetric": best_of(vals, goal),
             "lastMetric": vals[-1] if vals else None, "metricCount": len(vals),
-            "arguments": (c.get("runDefinition") or {}).get("arguments"),
-            "termination": c["properties"].get(TERMINATION_PROPERTY),
-            "error": (c.get("error") or {}).get("message"),
-            "startTimeUtc": c.get("startTimeUtc"), "endTimeUtc": c.get("endTimeUtc"),
+            "arguments": c.definition.arguments,
+            "termination": c.properties.get(TERMINATION_PROPERTY),
+            "error": (c.error or {}).get("message"),
+            "startTimeUtc": iso(c.start_time), "endTimeUtc": iso(c.end_time),
         })
     counts = {}
     for c in children:
         counts[c["status"]] = counts.get(c["status"], 0) + 1
-    return {"run": sweep, "spec": spec, "children": children, "counts": counts}
+    return {"run": run_details(sweep), "spec": spec, "children": children, "counts": counts}
 
 
 # -- the controller -----------------------------------------------------------------------------
@@ -186,26 +194,25 @@ class SweepController(object):
 
     # -- one sweep ------------------------------------------------------------------------
     def state(self, sweep):
-        st = self._states.get(sweep["runId"])
+        st = self._states.get(sweep.id)
         if st is None:
-            st = self._states[sweep["runId"]] = _SweepState(sweep["runDefinition"]["hyperdrive"])
+            st = self._states[sweep.id] = _SweepState(sweep.definition.hyperdrive.to_json())
         return st
 
     def step(self, sweep):
-        sid = sweep["runId"]
-        definition = sweep["runDefinition"] or {}
-        spec = definition.get("hyperdrive")
-        if not spec:
+        sid = sweep.id
+        if not sweep.definition.hyperdrive:
             return self.finish(sid, RunStatus.FAILED, "The sweep has no hyperdrive definition.", "BadSweep")
-        if sweep["status"] in (RunStatus.NOT_STARTED, RunStatus.QUEUED):
+        if sweep.status in (RunStatus.NOT_STARTED, RunStatus.QUEUED):
             self.store.set_status(sid, RunStatus.RUNNING)
         st = self.state(sweep)
+        spec = st.spec  # the JSON object kyanite.sweep reads
         metric, goal = spec["primaryMetricName"], spec["primaryMetricGoal"]
         kids = sweep_children(self.store, sid)
-        open_kids = [c for c in kids if c["status"] not in TERMINAL_STATES]
+        open_kids = [c for c in kids if c.status not in TERMINAL_STATES]
 
         # 1. canceled, or out of time
-        if sweep["status"] == RunStatus.CANCEL_REQUESTED or sweep.get("cancelRequested"):
+        if sweep.status == RunStatus.CANCEL_REQUESTED or sweep.cancel_requested:
             return self.wind_down(sid, open_kids, RunStatus.CANCELED, None,
                                   "The sweep was canceled.", "SweepCanceled")
         elapsed = time.time() - float(spec.get("createdAt") or time.time())
@@ -215,12 +222,12 @@ class SweepController(object):
                                   msg, "SweepTimeout")
 
         # 2. metrics and the policy
-        fresh = [c["runId"] for c in kids if c["runId"] not in st.final_series]
+        fresh = [c.id for c in kids if c.id not in st.final_series]
         series = dict(st.final_series)
         series.update(self.store.scalar_values(fresh, metric))
         for c in kids:
-            if c["status"] in TERMINAL_STATES and c["runId"] not in st.final_series:
-                st.final_series[c["runId"]] = series[c["runId"]]
+            if c.status in TERMINAL_STATES and c.id not in st.final_series:
+                st.final_series[c.id] = series[c.id]
         self.load_resumed(st, spec)
         policy = spec.get("policy")
         if policy:
@@ -229,39 +236,39 @@ class SweepController(object):
             signature = tuple(sorted((rid, len(v)) for rid, v in everyone.items()))
             if signature != st.signature:
                 st.signature = signature
-                candidates = [c["runId"] for c in open_kids if c["status"] in
+                candidates = [c.id for c in open_kids if c.status in
                               (RunStatus.PREPARING, RunStatus.STARTING, RunStatus.RUNNING)]
                 for rid, reason in evaluate(policy, goal, everyone, candidates, metric).items():
                     name = policy["name"] + "Policy"
                     log.info("sweep %s: %s", sid, reason)
                     self.terminate(rid, reason, "EarlyTermination", name)
-                    kids = [dict(c, status=RunStatus.CANCEL_REQUESTED) if c["runId"] == rid else c for c in kids]
+                    kids = [_with_status(c, RunStatus.CANCEL_REQUESTED) if c.id == rid else c for c in kids]
 
         # 3. a wrong metric name, or a script that always fails
-        completed = [c for c in kids if c["status"] == RunStatus.COMPLETED]
-        failed = [c for c in kids if c["status"] == RunStatus.FAILED]
+        completed = [c for c in kids if c.status == RunStatus.COMPLETED]
+        failed = [c for c in kids if c.status == RunStatus.FAILED]
         with_metric = [rid for rid, v in series.items() if v]
         total = spec["maxTotalRuns"]
         if not with_metric and len(completed) >= min(NO_METRIC_AFTER, total):
-            names = self.store.metric_names([c["runId"] for c in completed])
+            names = self.store.metric_names([c.id for c in completed])
             msg = ("No child run logged the primary metric %r: %d child run(s) completed without it%s. "
                    "primary_metric_name must be the name the script passes to run.log() (names are "
                    "case-sensitive)." % (metric, len(completed),
                                          ("; they logged %s" % ", ".join(repr(n) for n in names)) if names
                                          else " and logged no metrics at all"))
-            return self.wind_down(sid, [c for c in kids if c["status"] not in TERMINAL_STATES], RunStatus.FAILED,
+            return self.wind_down(sid, [c for c in kids if c.status not in TERMINAL_STATES], RunStatus.FAILED,
                                   {"message": msg, "code": "PrimaryMetricNotFound"},
                                   "The sweep stopped: " + msg, "SweepFailed")
         if not completed and len(failed) >= min(FAIL_FAST, total) and len(failed) < total:
-            first = (failed[0].get("error") or {}).get("message") or "no reason recorded"
+            first = (failed[0].error or {}).get("message") or "no reason recorded"
             msg = ("The first %d child runs all failed, so the sweep stopped. First error (%s): %s"
-                   % (len(failed), failed[0]["runId"], first))
-            return self.wind_down(sid, [c for c in kids if c["status"] not in TERMINAL_STATES], RunStatus.FAILED,
+                   % (len(failed), failed[0].id, first))
+            return self.wind_down(sid, [c for c in kids if c.status not in TERMINAL_STATES], RunStatus.FAILED,
                                   {"message": msg, "code": "ChildRunsFailed"},
                                   "The sweep stopped: " + msg, "SweepFailed")
 
         # 4. new children
-        outstanding = len([c for c in kids if c["status"] not in TERMINAL_STATES])
+        outstanding = len([c for c in kids if c.status not in TERMINAL_STATES])
         exhausted = False
         n = len(kids)
         concurrent = spec.get("maxConcurrentRuns") or total
@@ -284,10 +291,10 @@ class SweepController(object):
         # 5. the end, and progress
         self.update_tags(sid, st, kids, series, spec)
         if (exhausted or n >= total) and outstanding == 0:
-            if kids and all(c["status"] == RunStatus.FAILED for c in kids):
-                first = (kids[0].get("error") or {}).get("message") or "no reason recorded"
+            if kids and all(c.status == RunStatus.FAILED for c in kids):
+                first = (kids[0].error or {}).get("message") or "no reason recorded"
                 return self.finish(sid, RunStatus.FAILED, "All %d child runs failed. First error (%s): %s" % (
-                    len(kids), kids[0]["runId"], first), "ChildRunsFailed")
+                    len(kids), kids[0].id, first), "ChildRunsFailed")
             if not with_metric:
                 return self.finish(sid, RunStatus.FAILED, "No child run logged the primary metric %r." % metric,
                                    "PrimaryMetricNotFound")
@@ -305,7 +312,7 @@ class SweepController(object):
         now = time.time()
         if st.capacity is None or now - st.capacity[1] > 5.0:
             try:
-                cap = capacity_of(self.scheduler, sweep.get("target"))[0]
+                cap = capacity_of(self.scheduler, sweep.target)[0]
             except (NotFoundException, ConflictException):  # deleted or broken: its children fail
                 cap = None
             st.capacity = (cap, now)
@@ -314,8 +321,8 @@ class SweepController(object):
 
     def wind_down(self, sid, open_kids, status, error, child_reason, code):
         for c in open_kids:
-            self.terminate(c["runId"], child_reason, code)
-        if all(self.store.run(c["runId"])["status"] in TERMINAL_STATES for c in open_kids):
+            self.terminate(c.id, child_reason, code)
+        if all(self.store.run(c.id).status in TERMINAL_STATES for c in open_kids):
             self.finish(sid, status, (error or {}).get("message"), (error or {}).get("code"))
         elif status != RunStatus.CANCELED or error:
             # keep the sweep open until its children have stopped; record why it is ending
@@ -328,7 +335,7 @@ class SweepController(object):
         else:
             error = {"message": message, "code": code}
         cur = self.store.run(sid)
-        if status == RunStatus.CANCELED and cur.get("error") and cur["error"].get("code") in (
+        if status == RunStatus.CANCELED and cur.error and cur.error.get("code") in (
                 "PrimaryMetricNotFound", "ChildRunsFailed"):
             status = RunStatus.FAILED  # a failing sweep whose children had to be stopped first
         self.store.set_status(sid, status, error=error)
@@ -341,16 +348,16 @@ class SweepController(object):
         out = list(st.resume_history or [])
         goal = st.spec["primaryMetricGoal"]
         for c in kids:
-            vals = st.final_series.get(c["runId"])
-            out.append({"params": child_hyperparameters(c), "status": c["status"],
+            vals = st.final_series.get(c.id)
+            out.append({"params": child_hyperparameters(c), "status": c.status,
                         "value": best_of(vals, goal) if vals else None})
         return out
 
     def create_child(self, sweep, st, index, kids):
         """Create child ``index``; None when the space is exhausted, False on a lost race."""
-        sid = sweep["runId"]
+        sid = sweep.id
         spec = st.spec
-        base = dict(sweep["runDefinition"]["childDefinition"])
+        base = sweep.definition.child_definition
         resumed = spec.get("resumeChildren") or []
         properties = {INDEX_PROPERTY: index}
         resume_path = None
@@ -367,12 +374,12 @@ class SweepController(object):
             if params is None:
                 return None
         properties[HP_PROPERTY] = json.dumps(params, sort_keys=False)
-        base["arguments"] = child_arguments(base.get("arguments") or [], params, resume_path)
-        base["hyperparameters"] = params
+        base = base.replace(arguments=child_arguments(list(base.arguments), params, resume_path),
+                            hyperparameters=params)
         child_id = "%s_%d" % (sid, index)
         try:
-            child = self.store.create_run(sweep["experiment"], status=RunStatus.QUEUED, run_id=child_id, parent_id=sid,
-                                          target=base.get("target") or sweep.get("target"), definition=base,
+            child = self.store.create_run(sweep.experiment, status=RunStatus.QUEUED, run_id=child_id, parent_id=sid,
+                                          target=base.target or sweep.target, definition=base,
                                           display_name=child_id, run_type="run", properties=properties)
         except ConflictException:
             log.warning("sweep %s: child %s exists already; reloading", sid, child_id)
@@ -387,22 +394,22 @@ class SweepController(object):
             run = self.store.run(run_id)
         except NotFoundException:
             return
-        if run["status"] in TERMINAL_STATES or run["status"] == RunStatus.CANCEL_REQUESTED:
+        if run.status in TERMINAL_STATES or run.status == RunStatus.CANCEL_REQUESTED:
             return  # ended, or already being stopped
         error = {"message": reason, "code": code}
-        if by and TERMINATION_PROPERTY not in (run.get("properties") or {}):
+        if by and TERMINATION_PROPERTY not in run.properties:
             try:  # stopped by the early termination policy: which one, as a property
                 self.store.update_run(run_id, properties={TERMINATION_PROPERTY: by})
             except ConflictException:
                 pass
-        if run["status"] in PENDING:
+        if run.status in PENDING:
             _, changed = self.store.set_status(run_id, RunStatus.CANCELED, error=error, expect=PENDING)
             if changed:
                 self.notifier.changed(run_id)
                 self.scheduler.wake()
                 return
             run = self.store.run(run_id)
-        if run["status"] in ACTIVE_STATES:
+        if run.status in ACTIVE_STATES:
             self.store.set_status(run_id, RunStatus.CANCEL_REQUESTED, error=error)
         self.scheduler.cancel(run_id)
         self.notifier.changed(run_id)
@@ -418,25 +425,25 @@ class SweepController(object):
                 kids = sweep_children(self.store, prev)
             except NotFoundException:
                 continue
-            series = self.store.scalar_values([c["runId"] for c in kids], metric)
+            series = self.store.scalar_values([c.id for c in kids], metric)
             for c in kids:
-                vals = series.get(c["runId"]) or []
+                vals = series.get(c.id) or []
                 if vals:
-                    st.resume_series[c["runId"]] = vals
+                    st.resume_series[c.id] = vals
                 st.resume_history.append({"params": child_hyperparameters(c), "value": best_of(vals, goal),
-                                          "status": c["status"] if vals and c["status"] == RunStatus.COMPLETED
+                                          "status": c.status if vals and c.status == RunStatus.COMPLETED
                                           else RunStatus.FAILED})
 
     def update_tags(self, sid, st, kids, series, spec):
         counts = {}
         for c in kids:
-            counts[c["status"]] = counts.get(c["status"], 0) + 1
+            counts[c.status] = counts.get(c.status, 0) + 1
         goal = spec["primaryMetricGoal"]
         best_id, best_val = None, None
         for c in kids:
-            v = best_of(series.get(c["runId"]) or [], goal)
+            v = best_of(series.get(c.id) or [], goal)
             if v is not None and (best_val is None or (v > best_val if goal == "maximize" else v < best_val)):
-                best_id, best_val = c["runId"], v
+                best_id, best_val = c.id, v
         tags = {"hyperdrive.progress": "%d of %d child runs: %s" % (
             len(kids), spec["maxTotalRuns"], ", ".join("%d %s" % (n, st_.lower()) for st_, n in sorted(counts.items()))
             or "none yet")}

@@ -9,10 +9,13 @@ short transaction. Writers that must not interleave (step numbering of metrics, 
 numbering) hold ``self._write_lock`` as well, so the server process is the single writer
 it is designed to be.
 
-Run records come back in the SDK v1 ``get_details()`` shape (see ``run_to_api``).
+Runs come back as ``kyanite.protocol.RunRecord``s (the server builds the SDK v1
+``get_details()`` shape from them: ``kyanite.server.wire``). A run's definition is given as
+a ``RunDefinition`` (or its JSON object, checked by ``RunDefinition.from_json``).
 """
 
 import json
+import logging
 import math
 import os
 import secrets
@@ -23,8 +26,12 @@ from sqlalchemy import and_, create_engine, delete, event, func, select, update
 from sqlalchemy import text
 
 from kyanite.exceptions import ConflictException, NotFoundException, UserErrorException
+from kyanite.protocol.records import RecordError
+from kyanite.protocol.runs import RunDefinition, RunRecord
 from kyanite.protocol.states import ACTIVE_STATES, TERMINAL_STATES, RunStatus, can_move, check_status
 from kyanite.store import schema as s
+
+log = logging.getLogger("kyanite.store")
 
 
 def _iso(t):
@@ -33,31 +40,24 @@ def _iso(t):
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % int((t % 1) * 1000)
 
 
-def run_to_api(row, experiment_name):
+def _record(row, experiment_name):
+    """The ``RunRecord`` of a ``runs`` row. A stored definition that no longer validates (a
+    row written before definitions were checked) reads as an empty definition, logged."""
     definition = json.loads(row.definition) if row.definition else {}
-    return {
-        "runId": row.id,
-        "number": row.number,
-        "experiment": experiment_name,
-        "parentRunId": row.parent_id,
-        "displayName": row.display_name or row.id,
-        "runType": row.run_type,
-        "status": row.status,
-        "target": row.target,
-        "createdUtc": _iso(row.created),
-        "startTimeUtc": _iso(row.start_time),
-        "endTimeUtc": _iso(row.end_time),
-        "durationSeconds": (row.end_time or time.time()) - row.start_time if row.start_time else None,
-        "lastHeartbeatUtc": _iso(row.heartbeat),
-        "cancelRequested": bool(row.cancel_requested),
-        "tags": json.loads(row.tags or "{}"),
-        "properties": json.loads(row.properties or "{}"),
-        "runDefinition": definition,
-        "inputDatasets": definition.get("inputDatasets") or {},
-        "error": json.loads(row.error) if row.error else None,
-        "resolvedPackages": json.loads(row.resolved_packages) if row.resolved_packages else None,
-        "host": json.loads(row.host) if row.host else None,
-    }
+    try:
+        definition = RunDefinition.from_json(definition)
+    except RecordError as e:
+        log.warning("run %s: stored definition ignored: %s", row.id, e.message)
+        definition = RunDefinition()
+    return RunRecord(
+        id=row.id, number=row.number, experiment=experiment_name, parent_id=row.parent_id,
+        display_name=row.display_name, run_type=row.run_type, status=row.status, target=row.target,
+        created=row.created, start_time=row.start_time, end_time=row.end_time, heartbeat=row.heartbeat,
+        cancel_requested=bool(row.cancel_requested), tags=json.loads(row.tags or "{}"),
+        properties=json.loads(row.properties or "{}"), definition=definition,
+        error=json.loads(row.error) if row.error else None,
+        resolved_packages=json.loads(row.resolved_packages) if row.resolved_packages else None,
+        host=json.loads(row.host) if row.host else None)
 
 
 def _private_sqlite_files(path):
@@ -138,6 +138,8 @@ class Store(object):
                    target=None, definition=None, display_name=None, run_type="run", tags=None,
                    properties=None):
         check_status(status)
+        if definition is not None and not isinstance(definition, RunDefinition):
+            definition = RunDefinition.from_json(definition)
         exp = self.experiment(experiment, create=True)
         now = time.time()
         if run_id is None:
@@ -155,7 +157,7 @@ class Store(object):
                 display_name=display_name, run_type=run_type, status=status, target=target,
                 created=now, start_time=now if status == RunStatus.RUNNING else None,
                 heartbeat=None, cancel_requested=False,
-                definition=json.dumps(definition) if definition is not None else None,
+                definition=json.dumps(definition.to_json()) if definition is not None else None,
                 tags=json.dumps(_strs(tags or {})), properties=json.dumps(_strs(properties or {}))))
         return self.run(run_id)
 
@@ -168,7 +170,7 @@ class Store(object):
             row = conn.execute(self._select_runs().where(s.runs.c.id == run_id)).first()
         if row is None:
             raise NotFoundException("No run with id %r in this workspace." % run_id)
-        return run_to_api(row, row.experiment_name)
+        return _record(row, row.experiment_name)
 
     def run_state(self, run_id):
         """``(status, end_time epoch or None, parent id or None)`` of one run, from the
@@ -198,7 +200,7 @@ class Store(object):
         if limit:
             q = q.limit(limit).offset(offset)
         with self.engine.connect() as conn:
-            return [run_to_api(r, r.experiment_name) for r in conn.execute(q).all()]
+            return [_record(r, r.experiment_name) for r in conn.execute(q).all()]
 
     def children(self, run_id, recursive=False):
         self.run(run_id)
@@ -208,7 +210,7 @@ class Store(object):
             for pid in frontier:
                 kids.extend(self.list_runs(parent_id=pid, newest_first=False))
             out.extend(kids)
-            frontier = [k["runId"] for k in kids] if recursive else []
+            frontier = [k.id for k in kids] if recursive else []
         return out
 
     def update_run(self, run_id, tags=None, remove_tags=None, properties=None, host=None,
@@ -237,9 +239,11 @@ class Store(object):
             if resolved_packages is not None:
                 values["resolved_packages"] = json.dumps(resolved_packages)
             if definition_updates:
+                if isinstance(definition_updates, RunDefinition):
+                    definition_updates = definition_updates.to_json()
                 d = json.loads(row.definition) if row.definition else {}
                 d.update(definition_updates)
-                values["definition"] = json.dumps(d)
+                values["definition"] = json.dumps(RunDefinition.from_json(d).to_json())
             if values:
                 conn.execute(update(s.runs).where(s.runs.c.id == run_id).values(**values))
         return self.run(run_id)
@@ -359,8 +363,10 @@ class Store(object):
 
     # -- metrics -------------------------------------------------------------------
     def add_metrics(self, run_id, series, batch_id=None):
-        """Append points. ``series``: ``[{"name", "kind", "values": [...], "ts": [...]}]``.
-        Steps continue each (run, name) series from its last step. One multi-row insert.
+        """Append points. ``series``: ``[{"name", "kind", "values": [...], "ts": [...]}]``;
+        a scalar value is a float, an int or a string (each kept as such, see
+        ``_check_series``). Steps continue each (run, name) series from its last step. One
+        multi-row insert.
         A ``batch_id`` seen before for this run stores nothing (a retried post); returns
         the number of points stored."""
         rows, blocks = [], []
@@ -373,15 +379,20 @@ class Store(object):
                     return 0
                 conn.execute(s.metric_batches.insert().values(run_id=run_id, batch_id=str(batch_id)[:128]))
             for m in series:
-                name, kind, values, ts = _check_series(m)
+                name, kind, values, ts, vtypes = _check_series(m)
                 last = conn.execute(select(func.max(s.metrics.c.step)).where(and_(
                     s.metrics.c.run_id == run_id, s.metrics.c.name == name))).scalar()
                 base = 0 if last is None else last + 1
                 n = len(values)
-                payloads = [None] * n if kind == "scalar" else [json.dumps(v) for v in values]
-                numbers = values if kind == "scalar" else [None] * n
+                if kind != "scalar":
+                    payloads, numbers, vtypes = [json.dumps(v) for v in values], [None] * n, [None] * n
+                elif vtypes is None:  # floats only: the fast path
+                    payloads, numbers, vtypes = [None] * n, values, [None] * n
+                else:
+                    payloads = [v if t == "s" else None for v, t in zip(values, vtypes)]
+                    numbers = [None if t == "s" else float(v) for v, t in zip(values, vtypes)]
                 rows.extend(zip([run_id] * n, [name] * n, range(base, base + n), [kind] * n,
-                                numbers, payloads, ts))
+                                numbers, payloads, ts, vtypes))
                 if n:
                     blocks.extend(self._ingest_blocks(conn, run_id, name, base, numbers))
             if rows:
@@ -389,8 +400,8 @@ class Store(object):
                 # than the insert itself at 100k+ points per second.
                 mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
                 conn.exec_driver_sql(
-                    "INSERT INTO metrics (run_id, name, step, kind, value, payload, ts) VALUES (%s)"
-                    % ", ".join([mark] * 7), rows)
+                    "INSERT INTO metrics (run_id, name, step, kind, value, payload, ts, vtype) VALUES (%s)"
+                    % ", ".join([mark] * 8), rows)
                 _upsert_blocks(conn, blocks)
         return len(rows)
 
@@ -407,26 +418,36 @@ class Store(object):
         return out
 
     def get_metrics(self, run_id, name=None):
-        """``[{"name", "kind", "steps", "values", "ts"}]`` in step order. A scalar point is a
-        float, NaN and infinities included (SQLite keeps a NaN as NULL, and ``add_metrics``
-        refuses null scalars, so a NULL scalar reads back as NaN)."""
+        """``[{"name", "kind", "steps", "values", "ts"}]`` in step order, plus ``"types"``
+        (``"float"``, ``"int"`` or ``"str"`` per point) for a scalar series holding an int or
+        a string. A scalar point is a float (NaN and infinities included: SQLite keeps a NaN
+        as NULL, and ``add_metrics`` refuses null scalars, so a NULL float reads back as
+        NaN), an int or a str, as logged."""
         self.run(run_id)
         q = select(s.metrics.c.name, s.metrics.c.kind, s.metrics.c.step, s.metrics.c.value,
-                   s.metrics.c.payload, s.metrics.c.ts).where(s.metrics.c.run_id == run_id)
+                   s.metrics.c.payload, s.metrics.c.ts, s.metrics.c.vtype).where(s.metrics.c.run_id == run_id)
         if name is not None:
             q = q.where(s.metrics.c.name == name)
         q = q.order_by(s.metrics.c.name, s.metrics.c.step)
         out = {}
         cur_name, steps, values, stamps = None, None, None, None
         with self.engine.connect() as conn:
-            for name_, kind, step, value, payload, ts in conn.execute(q):
+            for name_, kind, step, value, payload, ts, vtype in conn.execute(q):
                 if name_ != cur_name:
                     cur_name = name_
                     m = out[name_] = {"name": name_, "kind": kind, "steps": [], "values": [], "ts": []}
                     steps, values, stamps = m["steps"], m["values"], m["ts"]
                 steps.append(step)
-                values.append((_NAN if value is None else value) if kind == "scalar" else json.loads(payload))
                 stamps.append(ts)
+                if kind != "scalar":
+                    values.append(json.loads(payload))
+                elif vtype is None:
+                    values.append(_NAN if value is None else value)
+                else:
+                    m.setdefault("types", ["float"] * (len(values)))
+                    values.append(payload if vtype == "s" else int(value))
+                if "types" in m:
+                    m["types"].append(_VTYPE_NAMES.get(vtype, "float"))
         return list(out.values())
 
     # -- compute targets -----------------------------------------------------------
@@ -540,46 +561,47 @@ class Store(object):
         with self.engine.connect() as conn:
             total = conn.execute(select(func.count()).select_from(r).where(*conds)).scalar()
             rows = conn.execute(q).all()
-        return {"runs": [run_to_api(row, row.experiment_name) for row in rows], "total": total}
+        return {"runs": [_record(row, row.experiment_name) for row in rows], "total": total}
 
     def runs_using_dataset(self, name, limit=200):
         """Runs (children too) whose inputs include the registered dataset ``name``, newest
-        first, each with ``datasetInputs``: ``[{"input", "version", "mode"}]``. The run
+        first: ``[(RunRecord, [{"input", "version", "mode"}])]``. The run
         definitions are searched as text first, so only candidates are parsed."""
         r = s.runs
-        q = (self._select_runs().where(r.c.definition.like('%"inputDatasets"%'),
+        q = (self._select_runs().where(r.c.definition.like("%%%s%%" % json.dumps(RunDefinition.key("input_datasets"))),
                                        r.c.definition.like("%" + json.dumps(name) + "%"))
              .order_by(r.c.created.desc()))
         out = []
         with self.engine.connect() as conn:
             for row in conn.execute(q):
-                inputs = (json.loads(row.definition).get("inputDatasets") or {})
+                run = _record(row, row.experiment_name)
                 used = [{"input": k, "version": v.get("version"), "mode": v.get("mode")}
-                        for k, v in inputs.items() if isinstance(v, dict) and v.get("name") == name]
+                        for k, v in run.definition.input_datasets.items()
+                        if isinstance(v, dict) and v.get("name") == name]
                 if used:
-                    out.append(dict(run_to_api(row, row.experiment_name), datasetInputs=used))
+                    out.append((run, used))
                     if len(out) >= limit:
                         break
         return out
 
     def metric_summaries(self, run_ids):
         """``{run_id: [{"name", "kind", "count", "last", "lastStep"}]}``: every metric of
-        the given runs with its newest value (scalars) and point count, found with index
-        seeks only (a series of a million points costs no more than one of ten)."""
+        the given runs with its newest value (scalars: a number, None when not finite, or
+        the text of a string point, which adds ``"text": true``) and point count, found with
+        index seeks only (a series of a million points costs no more than one of ten)."""
         out = {}
         sql = text(
             "WITH RECURSIVE names(name) AS ("
             " SELECT (SELECT min(name) FROM metrics WHERE run_id = :rid)"
             " UNION ALL SELECT (SELECT min(m.name) FROM metrics m WHERE m.run_id = :rid AND m.name > names.name)"
             " FROM names WHERE names.name IS NOT NULL) "
-            "SELECT name, %s AS kind, %s AS step, %s AS value FROM names WHERE name IS NOT NULL ORDER BY name"
+            "SELECT name, %s AS kind, %s AS step, %s AS value, %s AS vtype, %s AS payload FROM names"
+            " WHERE name IS NOT NULL ORDER BY name"
             % tuple("(SELECT x.%s FROM metrics x WHERE x.run_id = :rid AND x.name = names.name"
-                    " ORDER BY x.step DESC LIMIT 1)" % col for col in ("kind", "step", "value")))
+                    " ORDER BY x.step DESC LIMIT 1)" % col for col in ("kind", "step", "value", "vtype", "payload")))
         with self.engine.connect() as conn:
             for rid in run_ids:
-                out[rid] = [{"name": row.name, "kind": row.kind, "count": row.step + 1, "lastStep": row.step,
-                             "last": _finite(row.value) if row.kind == "scalar" else None}
-                            for row in conn.execute(sql, {"rid": rid})]
+                out[rid] = [_summary(row) for row in conn.execute(sql, {"rid": rid})]
         return out
 
     def metric_series(self, run_id, name, max_points=2000, min_step=None, max_step=None):
@@ -609,16 +631,19 @@ class Store(object):
         first, last = lo_hi
         lo = first if min_step is None else max(first, int(min_step))
         hi = last if max_step is None else min(last, int(max_step))
-        out = {"name": name, "count": last - first + 1, "minStep": first, "maxStep": last,
-               "steps": [], "values": [], "downsampled": False}
+        with self.engine.connect() as conn:
+            first_ts = conn.execute(select(m.c.ts).where(where, m.c.step == first)).scalar()
+        out = {"name": name, "count": last - first + 1, "minStep": first, "maxStep": last, "firstTs": first_ts,
+               "steps": [], "values": [], "ts": [], "downsampled": False}
         if hi < lo:
             return out
         if hi - lo + 1 <= max_points:  # few enough: the points themselves
-            q = select(m.c.step, m.c.value).where(where, m.c.step >= lo, m.c.step <= hi).order_by(m.c.step)
+            q = select(m.c.step, m.c.value, m.c.ts).where(where, m.c.step >= lo, m.c.step <= hi).order_by(m.c.step)
             with self.engine.connect() as conn:
-                for step, value in conn.execute(q):
+                for step, value, ts in conn.execute(q):
                     out["steps"].append(step)
                     out["values"].append(_finite(value))
+                    out["ts"].append(ts)
             return out
         nb = max_points // 2
         width = (hi - lo + 1) / float(nb)
@@ -639,8 +664,45 @@ class Store(object):
             for step, value in pts:
                 out["steps"].append(step)
                 out["values"].append(_finite(value))
+        out["ts"] = self._stamps(run_id, name, out["steps"])
         out["downsampled"] = True
         return out
+
+    def _stamps(self, run_id, name, steps):
+        """The times of the points at ``steps`` of one series (index seeks, in pieces)."""
+        m = s.metrics
+        found = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(steps), 500):
+                q = select(m.c.step, m.c.ts).where(m.c.run_id == run_id, m.c.name == name,
+                                                   m.c.step.in_(steps[i:i + 500]))
+                found.update(conn.execute(q).all())
+        return [found.get(st) for st in steps]
+
+    def metric_points(self, run_id, name):
+        """An iterator over every point of one scalar series in step order, read in pieces:
+        ``(step, value, ts)`` with ``value`` a float (NaN for a stored NULL) or the text of
+        a string value. NotFound for an unknown run or a run without that metric; a
+        UserError for a metric that is not a scalar series."""
+        m = s.metrics
+        with self.engine.connect() as conn:
+            kind = conn.execute(select(m.c.kind).where(m.c.run_id == run_id, m.c.name == name)
+                                .order_by(m.c.step).limit(1)).scalar()
+        if kind is None:
+            self.run(run_id)  # 404 for an unknown run
+            raise NotFoundException("Run %s has no metric %r." % (run_id, name))
+        if kind != "scalar":
+            raise UserErrorException("Metric %r is a %s, not a series of numbers: read it with "
+                                     "GET /api/runs/{id}/metrics?name=..." % (name, kind))
+        q = (select(m.c.step, m.c.value, m.c.payload, m.c.ts).where(m.c.run_id == run_id, m.c.name == name)
+             .order_by(m.c.step).execution_options(yield_per=20000))
+
+        def points():
+            with self.engine.connect() as conn:
+                for part in conn.execute(q).partitions():
+                    for step, value, payload, ts in part:
+                        yield step, (payload if payload is not None else _NAN if value is None else value), ts
+        return points()
 
     RAW_RANGE = 131072  # the most points a chart request aggregates from the points themselves
 
@@ -733,6 +795,20 @@ class Store(object):
 
 _BLOCK = s.METRIC_BLOCK
 _NAN = float("nan")
+_VTYPE_NAMES = {None: "float", "i": "int", "s": "str"}  # metrics.vtype -> the wire's "types"
+
+
+def _summary(row):
+    """One entry of ``metric_summaries`` from its newest point."""
+    out = {"name": row.name, "kind": row.kind, "count": row.step + 1, "lastStep": row.step, "last": None}
+    if row.kind == "scalar":
+        if row.vtype == "s":
+            out["last"], out["text"] = row.payload, True
+        elif row.vtype == "i":
+            out["last"] = int(row.value)
+        else:
+            out["last"] = _finite(row.value)
+    return out
 
 
 def _block_row(run_id, name, blk, values, start, steps=None):
@@ -791,8 +867,10 @@ def _upsert_blocks(conn, rows):
 
 
 def _check_series(m):
-    """Validate one series of a metrics batch; returns ``(name, kind, values, ts)`` with
-    scalar values and times as floats. Refuses the whole batch on the first bad point."""
+    """Validate one series of a metrics batch; returns ``(name, kind, values, ts, vtypes)``
+    with times as floats. A scalar value is a float (a bool becomes one), an int or a str:
+    ``vtypes`` is None when every value is a float, else one ``metrics.vtype`` per value
+    (None, "i" or "s"). Refuses the whole batch on the first bad point."""
     if not isinstance(m, dict) or not isinstance(m.get("name"), str) or not m["name"]:
         raise UserErrorException("Each metric series needs a non-empty string 'name', got %r." % (m,))
     name, kind = m["name"], m.get("kind", "scalar")
@@ -805,27 +883,31 @@ def _check_series(m):
         ts = [float(t) for t in ts]
     except (TypeError, ValueError):
         raise UserErrorException("Metric %r: 'ts' must hold unix times (numbers)." % name)
+    vtypes = None
     if kind == "scalar":
-        try:
-            if str in set(map(type, values)):  # float() would take "0.5": refuse text
-                raise ValueError
-            values = [float(v) for v in values]
-        except (TypeError, ValueError):
-            bad = next(v for v in values if not _is_number(v))
-            raise UserErrorException("Metric %r: value %r is not a number." % (name, bad))
-    return name, kind, values, ts
+        types = set(map(type, values))
+        if not types <= {float}:
+            bad = next((v for v in values if type(v) not in _SCALAR_TYPES), None)
+            if bad is not None or None in values:
+                raise UserErrorException(
+                    "Metric %r: value %r is not a number or a string." % (name, bad))
+            if types <= {float, bool}:
+                values = [float(v) for v in values]
+            else:
+                vtypes = [_SCALAR_TYPES[type(v)] for v in values]
+                values = [float(v) if type(v) is bool else v for v in values]
+                for i, v in enumerate(values):
+                    if vtypes[i] == "i" and not -_EXACT < v < _EXACT:  # beyond a float's exact ints
+                        try:
+                            values[i], vtypes[i] = float(v), None
+                        except OverflowError:
+                            raise UserErrorException("Metric %r: integer %d is too large." % (name, v))
+    return name, kind, values, ts, vtypes
 
 
-def _is_number(v):
-    if isinstance(v, bool):
-        return True
-    if isinstance(v, str) or v is None:
-        return False
-    try:
-        float(v)
-        return True
-    except (TypeError, ValueError):
-        return False
+#: the JSON scalars a scalar metric takes, with their ``metrics.vtype``
+_SCALAR_TYPES = {float: None, bool: None, int: "i", str: "s"}
+_EXACT = 2 ** 53  # an int kept as an int is stored in a float column: exact below this
 
 
 def _strs(d):

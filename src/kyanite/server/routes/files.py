@@ -53,7 +53,7 @@ def read_log(run_id: str, name: str, request: Request, offset: Int64 = 0, max_by
     data, size = s.artifacts.read(run_key(run_id, name), max(0, offset), max_bytes)
     return Response(data, media_type="text/plain; charset=utf-8",
                     headers={"X-Log-Size": str(offset + len(data) if data else max(size, offset)),
-                             "X-Run-Status": run["status"]})
+                             "X-Run-Status": run.status})
 
 
 @router.get("/runs/{run_id}/artifacts")

@@ -142,7 +142,7 @@ def register_model(body: ModelCreate, request: Request):
             raise UserErrorException("Registering from run %s needs the path of the model's file or folder "
                                      "among the run's files (e.g. 'outputs/model')." % body.run_id)
         run = s.store.run(body.run_id)
-        run_id, experiment = run["runId"], run["experiment"]
+        run_id, experiment = run.id, run.experiment
         staging, asset = _stage_from_run(s, run_id, body.path)
     elif body.upload:
         if "/" in body.upload or body.upload.startswith("."):

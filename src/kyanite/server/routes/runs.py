@@ -12,7 +12,9 @@ from pydantic import BaseModel
 from kyanite.exceptions import NotFoundException, UserErrorException
 from kyanite.protocol.states import TERMINAL_STATES, RunStatus
 from kyanite.protocol.runfiles import DRIVER_LOG
+from kyanite.protocol.runs import RunDefinition
 from kyanite.server import jsonio, run_tokens
+from kyanite.server.wire import run_details, runs_details
 from kyanite.server.jsonio import StrictJSONResponse
 from kyanite.protocol.identifiers import check_identifier, check_mapping, check_text
 from kyanite.server.routes import known
@@ -73,7 +75,8 @@ def get_experiment(name: str, request: Request):
 @router.get("/experiments/{name}/runs")
 def experiment_runs(name: str, request: Request, status: Optional[str] = None,
                     limit: Optional[Int64] = None, offset: Int64 = 0):
-    return {"runs": k(request).store.list_runs(experiment=name, status=status, limit=limit, offset=offset)}
+    return {"runs": runs_details(k(request).store.list_runs(experiment=name, status=status, limit=limit,
+                                                            offset=offset))}
 
 
 @router.get("/runs")
@@ -91,28 +94,32 @@ def list_runs(request: Request, status: Optional[List[str]] = Query(None), targe
     ``dataset``: the runs that took that registered dataset as an input (newest ``limit``)."""
     s = k(request)
     if dataset:
-        return {"runs": s.store.runs_using_dataset(dataset, limit=min(max(1, limit or 100), 500))}
+        return {"runs": [dict(run_details(r), datasetInputs=used)
+                         for r, used in s.store.runs_using_dataset(dataset, limit=min(max(1, limit or 100), 500))]}
     status = (status[0] if len(status) == 1 else status) if status else None
     if not (experiment or parent or include_children or q or sort or total or metrics):
-        return {"runs": s.store.list_runs(status=status, target=target, limit=limit, offset=offset)}
+        return {"runs": runs_details(s.store.list_runs(status=status, target=target, limit=limit, offset=offset))}
     page = s.store.query_runs(experiment=experiment, parent_id=parent, status=status, target=target,
                               search=q, sort=sort or "created", descending=order != "asc",
                               limit=limit or 100, offset=offset, top_level=not include_children)
     if metrics:
-        page["metrics"] = s.store.metric_summaries([r["runId"] for r in page["runs"]])
+        page["metrics"] = s.store.metric_summaries([r.id for r in page["runs"]])
+    page["runs"] = runs_details(page["runs"])
     return StrictJSONResponse(page)  # plain JSON types already: skip the generic encoder
 
 
 @router.post("/runs")
 def create_run(body: RunCreate, request: Request):
     """Create a run. A run with a ``definition.script`` is a submitted run: it goes to the
-    queue of its target. Otherwise it is an interactive run with the given status."""
+    queue of its target. Otherwise it is an interactive run with the given status. The
+    definition is checked by ``RunDefinition.from_json`` (400 naming the field)."""
     s = k(request)
     check_run_fields(s.store, body.experiment, body.run_id, body.display_name, body.tags, body.properties)
     check_text("run_type", body.run_type, 64)
     check_text("target", body.target)
     run_tokens.check_parent(request, s.store, body.parent_id)
-    submitted = bool(body.definition and body.definition.get("script"))
+    definition = None if body.definition is None else RunDefinition.from_json(body.definition)
+    submitted = definition is not None and definition.submitted
     if submitted:
         try:
             s.scheduler.target(body.target)
@@ -124,11 +131,11 @@ def create_run(body: RunCreate, request: Request):
     status = RunStatus.QUEUED if submitted else (body.status or RunStatus.NOT_STARTED)
     run = s.store.create_run(body.experiment, status=status, run_id=body.run_id, parent_id=body.parent_id,
                              target=body.target or ("local" if submitted else None),
-                             definition=body.definition, display_name=body.display_name,
+                             definition=definition, display_name=body.display_name,
                              run_type=body.run_type, tags=body.tags, properties=body.properties)
     if submitted:
         s.scheduler.wake()
-    return run
+    return run_details(run)
 
 
 def check_run_fields(store, experiment, run_id, display_name, tags, properties):
@@ -147,7 +154,7 @@ def get_run(run_id: str, request: Request):
     """The run's details, with ``logFiles``: ``{name: download URL}`` for the driver log
     and the files of ``./logs``."""
     s = k(request)
-    run = s.store.run(run_id)
+    run = run_details(s.store.run(run_id))
     names = [f["path"] for f in s.artifacts.list(run_key(run_id))
              if f["path"].startswith(("user_logs/", "logs/"))]
     run["logFiles"] = dict((n, "%s/api/runs/%s/artifacts/%s" % (s.server_url, run_id, n)) for n in names)
@@ -162,12 +169,12 @@ def patch_run(run_id: str, body: RunPatch, request: Request):
                                       properties=body.properties, resolved_packages=body.resolved_packages,
                                       definition_updates=body.definition, host=body.host)
     k(request).notifier.changed(run_id)
-    return run
+    return run_details(run)
 
 
 @router.get("/runs/{run_id}/children")
 def children(run_id: str, request: Request, recursive: bool = False):
-    return {"runs": k(request).store.children(run_id, recursive)}
+    return {"runs": runs_details(k(request).store.children(run_id, recursive))}
 
 
 @router.post("/runs/{run_id}/status")
@@ -178,12 +185,12 @@ def set_status(run_id: str, body: StatusChange, request: Request):
         s.notifier.changed(run_id)
         if body.status in TERMINAL_STATES:
             s.scheduler.wake()
-    return run
+    return run_details(run)
 
 
 @router.post("/runs/{run_id}/cancel")
 def cancel(run_id: str, request: Request):
-    return k(request).scheduler.cancel(run_id)
+    return run_details(k(request).scheduler.cancel(run_id))
 
 
 @router.post("/runs/{run_id}/heartbeat")
@@ -199,7 +206,7 @@ def host_start(run_id: str, body: dict, request: Request):
     if body.get("host"):
         run = s.store.update_run(run_id, host=body["host"])  # merged with the executor's handle
     s.store.heartbeat(run_id)
-    return run
+    return run_details(run)
 
 
 @router.get("/runs/{run_id}/wait")
@@ -213,13 +220,13 @@ async def wait(run_id: str, request: Request, status: Optional[str] = None,
         fut = s.notifier.subscribe(run_id)  # before reading, so no change slips between
         try:
             run = await run_in_threadpool(s.store.run, run_id)
-            if status is None or run["status"] != status or s.notifier.closing:
-                return run
+            if status is None or run.status != status or s.notifier.closing:
+                return run_details(run)
             if log_offset is not None and s.artifacts.size(run_key(run_id, DRIVER_LOG)) > log_offset:
-                return run
+                return run_details(run)
             left = deadline - time.monotonic()
             if left <= 0:
-                return run
+                return run_details(run)
             try:
                 await asyncio.wait_for(fut, min(left, 5.0))
             except asyncio.TimeoutError:
@@ -246,10 +253,50 @@ async def post_metrics(run_id: str, request: Request):
 @router.get("/runs/{run_id}/metrics")
 def get_metrics(run_id: str, request: Request, name: Optional[str] = None):
     """Every point of the run's metrics (or of ``name``): ``{"metrics": [{"name", "kind",
-    "steps", "values", "ts"}]}``; a non-finite number comes as "NaN", "Infinity" or "-Infinity"."""
-    # Serialised directly: the generic encoder walks every point and costs more than the query.
-    body = jsonio.dumps({"metrics": k(request).store.get_metrics(run_id, name)})
-    return Response(body, media_type="application/json")
+    "steps", "values", "ts"}]}`` in the wire form ``metrics_wire`` states."""
+    return Response(metrics_wire(k(request).store.get_metrics(run_id, name)), media_type="application/json")
+
+
+def metrics_wire(series):
+    """The JSON text of ``{"metrics": series}`` (``Store.get_metrics``' list).
+
+    A non-finite float travels as the string "NaN", "Infinity" or "-Infinity" (strict
+    JSON has none), so a reader tells it from logged text this way:
+
+    - a scalar series without ``"types"`` holds floats only: each string in it is a
+      non-finite float;
+    - a scalar series with ``"types"`` (``"float"``, ``"int"`` or ``"str"`` per point, sent
+      when it holds an int or a string) says which strings are text: those typed "str";
+    - a row or table series with a non-finite float gets ``"nonFinite"``: the path of each
+      (the point's index, then the keys and list indices down to it); any other string in
+      it is text as logged.
+
+    The SDK decodes it in ``kyanite.runtime.run._shape_metric``."""
+    doc = {"metrics": series}
+    try:  # no non-finite float (the common case): encoded once, nothing walked
+        return json.dumps(doc, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except ValueError:
+        pass
+    for m in series:
+        if m["kind"] not in ("scalar", "image"):
+            paths = []
+            for i, v in enumerate(m["values"]):
+                _non_finite_paths(v, [i], paths)
+            if paths:
+                m["nonFinite"] = paths
+    return jsonio.dumps(doc)
+
+
+def _non_finite_paths(value, path, out):
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            out.append(path)
+    elif isinstance(value, dict):
+        for key, v in value.items():
+            _non_finite_paths(v, path + [key], out)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _non_finite_paths(v, path + [i], out)
 
 
 @router.get("/runs/{run_id}/metrics/summary")

@@ -16,7 +16,10 @@ from pydantic import BaseModel
 
 from kyanite.exceptions import NotFoundException, UserErrorException
 from kyanite.protocol.states import TERMINAL_STATES, RunStatus
+from kyanite.protocol.runs import RunDefinition
+from kyanite.protocol.sweeps import SweepSpec
 from kyanite.server import sweeps as ctl
+from kyanite.server.wire import run_details
 from kyanite.sweep import check_spec, make_sampler
 from kyanite.server.routes.runs import check_run_fields
 
@@ -42,12 +45,12 @@ def create_sweep(body: SweepCreate, request: Request):
     Returns ``{"run": <the sweep's run>, "warnings": [...]}``."""
     s = k(request)
     check_run_fields(s.store, body.experiment, body.run_id, body.display_name, body.tags, None)
+    definition = RunDefinition.from_json(body.definition)  # 400 naming the field
     spec = check_spec(body.hyperdrive)
-    definition = dict(body.definition)
-    if not definition.get("script") or not definition.get("snapshotId"):
+    if not definition.script or not definition.snapshot_id:
         raise UserErrorException("A sweep's definition must be a submitted run's definition (script, snapshotId).")
-    target_name = definition.get("target") or "local"
-    definition["target"] = target_name
+    target_name = definition.target or "local"
+    definition = definition.replace(target=target_name)
     capacity, _target = ctl.capacity_of(s.scheduler, target_name)  # 404 for an unknown target
     warnings = []
     requested = spec["maxConcurrentRuns"]
@@ -63,19 +66,19 @@ def create_sweep(body: SweepCreate, request: Request):
     spec["requestedMaxConcurrentRuns"] = requested
     for prev in spec["resumeFrom"]:
         run = s.store.run(prev)
-        if run["runType"] != ctl.RUN_TYPE:
+        if run.run_type != ctl.RUN_TYPE:
             raise UserErrorException("resume_from takes earlier sweeps (HyperDrive runs); %s is a %r run."
-                                     % (prev, run["runType"]))
+                                     % (prev, run.run_type))
     resumed = []
     for rid in spec["resumeChildRuns"]:
         run = s.store.run(rid)
         hp = ctl.child_hyperparameters(run)
-        if not run.get("parentRunId") or hp is None:
+        if not run.parent_id or hp is None:
             raise UserErrorException("resume_child_runs takes child runs of earlier sweeps; %s has no sampled "
                                      "hyperparameters." % rid)
-        if run["status"] not in TERMINAL_STATES:
+        if run.status not in TERMINAL_STATES:
             raise UserErrorException("resume_child_runs: run %s is still %s; resume it once it has ended "
-                                     "(its outputs are kept then)." % (rid, run["status"]))
+                                     "(its outputs are kept then)." % (rid, run.status))
         resumed.append({"runId": rid, "hyperparameters": hp, "resumeFrom": ctl.outputs_folder(s.artifacts, rid)})
     if len(resumed) > spec["maxTotalRuns"]:
         raise UserErrorException("resume_child_runs has %d runs, more than max_total_runs=%d." % (
@@ -93,13 +96,14 @@ def create_sweep(body: SweepCreate, request: Request):
     if warnings:
         properties["warnings"] = " ".join(warnings)
     run = s.store.create_run(body.experiment, status=RunStatus.RUNNING, run_id=run_id, target=target_name,
-                             definition={"hyperdrive": spec, "childDefinition": definition},
+                             definition=RunDefinition(hyperdrive=SweepSpec.from_json(spec),
+                                                      child_definition=definition),
                              display_name=body.display_name, run_type=ctl.RUN_TYPE, tags=body.tags,
                              properties=properties)
     controller = getattr(s, "sweeps", None)
     if controller is not None:
         controller.wake()
-    return {"run": run, "warnings": warnings}
+    return {"run": run_details(run), "warnings": warnings}
 
 
 @router.get("/sweeps/{run_id}")
@@ -124,18 +128,18 @@ def cancel_sweep(run_id: str, request: Request):
     sweep ends Canceled once they have stopped."""
     s = k(request)
     run = _sweep(s, run_id)
-    if run["status"] not in TERMINAL_STATES:
+    if run.status not in TERMINAL_STATES:
         s.store.request_cancel(run_id)
         run, _ = s.store.set_status(run_id, RunStatus.CANCEL_REQUESTED)
         s.notifier.changed(run_id)
         controller = getattr(s, "sweeps", None)
         if controller is not None:
             controller.wake()
-    return run
+    return run_details(run)
 
 
 def _sweep(s, run_id):
     run = s.store.run(run_id)
-    if run["runType"] != ctl.RUN_TYPE:
-        raise UserErrorException("Run %s is not a sweep (HyperDrive run); it is a %r run." % (run_id, run["runType"]))
+    if run.run_type != ctl.RUN_TYPE:
+        raise UserErrorException("Run %s is not a sweep (HyperDrive run); it is a %r run." % (run_id, run.run_type))
     return run
