@@ -6,7 +6,10 @@ every address on 127.0.0.1; it returns once the dashboard (the Ray Jobs API) ans
 ``stop()`` ends exactly the processes it started: the ``ray start`` process, everything
 under it, and any process whose command line names its private temp dir (Ray workers
 that outlived their parent). It never runs ``ray stop``, which would end every Ray
-process of the machine, other users' clusters included.
+process of the machine, other users' clusters included. The ``ray start`` process is
+started, known again (``record()`` keeps its pid and start time) and ended with its tree
+by :mod:`kyanite.supervisor`; a record without a start time (written by an older
+version) names the head only while the process at its pid names the head's temp dir.
 
 For a cluster of several machines use Ray's own tools (``ray start --head`` on one node,
 ``ray start --address HEAD:PORT`` on the others, or KubeRay) and attach its dashboard
@@ -16,15 +19,15 @@ address with ``RayCompute.attach_configuration(address='http://HEAD:8265')``.
 import json
 import os
 import shutil
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 
 import psutil
+
+from kyanite import supervisor
 
 
 def _free_ports(n):
@@ -47,9 +50,10 @@ def _ray_cli():
 
 
 class LocalRayHead(object):
-    def __init__(self, proc, address, temp_dir, gcs_address, log_path, pid=None):
-        self.proc = proc  # None for a head started by another process (``from_record``)
-        self.pid = proc.pid if proc is not None else pid
+    def __init__(self, handle, address, temp_dir, gcs_address, log_path):
+        self.handle = handle  # the ``ray start`` process (a supervisor.ProcessHandle), or None
+        self.proc = handle.proc if handle is not None else None  # None when started by another process
+        self.pid = handle.pid if handle is not None else None
         self.address = address          # the dashboard URL: what RayCompute attaches
         self.gcs_address = gcs_address  # for ``ray start --address`` of more nodes
         self.temp_dir = temp_dir
@@ -85,9 +89,7 @@ class LocalRayHead(object):
         env.update(extra_env or {})
         env.pop("RAY_ADDRESS", None)
         log_path = os.path.join(temp_dir, "ray-start.log")
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    env=env, start_new_session=True, close_fds=True)
+        proc = supervisor.start(cmd, env=env, log=log_path)
         head = cls(proc, "http://127.0.0.1:%d" % dash, temp_dir, "127.0.0.1:%d" % gcs, log_path)
         try:
             head._wait(timeout)
@@ -98,28 +100,31 @@ class LocalRayHead(object):
 
     def record(self):
         """What ``from_record`` needs to stop this head from another process later."""
-        return {"pid": self.pid, "address": self.address, "temp_dir": self.temp_dir,
+        return {"pid": self.pid, "create_time": self.handle.create_time if self.handle else None,
+                "address": self.address, "temp_dir": self.temp_dir,
                 "gcs_address": self.gcs_address, "log_path": self.log_path}
 
     @classmethod
     def from_record(cls, record):
-        return cls(None, record["address"], record["temp_dir"], record.get("gcs_address"),
-                   record.get("log_path") or os.path.join(record["temp_dir"], "ray-start.log"), pid=record["pid"])
+        handle = supervisor.ProcessHandle.from_json(record)
+        if handle is not None and handle.create_time is None:
+            handle = cls._legacy_root(record["pid"], record["temp_dir"])
+        return cls(handle, record["address"], record["temp_dir"], record.get("gcs_address"),
+                   record.get("log_path") or os.path.join(record["temp_dir"], "ray-start.log"))
 
-    def _root(self):
-        """The ``ray start`` process, if it is still the one this head started."""
+    @staticmethod
+    def _legacy_root(pid, temp_dir):
+        """The handle of the process at ``pid`` when it names ``temp_dir`` (a record
+        without a start time), else None."""
         try:
-            p = psutil.Process(self.pid)
-            if self.temp_dir in " ".join(p.cmdline()):
-                return p
+            if temp_dir in " ".join(psutil.Process(pid).cmdline()):
+                return supervisor.ProcessHandle.of_pid(pid)
         except psutil.Error:
             pass
         return None
 
     def running(self):
-        if self.proc is not None:
-            return self.proc.poll() is None
-        return self._root() is not None
+        return supervisor.is_alive(self.handle)
 
     def _wait(self, timeout):
         deadline = time.time() + timeout
@@ -145,43 +150,22 @@ class LocalRayHead(object):
         except OSError:
             return "(no log)"
 
-    def processes(self):
-        """Every live process of this head: the ``ray start`` tree and its strays."""
-        procs = {}
-        root = self._root()
-        if root is not None:
-            try:
-                for p in [root] + root.children(recursive=True):
-                    procs[p.pid] = p
-            except psutil.Error:
-                pass
+    def strays(self):
+        """Handles of the live processes whose command line names this head's temp dir."""
+        out = []
         for p in psutil.process_iter(["cmdline"]):
             try:
                 if self.temp_dir in " ".join(p.info.get("cmdline") or []):
-                    procs[p.pid] = p
+                    out.append(supervisor.ProcessHandle(p.pid, p.create_time()))
             except psutil.Error:
                 pass
-        return list(procs.values())
+        return out
 
     def stop(self, grace=10.0, remove_temp_dir=True):
-        """End this head's processes (never others'), then remove its temp dir."""
-        procs = self.processes()
-        root = self._root()
-        if root is not None:
-            try:
-                root.send_signal(signal.SIGTERM)  # ``ray start --block`` ends its services
-                root.wait(grace)
-            except (psutil.Error, psutil.TimeoutExpired):
-                pass
-        for p in procs + self.processes():
-            try:
-                p.kill()
-            except psutil.Error:
-                pass
-        psutil.wait_procs(procs, timeout=5)
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.kill()
-            self.proc.wait(5)
+        """End this head's processes (never others'): SIGTERM to the ``ray start`` tree and
+        the strays, SIGKILL after ``grace`` seconds; then remove its temp dir."""
+        supervisor.stop_tree(self.handle, grace, extra=self.strays())
+        for stray in self.strays():  # started while the others were ending
+            supervisor.stop_tree(stray, 0)
         if remove_temp_dir:
             shutil.rmtree(self.temp_dir, ignore_errors=True)
