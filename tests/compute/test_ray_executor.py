@@ -6,6 +6,7 @@ import types
 import pytest
 
 from kyanite.compute import ray as kray
+from kyanite.protocol.runs import RunRecord
 
 NODE = {"nodeId": "n1", "ip": "10.0.0.5", "isHead": True, "freeKnown": True,
         "total": {"CPU": 4.0, "GPU": 1.0, "memory": 8 * 2 ** 30, "node:10.0.0.5": 1.0, "a": 2.0},
@@ -68,7 +69,7 @@ def ex(tmp_path, monkeypatch):
 
 
 def run(definition=None, run_id="r1"):
-    return {"runId": run_id, "target": "rc", "experiment": "x", "runDefinition": definition or {}}
+    return RunRecord(id=run_id, target="rc", experiment="x", definition=definition or {})
 
 
 def info(status, message="", node="n1"):

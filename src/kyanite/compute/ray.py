@@ -307,9 +307,8 @@ class RayExecutor(Executor):
 
     def request(self, run, config):
         """The Ray resource request of the run's host: ``{"CPU", "GPU", "memory", custom...}``."""
-        d = run.get("runDefinition") or {}
-        res = d.get("resources") or {}
-        dist = d.get("distributed") or {}
+        res = run.definition.resources or {}
+        dist = run.definition.distributed or {}
         procs = max(1, int(dist.get("processCountPerNode") or 1)) if dist else 1
         default_cpu = config.get("default_cpus_per_process", 1)
         req = {"CPU": res["cpu"] if res.get("cpu") is not None else default_cpu * procs}
@@ -324,12 +323,12 @@ class RayExecutor(Executor):
         return req
 
     def launch(self, run, env):
-        run_id = run["runId"]
-        target = self.targets(run["target"])
+        run_id = run.id
+        target = self.targets(run.target)
         config = ComputeConfig.from_json(dict(target["config"], type=target["type"])).to_json()
         client = self.client(config)
         request = self.request(run, config)
-        dist = (run.get("runDefinition") or {}).get("distributed") or {}
+        dist = run.definition.distributed or {}
         nodes = max(1, int(dist.get("nodeCount") or 1)) if dist else 1
         spread = nodes > 1 and dist.get("type") != "TensorFlow"
         if not config.get("autoscaling"):
@@ -371,8 +370,8 @@ class RayExecutor(Executor):
             client.submit_job(
                 entrypoint=entrypoint, submission_id=submission_id,
                 runtime_env={"env_vars": node_env},
-                metadata={"kyanite_run_id": run_id, "kyanite_experiment": str(run.get("experiment")),
-                          "kyanite_target": str(run.get("target"))},
+                metadata={"kyanite_run_id": run_id, "kyanite_experiment": str(run.experiment),
+                          "kyanite_target": str(run.target)},
                 entrypoint_num_cpus=job_request.get("CPU") or None, entrypoint_num_gpus=job_request.get("GPU") or None,
                 entrypoint_memory=job_request.get("memory") or None, entrypoint_resources=custom or None)
         except RayLaunchError:
@@ -381,7 +380,7 @@ class RayExecutor(Executor):
             raise RayLaunchError("The Ray cluster at %s refused the job: %s" % (client._address, exc))
         return {"executor": "ray", "address": normalize_address(config["address"]),
                 "headers": config.get("headers"), "job_id": submission_id, "run_id": run_id,
-                "target": run.get("target"), "request": request, "submitted": time.time()}
+                "target": run.target, "request": request, "submitted": time.time()}
 
     def cancel(self, handle):
         with self._lock:
