@@ -36,7 +36,7 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
 # Preferred order (cheap and central first); any other bench/*.py runs after these.
-ORDER = ["run_overhead", "metric_ingest", "sweep", "studio", "ray_overhead"]
+ORDER = ["run_overhead", "metric_ingest", "sweep", "studio", "ray_overhead", "system_metrics"]
 
 QUICK_ARGS = {
     "run_overhead": ["-n", "5"],
@@ -169,8 +169,16 @@ def parse_ray_overhead(out):
                     fmt(over), verdict.group(1) if verdict else "?"))]
 
 
+def parse_system_metrics(out):
+    table = read_table(out, ["case", "CPU ms/sample", "% of one core"])
+    idle = next((_num(r["% of one core"]) for r in table if r["case"].startswith("idle process")), None)
+    return [row("system metrics sampler, %s" % r["case"], _num(r["% of one core"]), "% core",
+                "this process idle", idle, "lower", "%s ms per sample, target < 1%% of one core" % r["CPU ms/sample"])
+            for r in table if r["case"].startswith("sampler")]
+
+
 PARSERS = {"run_overhead": parse_run_overhead, "metric_ingest": parse_metric_ingest, "sweep": parse_sweep,
-           "studio": parse_studio, "ray_overhead": parse_ray_overhead}
+           "studio": parse_studio, "ray_overhead": parse_ray_overhead, "system_metrics": parse_system_metrics}
 
 
 # -- running --------------------------------------------------------------------------------------
