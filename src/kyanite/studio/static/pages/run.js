@@ -161,7 +161,7 @@ K.pages.run = async function (main, params) {
       extra.forEach((list) => list.forEach((m) => { if (m.kind === "scalar" && names.indexOf(m.name) < 0) names.push(m.name); }));
     }
     const single = summary.filter((m) => m.kind === "scalar" && m.count === 1 && sources.length === 1).map((m) => m.name);
-    names = names.filter((n) => single.indexOf(n) < 0);
+    names = names.filter((n) => single.indexOf(n) < 0 && !isSystem(n));  // system/: the System tab
     if (!names.length && !single.length && !chartBox.firstChild) {
       chartBox.appendChild(K.empty(K.isTerminal(run.status) ? "No metrics were logged." : "No metrics yet; charts appear as the run logs them."));
     }
@@ -207,6 +207,30 @@ K.pages.run = async function (main, params) {
     }
   }
   addTab("metrics", "Metrics", drawMetrics);
+
+  // -- system: CPU, memory and GPU use of the script (the run host's system/ metrics) ----------------
+  /* system/ metrics are recorded by the run host every KYANITE_SYSTEM_METRICS_INTERVAL s; they
+   * are charted here and left out of the Overview and Metrics tabs (refreshSummary splits them). */
+  const isSystem = (name) => name.indexOf("system/") === 0;
+  const SYSTEM_ORDER = ["system/cpu_percent", "system/memory_mb"];
+  const systemRank = (n) => SYSTEM_ORDER.indexOf(n) >= 0 ? SYSTEM_ORDER.indexOf(n) : SYSTEM_ORDER.length;
+  let systemNames = [];
+  const systemCharts = {};
+  async function drawSystem(panel) {
+    if (!panel.querySelector(".charts")) {
+      panel.appendChild(K.h("p.dim.system-note", "Sampled by the run host every few seconds: CPU (percent of one core) and " +
+        "resident memory (MiB) of the script's processes, and for each GPU the run sees its utilisation (%) and the memory used on it (MiB)."));
+      panel.appendChild(K.h("div.charts.system-charts"));
+    }
+    const box = panel.querySelector(".charts");
+    if (!systemNames.length && !box.firstChild)
+      box.appendChild(K.empty(K.isTerminal(run.status) ? "No system metrics were recorded for this run." : "No system metrics yet."));
+    if (systemNames.length) box.querySelectorAll("p.empty").forEach((p) => p.remove());
+    for (const n of systemNames)
+      if (!systemCharts[n]) systemCharts[n] = new K.MetricChart(box, n, [{ runId: id, label: run.displayName || id }]);
+    await Promise.all(systemNames.map((n) => systemCharts[n].load()));
+  }
+  addTab("system", "System", drawSystem);
 
   // -- images -------------------------------------------------------------------------------------
   async function drawImages(panel) {
@@ -356,7 +380,11 @@ K.pages.run = async function (main, params) {
     }
   }
   async function refreshSummary() {
-    summary = (await K.api(base + "/metrics/summary")).metrics;
+    const all = (await K.api(base + "/metrics/summary")).metrics;
+    summary = all.filter((m) => !isSystem(m.name));
+    systemNames = all.filter((m) => isSystem(m.name) && m.kind === "scalar").map((m) => m.name)
+      .sort((a, b) => systemRank(a) - systemRank(b) || a.localeCompare(b, "en", { numeric: true }));
+    tabs.system.btn.hidden = !systemNames.length;
     const hasImages = summary.some((m) => m.kind === "image");
     tabs.images.btn.hidden = !hasImages;
   }
@@ -371,6 +399,7 @@ K.pages.run = async function (main, params) {
     if (tabs.overview.loaded) drawOverview(tabs.overview.panel);
     if (tabs.metrics.loaded && metricsPanel) jobs.push(drawMetrics(metricsPanel));
     if (tabs.images.loaded) jobs.push(drawImages(tabs.images.panel));
+    if (tabs.system.loaded) jobs.push(drawSystem(tabs.system.panel));
     if (tabs.files.loaded) jobs.push(drawFiles(tabs.files.panel));
     if (tabs.environment.loaded) drawEnv(tabs.environment.panel);
     if (tabs.children.loaded) jobs.push(drawChildren(tabs.children.panel));
