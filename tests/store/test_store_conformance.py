@@ -223,9 +223,13 @@ def test_metric_steps_continue_across_batches(store):
 
 def test_bad_metric_batches_refused_whole(store):
     rid = store.create_run("exp").id
-    with pytest.raises(UserErrorException, match="'acc'.*not a number"):
+    with pytest.raises(UserErrorException, match="'acc'.*not a number or a string"):
         store.add_metrics(rid, [{"name": "ok", "values": [1], "ts": [1.0]},
-                                {"name": "acc", "values": ["high"], "ts": [1.0]}])
+                                {"name": "acc", "values": ["high", None], "ts": [1.0, 2.0]}])
+    with pytest.raises(UserErrorException, match="'acc'.*not a number or a string"):
+        store.add_metrics(rid, [{"name": "acc", "values": [[1]], "ts": [1.0]}])
+    with pytest.raises(UserErrorException, match="too large"):
+        store.add_metrics(rid, [{"name": "acc", "values": [10 ** 400], "ts": [1.0]}])
     with pytest.raises(UserErrorException, match="differ in length"):
         store.add_metrics(rid, [{"name": "x", "values": [1, 2], "ts": [1.0]}])
     with pytest.raises(UserErrorException, match="name"):
@@ -233,6 +237,35 @@ def test_bad_metric_batches_refused_whole(store):
     with pytest.raises(NotFoundException):
         store.add_metrics("missing", [{"name": "x", "values": [1], "ts": [1.0]}])
     assert store.get_metrics(rid) == []  # nothing of a refused batch was stored
+
+
+def test_scalar_points_keep_their_type(store):
+    """A scalar point is a float, an int or a string (metrics.vtype, revision 0006): each
+    comes back as stored; a series holding an int or a string says each point's type."""
+    rid = store.create_run("exp").id
+    store.add_metrics(rid, [{"name": "mixed", "values": [1, "NaN", 2.5, True], "ts": [1.0, 2.0, 3.0, 4.0]},
+                            {"name": "floats", "values": [0.5, float("nan")], "ts": [1.0, 2.0]},
+                            {"name": "big", "values": [2 ** 60], "ts": [1.0]}])
+    store.add_metrics(rid, [{"name": "mixed", "values": [0.25, 7, "adam"], "ts": [5.0, 6.0, 7.0]}])
+    got = {m["name"]: m for m in store.get_metrics(rid)}
+    mixed = got["mixed"]
+    assert mixed["values"] == [1, "NaN", 2.5, 1.0, 0.25, 7, "adam"]
+    assert [type(v) for v in mixed["values"]] == [int, str, float, float, float, int, str]
+    assert mixed["types"] == ["int", "str", "float", "float", "float", "int", "str"]
+    assert mixed["steps"] == list(range(7))
+    assert "types" not in got["floats"] and got["floats"]["values"][0] == 0.5
+    assert got["floats"]["values"][1] != got["floats"]["values"][1]  # NaN
+    assert got["big"]["values"] == [float(2 ** 60)] and "types" not in got["big"]  # beyond exact ints: a float
+    summary = {m["name"]: m for m in store.metric_summaries([rid])[rid]}
+    assert summary["mixed"]["last"] == "adam" and summary["mixed"]["text"] is True
+    assert summary["floats"]["last"] is None and "text" not in summary["floats"]
+    store.add_metrics(rid, [{"name": "mixed", "values": [3], "ts": [8.0]}])
+    summary = {m["name"]: m for m in store.metric_summaries([rid])[rid]}
+    assert summary["mixed"]["last"] == 3 and type(summary["mixed"]["last"]) is int and "text" not in summary["mixed"]
+    # charts and sweeps read numbers only: a string point is no value there
+    assert store.scalar_values([rid], "mixed") == {rid: [1.0, 2.5, 1.0, 0.25, 7.0, 3.0]}
+    series = store.metric_series(rid, "mixed")
+    assert series["values"] == [1.0, None, 2.5, 1.0, 0.25, 7.0, None, 3.0]
 
 
 def test_environment_versions(store):

@@ -11,8 +11,9 @@ A sink receives points without blocking the caller:
 - ``PrintSink`` (offline, no run): prints what would have been logged.
 
 Spool line format (UTF-8, tab separated, one point per line):
-``s <run_id> <name> <float value> <unix time>`` for scalars, and
-``j <json object>`` for everything else (rows, tables, images, names with tabs).
+``s <run_id> <name> <value> <unix time>`` for a float or int (``repr``: an int has
+only digits and a sign), and ``j <json object>`` for everything else (strings, rows,
+tables, images, names with tabs).
 """
 
 import atexit
@@ -39,7 +40,8 @@ def parse_lines(lines):
         try:
             if line[0] == "s":
                 _, run_id, name, value, ts = line.split("\t")
-                value, ts, kind = float(value), float(ts), SCALAR
+                value = int(value) if value.lstrip("-").isdigit() else float(value)
+                ts, kind = float(ts), SCALAR
             else:
                 rec = json.loads(line[2:])
                 run_id, name, kind, value, ts = rec["r"], rec["n"], rec["k"], rec["v"], rec["t"]
@@ -66,7 +68,7 @@ class SpoolSink(object):
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 
     def scalar(self, run_id, name, value):
-        if "\t" in name or "\n" in name:
+        if "\t" in name or "\n" in name or isinstance(value, str):
             os.write(self._fd, encode_record(run_id, name, SCALAR, value, time.time()))
         else:
             os.write(self._fd, ("s\t%s\t%s\t%r\t%.6f\n" % (run_id, name, value, time.time())).encode("utf-8"))

@@ -53,21 +53,29 @@ def _check_name(name):
         raise UserErrorException("A metric name must be a non-empty string, got %r." % (name,))
 
 
-def _as_number(name, value):
-    if isinstance(value, (str, bytes)) or value is None:
+def _as_value(name, value):
+    """A ``run.log`` value as it is stored: text stays a str, an integer (Python, numpy)
+    stays an int, any other number (bool, numpy/jax 0-d arrays) becomes a float."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes) or value is None:
         raise UserErrorException(
-            "Metric %r: value %r is not a number. run.log takes int or float values; use "
-            "run.tag or run.add_properties for text." % (name, value))
+            "Metric %r: value %r is neither a number nor text. run.log takes int, float or str "
+            "values." % (name, value))
     if isinstance(value, bool):
         return float(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
     if isinstance(value, numbers.Number):
         return float(value)
+    if getattr(getattr(value, "dtype", None), "kind", "") in ("i", "u") and getattr(value, "ndim", 1) == 0:
+        return int(value)  # a 0-d integer array
     try:
         return float(value)  # numpy/jax 0-d arrays and other scalars
     except (TypeError, ValueError):
         raise UserErrorException(
-            "Metric %r: value of type %s is not a number. run.log takes int or float values; "
-            "log a sequence with run.log_list." % (name, type(value).__name__))
+            "Metric %r: value of type %s is not a number or text. run.log takes int, float or "
+            "str values; log a sequence with run.log_list." % (name, type(value).__name__))
 
 
 class Run(object):
@@ -192,14 +200,15 @@ class Run(object):
 
     # -- metrics ---------------------------------------------------------------
     def log(self, name, value, description="", step=None):
-        """Log a numeric value; logging a name again appends to its series."""
+        """Log a number or a string; logging a name again appends to its series. An int
+        comes back from get_metrics as an int, a str as the str."""
         _check_name(name)
-        self._sink.scalar(self._id, name, _as_number(name, value))
+        self._sink.scalar(self._id, name, _as_value(name, value))
 
     def log_list(self, name, value, description=""):
-        """Log a list of numbers as one series."""
+        """Log a list of numbers and strings as one series."""
         _check_name(name)
-        values = [_as_number(name, v) for v in value]  # all or nothing
+        values = [_as_value(name, v) for v in value]  # all or nothing
         for v in values:
             self._sink.scalar(self._id, name, v)
 
@@ -553,22 +562,30 @@ _NON_FINITE = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float
 
 
 def _from_wire(value):
-    """A logged value as the server sent it, with "NaN", "Infinity" and "-Infinity" turned
-    back into floats (in rows and tables too, so a logged string of one of those comes back
-    as the float)."""
+    """A number as the server sent it: "NaN", "Infinity" and "-Infinity" become floats."""
     if isinstance(value, str):
         return _NON_FINITE.get(value, value)
-    if isinstance(value, list):
-        return [_from_wire(v) for v in value]
-    if isinstance(value, dict):
-        return dict((k, _from_wire(v)) for k, v in value.items())
     return value
 
 
 def _shape_metric(m):
+    """One series of ``GET /api/runs/{id}/metrics`` as get_metrics gives it. The wire form
+    (see ``kyanite.server.routes.runs.metrics_wire``): a scalar series without ``types``
+    holds floats only, so every string in it is a non-finite float; with ``types``
+    ("float", "int" or "str" per point) only a "float" point's string is one. In rows and
+    tables, ``nonFinite`` lists the paths (point index, then keys and indices) of the
+    non-finite floats; every other string is text as logged."""
     kind, values = m["kind"], m["values"]
-    if kind != "image":  # images are file names
-        values = _from_wire(values)
+    if kind == "scalar":
+        types = m.get("types")
+        if types is None:
+            values = [_from_wire(v) for v in values]
+        else:
+            values = [_from_wire(v) if t == "float" else v for v, t in zip(values, types)]
+    elif kind != "image":  # images are file names
+        values = list(values)
+        for path in m.get("nonFinite") or ():
+            _set_path(values, path)
     if kind == "row":
         cols = {}
         for row in values:
@@ -581,6 +598,13 @@ def _shape_metric(m):
     if kind == "table":
         return values[-1]
     return values[0] if len(values) == 1 else list(values)
+
+
+def _set_path(doc, path):
+    """Turn the string at ``path`` (keys and indices) inside ``doc`` back into its float."""
+    for key in path[:-1]:
+        doc = doc[key]
+    doc[path[-1]] = _from_wire(doc[path[-1]])
 
 
 def _jsonable(name, value):

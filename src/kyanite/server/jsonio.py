@@ -10,6 +10,8 @@ that is not finite is sent as the string ``"NaN"``, ``"Infinity"`` or ``"-Infini
 (``to_wire``); ``StrictJSONResponse`` (the app's default response class) and ``dumps``
 apply it. The SDK turns those strings back into floats where a number was logged
 (``kyanite.runtime.run._from_wire``); the studio shows them as text and does not plot them.
+Metric values may be text too: ``GET /api/runs/{id}/metrics`` says which strings are text
+and which are non-finite floats (``kyanite.server.routes.runs.metrics_wire``).
 """
 
 import json

@@ -48,8 +48,11 @@ metrics = Table(
     Column("step", Integer, nullable=False),
     Column("kind", String(16), nullable=False),
     Column("value", Float, nullable=True),          # scalar points
-    Column("payload", Text, nullable=True),         # JSON for rows, tables, images
+    Column("payload", Text, nullable=True),         # JSON for rows, tables, images; a scalar's text
     Column("ts", Float, nullable=False),
+    # a scalar point's type (revision 0006): NULL a float, "i" an int (in value), "s" a
+    # string (in payload, value NULL); NULL for rows, tables and images
+    Column("vtype", String(1), nullable=True),
 )
 Index("ix_metrics_run_name_step", metrics.c.run_id, metrics.c.name, metrics.c.step)
 

@@ -154,13 +154,15 @@ K.pages.run = async function (main, params) {
       panel.appendChild(K.h("div.tables"));
     }
     const chartBox = panel.querySelector(".charts"), tableBox = panel.querySelector(".tables");
-    let names = summary.filter((m) => m.kind === "scalar").map((m) => m.name);
+    // A series whose newest value is text (run.log(name, "a string")) is not plotted: its
+    // last value shows in the "Single values" table.
+    let names = summary.filter((m) => m.kind === "scalar" && !m.text).map((m) => m.name);
     if (sources.length > 1) {
       const extra = await Promise.all(sources.slice(1).map((s) =>
         K.api("/api/runs/" + K.enc(s.runId) + "/metrics/summary").then((x) => x.metrics).catch(() => [])));
-      extra.forEach((list) => list.forEach((m) => { if (m.kind === "scalar" && names.indexOf(m.name) < 0) names.push(m.name); }));
+      extra.forEach((list) => list.forEach((m) => { if (m.kind === "scalar" && !m.text && names.indexOf(m.name) < 0) names.push(m.name); }));
     }
-    const single = summary.filter((m) => m.kind === "scalar" && m.count === 1 && sources.length === 1).map((m) => m.name);
+    const single = summary.filter((m) => m.kind === "scalar" && (m.text || (m.count === 1 && sources.length === 1))).map((m) => m.name);
     names = names.filter((n) => single.indexOf(n) < 0 && !isSystem(n));  // system/: the System tab
     if (!names.length && !single.length && !chartBox.firstChild) {
       chartBox.appendChild(K.empty(K.isTerminal(run.status) ? "No metrics were logged." : "No metrics yet; charts appear as the run logs them."));
