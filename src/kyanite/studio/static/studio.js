@@ -100,9 +100,11 @@
   };
   K.clear = function (el) { while (el.firstChild) el.removeChild(el.firstChild); return el; };
   K.link = (href, text, attrs) => K.h("a", Object.assign({ href: href }, attrs || {}), text);
+  /* A run's link; a sweep (runType "hyperdrive") opens the sweep view where the studio has it. */
   K.runLink = (run, text) => K.embed
     ? K.link(K.runUrl(run.runId), text || run.displayName || run.runId, { target: "_blank", rel: "noopener" })
-    : K.link(K.runUrl(run.runId), text || run.displayName || run.runId);
+    : K.link(run.runType === "hyperdrive" && K.hasPage("sweep") ? "/sweeps/" + K.enc(run.runId) : K.runUrl(run.runId),
+             text || run.displayName || run.runId);
   K.badge = (status) => K.h("span.badge.st-" + String(status || "unknown").replace(/\W/g, ""),
                               { dataset: { status: status || "" } }, status || "—");
   K.section = (title, ...kids) => K.h("section.card", K.h("h2", title), kids);

@@ -30,6 +30,14 @@ K.pages.sweep = async function (main, params) {
   main.appendChild(chartBox);
   main.appendChild(tableCard);
 
+  /* A number shown to 4 significant digits, its full value in the tooltip. */
+  function round4(v) {
+    if (typeof v !== "number" || !isFinite(v)) return K.num(v);
+    const a = Math.abs(v);
+    const text = Number.isInteger(v) && a < 1e6 ? String(v)
+      : a !== 0 && (a < 1e-3 || a >= 1e6) ? v.toExponential(3) : String(Number(v.toPrecision(4)));
+    return K.h("span.r4", { title: String(v) }, text);
+  }
   const better = (a, b) => (a === null || a === undefined) ? false : (b === null || b === undefined) ? true : maximize ? a > b : a < b;
   function best(children) {
     let top = null;
@@ -48,7 +56,7 @@ K.pages.sweep = async function (main, params) {
     const stopped = data.children.filter((c) => c.termination);
     K.clear(summaryBox).appendChild(K.section("Summary", K.kv([
       ["Best run", top ? K.h("span", K.runLink({ runId: top.runId }, "#" + top.index + " " + top.runId)) : "none yet"],
-      ["Best " + (metric || "metric"), top ? K.h("b.best-metric", K.num(top.bestMetric)) : null],
+      ["Best " + (metric || "metric"), top ? K.h("b.best-metric", round4(top.bestMetric)) : null],
       ["Best hyperparameters", top ? K.h("code.args", Object.keys(top.hyperparameters || {}).map((k) => k + "=" + top.hyperparameters[k]).join("  ")) : null],
       ["Children", Object.keys(data.counts || {}).map((s) => data.counts[s] + " " + s).join(", ") || "none yet"],
       ["Stopped by the policy", stopped.length ? stopped.map((c) => "#" + c.index).join(", ") : "none"],
@@ -64,13 +72,15 @@ K.pages.sweep = async function (main, params) {
     const top = best(data.children);
     K.clear(tableCard).appendChild(K.h("h2", "Child runs (" + kids.length + ")"));
     tableCard.appendChild(kids.length ? K.h("div.table-box", K.table([
+      { label: "best " + (metric || "metric"), cls: "num metric best-col", get: (c) => round4(c.bestMetric) },
       { label: "#", cls: "num", get: (c) => String(c.index) },
       { label: "Run", get: (c) => K.h("span", K.runLink({ runId: c.runId }), top && c.runId === top.runId ? K.h("span.badge.st-Completed.best", " best") : null) },
       { label: "Status", get: (c) => K.h("span", K.badge(c.status), c.termination ? K.h("span.stopped", { title: c.termination }, " stopped by policy") : null) },
-    ].concat(names.map((n) => ({ label: n, cls: "num hp", get: (c) => String((c.hyperparameters || {})[n] === undefined ? "—" : c.hyperparameters[n]) })))
+    ].concat(names.map((n) => ({ label: n, cls: "num hp", get: (c) => {
+        const v = (c.hyperparameters || {})[n];
+        return v === undefined ? "—" : typeof v === "number" ? round4(v) : String(v); } })))
      .concat([
-      { label: "best " + (metric || "metric"), cls: "num metric", get: (c) => K.num(c.bestMetric) },
-      { label: "last", cls: "num", get: (c) => K.num(c.lastMetric) },
+      { label: "last", cls: "num", get: (c) => round4(c.lastMetric) },
       { label: "points", cls: "num", get: (c) => String(c.metricCount || 0) },
       { label: "Duration", cls: "num", get: (c) => c.startTimeUtc ? K.duration(((c.endTimeUtc ? Date.parse(c.endTimeUtc) : Date.now()) - Date.parse(c.startTimeUtc)) / 1000) : "—" },
       { label: "Note", get: (c) => K.h("span.wrap.dim", c.termination || c.error || "") },
@@ -229,8 +239,13 @@ K.pages.sweep = async function (main, params) {
   parCard.appendChild(K.h("div.chart-head", K.h("h2", "Parallel coordinates")));
   parCard.appendChild(pcBox);
   parCard.appendChild(pcInfo);
+  const pcBrushInfo = K.h("div.pc-brush-info.dim");
+  parCard.appendChild(pcBrushInfo);
   parCard.appendChild(pcLegend);
   let pcKey = "";
+  /* Brushing: drag along an axis to keep the lines that cross it within that range (several
+   * axes: all of them); a click on an axis clears its range. {axis name: [lo, hi]} in 0..1. */
+  const brushes = {};
   function drawParcoords() {
     const params = pcParams();
     const kids = data.children.filter((c) => typeof c.bestMetric === "number" && isFinite(c.bestMetric));
@@ -258,6 +273,59 @@ K.pages.sweep = async function (main, params) {
     root.appendChild(lines);
     const axisLayer = svg("g", { class: "pc-axes" });
     root.appendChild(axisLayer);
+    const runLines = [];  // [{link, pos: {axis name: 0..1 or null}}]
+    const brushRects = {};
+    function applyBrushes() {
+      const active = Object.keys(brushes).filter((k) => axes.some((a) => a.name === k));
+      let kept = 0;
+      runLines.forEach((r) => {
+        const inside = active.every((k) => r.pos[k] !== null && r.pos[k] >= brushes[k][0] - 1e-9 && r.pos[k] <= brushes[k][1] + 1e-9);
+        r.link.classList.toggle("pc-filtered", !inside);
+        if (inside) kept++;
+      });
+      Object.keys(brushRects).forEach((k) => {
+        const b = brushes[k], rect = brushRects[k];
+        rect.setAttribute("visibility", b ? "visible" : "hidden");
+        if (b) { rect.setAttribute("y", ay(b[1])); rect.setAttribute("height", Math.max(1, ay(b[0]) - ay(b[1]))); }
+      });
+      root.dataset.brushed = String(active.length);
+      root.dataset.kept = String(kept);
+      root.classList.toggle("pc-brushing", active.length > 0);
+      K.clear(pcBrushInfo).appendChild(document.createTextNode(active.length
+        ? kept + " of " + runLines.length + " children within the ranges on " + active.map((k) => k.replace(/^-+/, "")).join(", ") + " · click an axis to clear its range"
+        : "Drag along an axis to keep only the lines within a range."));
+    }
+    function brushArea(a, x) {
+      const rect = svg("rect", { class: "pc-brush", x: x - 7, width: 14, y: T, height: 0, visibility: "hidden" });
+      brushRects[a.name] = rect;
+      const area = svg("rect", { class: "pc-brush-area", x: x - 12, width: 24, y: T - 4, height: h - B - T + 8,
+                                 dataset: { axis: a.name } });
+      const clampP = (y) => Math.max(0, Math.min(1, 1 - (y - T) / (h - T - B)));
+      area.addEventListener("pointerdown", (e) => {
+        e.preventDefault();
+        const top = root.getBoundingClientRect().top;
+        const y0 = e.clientY - top;
+        let moved = false;
+        const move = (ev) => {
+          const y1 = ev.clientY - top;
+          if (Math.abs(y1 - y0) < 3 && !moved) return;
+          moved = true;
+          const p0 = clampP(y0), p1 = clampP(y1);
+          brushes[a.name] = [Math.min(p0, p1), Math.max(p0, p1)];
+          applyBrushes();
+        };
+        const up = (ev) => {
+          window.removeEventListener("pointermove", move);
+          window.removeEventListener("pointerup", up);
+          if (!moved) delete brushes[a.name];  // a click clears the axis
+          else move(ev);
+          applyBrushes();
+        };
+        window.addEventListener("pointermove", move);
+        window.addEventListener("pointerup", up);
+      });
+      return [rect, area];
+    }
     axes.forEach((a, i) => {
       const x = ax(i);
       const g = svg("g", { class: ["pc-axis", a.metric && "pc-metric-axis", "pc-" + a.kind], dataset: { name: a.name, scale: a.kind } },
@@ -269,6 +337,7 @@ K.pages.sweep = async function (main, params) {
         g.appendChild(svg("line", { class: "pc-tick-mark", x1: x + 4 * side, x2: x, y1: y, y2: y }));
         g.appendChild(svg("text", { class: "pc-tick", x: x + 7 * side, y: y + 4, "text-anchor": side > 0 ? "start" : "end" }, svgText(text, 14)));
       });
+      K.append(g, brushArea(a, x));
       axisLayer.appendChild(g);
     });
     const ordered = kids.filter((c) => !(top && c.runId === top.runId)).sort((x, y) => score(x.bestMetric) - score(y.bestMetric));
@@ -277,8 +346,10 @@ K.pages.sweep = async function (main, params) {
       const isBest = !!(top && c.runId === top.runId);
       const stopped = !!c.termination || c.status === "Canceled" || c.status === "CancelRequested";
       let d = "", pen = false;
+      const pos = {};
       axes.forEach((a, i) => {
         const p = a.pos(a.metric ? c.bestMetric : (c.hyperparameters || {})[a.name]);
+        pos[a.name] = p;
         if (p === null) { pen = false; return; }
         d += (pen ? " L" : " M") + ax(i).toFixed(1) + "," + ay(p).toFixed(1);
         pen = true;
@@ -296,6 +367,7 @@ K.pages.sweep = async function (main, params) {
         svg("path", { class: ["pc-line", isBest && "pc-best", stopped && "pc-stopped"], d: d.trim(), stroke: color,
                       dataset: { run: c.runId, index: c.index, metric: c.bestMetric } }));
       lines.appendChild(link);
+      runLines.push({ link: link, pos: pos });
     });
     function pcHover(c, link, desc) {
       root.classList.toggle("pc-hovering", !!c);
@@ -303,6 +375,7 @@ K.pages.sweep = async function (main, params) {
       K.clear(pcInfo).appendChild(document.createTextNode(c ? desc.replace(/\n/g, "  ·  ") : "Hover a line to see its child; click it to open the run."));
     }
     pcBox.appendChild(root);
+    applyBrushes();
     pcLegend.appendChild(K.h("span", "best " + (metric || "metric") + " of each child: "));
     pcLegend.appendChild(K.h("span", K.num(maximize ? mlo : mhi) + " ",
       K.h("span.pc-scale", { style: "background:linear-gradient(to right," + [0, 0.25, 0.5, 0.75, 1].map(pcColor).join(",") + ")" }),

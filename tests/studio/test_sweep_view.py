@@ -1,0 +1,117 @@
+"""The sweep view: the best-metric column first, numbers to 4 significant digits (the full
+value in the tooltip), brushing on the parallel-coordinate axes, and sweep runs opening the
+sweep view from the runs tables."""
+
+import json
+import os
+import uuid
+
+import pytest
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _made_sweep(ws, experiment, space, goal, metric, children):
+    """A finished sweep made through the REST API: children ``(hyperparameters, values, status)``."""
+    api = ws._client
+    sid = "HD_%s" % uuid.uuid4()
+    spec = {"sampling": {"name": "random", "parameterSpace": space, "properties": {}}, "policy": None,
+            "primaryMetricName": metric, "primaryMetricGoal": goal, "maxTotalRuns": len(children),
+            "maxConcurrentRuns": 2}
+    api.post("/api/runs", {"experiment": experiment, "run_id": sid, "run_type": "hyperdrive", "status": "Completed",
+                           "definition": {"hyperdrive": spec, "childDefinition": {}}})
+    ids = []
+    for i, (hp, values, status) in enumerate(children):
+        rid = "%s_%d" % (sid, i)
+        api.post("/api/runs", {"experiment": experiment, "run_id": rid, "parent_id": sid, "display_name": rid,
+                               "status": status, "definition": {"hyperparameters": hp},
+                               "properties": {"hyperdrive.index": str(i), "hyperparameters": json.dumps(hp)}})
+        api.post("/api/runs/%s/metrics" % rid, {"metrics": [
+            {"name": metric, "kind": "scalar", "values": values, "ts": [1700000000.0 + j for j in range(len(values))]}]})
+        ids.append(rid)
+    return sid, ids
+
+
+SPACE = {"--lr": ["uniform", [0.0, 1.0]], "--batch": ["choice", [[16, 32, 64]]]}
+KIDS = [
+    ({"--lr": 0.1, "--batch": 16}, [0.5, 0.123456789], "Completed"),
+    ({"--lr": 0.4, "--batch": 32}, [0.6, 0.41], "Completed"),
+    ({"--lr": 0.7, "--batch": 64}, [0.9, 0.77777777], "Completed"),
+    ({"--lr": 0.9, "--batch": 16}, [0.95, 0.9], "Completed"),
+]
+
+
+@pytest.fixture(scope="module")
+def sweep(ws):
+    return _made_sweep(ws, "studio-sweep-view", SPACE, "minimize", "loss", KIDS)
+
+
+def _drag(page, axis, frm, to):
+    """Drag along ``axis`` from fraction ``frm`` to ``to`` of its height (0 = top)."""
+    box = page.locator('.pc-brush-area[data-axis="%s"]' % axis).bounding_box()
+    x = box["x"] + box["width"] / 2
+    page.mouse.move(x, box["y"] + box["height"] * frm)
+    page.mouse.down()
+    page.mouse.move(x, box["y"] + box["height"] * (frm + to) / 2, steps=3)
+    page.mouse.move(x, box["y"] + box["height"] * to, steps=3)
+    page.mouse.up()
+
+
+def test_children_table_puts_the_best_metric_first_rounded(ws, page, base_url, sweep):
+    sid, ids = sweep
+    page.goto(base_url + "/sweeps/%s" % sid)
+    table = page.locator("div.table-box table.grid")
+    table.locator("tbody tr").nth(3).wait_for()
+    assert table.locator("thead th").first.inner_text() == "best loss"
+    first = table.locator("tbody tr").first
+    assert first.get_attribute("data-key") == ids[0]  # the lowest loss: the goal is to minimize
+    cell = first.locator("td").first.locator("span.r4")
+    assert cell.inner_text() == "0.1235"
+    assert cell.get_attribute("title") == "0.123456789"
+    third = table.locator('tbody tr[data-key="%s"] td' % ids[2]).first
+    assert third.inner_text() == "0.7778"
+    assert page.locator("b.best-metric").inner_text() == "0.1235"
+
+
+def test_brushing_the_parallel_coordinate_axes(ws, page, base_url, sweep, artifacts_dir):
+    sid, ids = sweep
+    page.goto(base_url + "/sweeps/%s" % sid)
+    svg = page.locator("svg.parcoords")
+    svg.wait_for()
+    svg.scroll_into_view_if_needed()
+    kept = lambda: sorted(svg.locator("a.pc-run:not(.pc-filtered)").evaluate_all("els => els.map(e => e.dataset.run)"))
+    assert svg.get_attribute("data-brushed") == "0"
+    # --lr runs 0.1 .. 0.9 bottom to top: the lower half keeps 0.1 and 0.4
+    _drag(page, "--lr", 0.45, 1.0)
+    assert svg.get_attribute("data-brushed") == "1"
+    assert kept() == sorted(ids[:2])
+    assert "2 of 4" in page.locator(".pc-brush-info").inner_text()
+    # a second axis: AND. --batch 16 is the bottom third
+    _drag(page, "--batch", 0.7, 0.98)
+    assert svg.get_attribute("data-brushed") == "2"
+    assert kept() == [ids[0]]
+    page.locator("section.parcoords-card").screenshot(path=os.path.join(artifacts_dir, "sweep-parcoords-brushed.png"))
+    # a click on an axis clears its range
+    box = page.locator('.pc-brush-area[data-axis="--lr"]').bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.5)
+    assert svg.get_attribute("data-brushed") == "1"
+    assert kept() == sorted([ids[0], ids[3]])
+    box = page.locator('.pc-brush-area[data-axis="--batch"]').bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.5)
+    assert svg.get_attribute("data-brushed") == "0"
+    assert kept() == sorted(ids)
+
+
+def test_sweep_runs_open_the_sweep_view_from_the_runs_tables(ws, page, base_url, sweep):
+    sid, _ids = sweep
+    page.goto(base_url + "/experiments/studio-sweep-view")
+    link = page.locator('a[href="/sweeps/%s"]' % sid)
+    link.first.wait_for()
+    page.goto(base_url + "/experiments")
+    page.locator('a[href="/sweeps/%s"]' % sid).first.wait_for()
+    page.locator('a[href="/sweeps/%s"]' % sid).first.click()
+    page.wait_for_url("**/sweeps/%s" % sid)
+    page.locator("div.table-box table.grid tbody tr").first.wait_for()
+    # and the sweep's run page links to it
+    page.goto(base_url + "/runs/%s" % sid)
+    assert page.locator("a.btn", has_text="Sweep view").get_attribute("href") == "/sweeps/%s" % sid
