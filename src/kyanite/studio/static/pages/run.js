@@ -168,10 +168,12 @@ K.pages.run = async function (main, params) {
       chartBox.appendChild(K.empty(K.isTerminal(run.status) ? "No metrics were logged." : "No metrics yet; charts appear as the run logs them."));
     }
     if (names.length) chartBox.querySelectorAll("p.empty").forEach((p) => p.remove());
-    for (const n of names) {
-      if (!charts[n]) charts[n] = new K.MetricChart(chartBox, n, sources);
+    // one chart per metric, a train metric and its validation metric ("loss", "val_loss") on one
+    const groups = K.metricGroups(names);
+    for (const g of groups) {
+      if (!charts[g[0]]) charts[g[0]] = new K.MetricChart(chartBox, g[0], sources, g);
     }
-    await Promise.all(names.map((n) => charts[n].load()));
+    await Promise.all(groups.map((g) => charts[g[0]].load()));
     const singles = summary.filter((m) => single.indexOf(m.name) >= 0);
     let sv = tableBox.querySelector(".single-values");
     if (singles.length) {
