@@ -264,6 +264,13 @@ def mount(app, require_token, background=True):
         body = await request.body()
         return await run_in_threadpool(_score, request.app.state.k, name, body)
 
+    @api.get("/endpoints/{name}/sample")
+    def sample(name: str, request: Request):
+        """A request body the endpoint's model accepts, for the studio's test form: from the
+        ``ServiceInput`` of the scoring process's ``/swagger.json`` (its example, else one
+        built from its properties), else ``null``: ``{body, source}``."""
+        return _sample(request.app.state.k, name)
+
     app.include_router(api)
     app.include_router(router)
     return studio
@@ -293,6 +300,48 @@ def _score(state, name, body):
                 "elapsedMs": round((time.perf_counter() - t0) * 1000, 1)}
     return {"status": status, "body": data.decode("utf-8", "replace"), "contentType": ctype,
             "elapsedMs": round((time.perf_counter() - t0) * 1000, 1)}
+
+
+_PLACEHOLDERS = {"string": "text", "integer": 0, "number": 0.0, "boolean": False, "object": {}}
+
+
+def example_of(schema, depth=0):
+    """An example value of a Swagger schema: its ``example``, else one built from its type,
+    properties and items; None when there is nothing to go on."""
+    if not isinstance(schema, dict) or depth > 8:
+        return None
+    if "example" in schema:
+        return schema["example"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "object" or "properties" in schema:
+        props = schema.get("properties") or {}
+        out = dict((k, example_of(v, depth + 1)) for k, v in props.items())
+        return out if props else None
+    if kind == "array":
+        item = example_of(schema.get("items"), depth + 1)
+        return [item] if item is not None else []
+    return _PLACEHOLDERS.get(kind)
+
+
+def _sample(state, name):
+    import json
+    import urllib.request
+    rec = state.models.deployment(name)
+    uri = rec.get("swaggerUri")
+    if not uri:
+        return {"body": None, "source": None}
+    try:
+        with urllib.request.urlopen(uri, timeout=10) as resp:
+            doc = json.loads(resp.read(4 << 20).decode("utf-8"))
+    except (OSError, ValueError):
+        return {"body": None, "source": None}
+    schema = ((doc.get("definitions") or {}).get("ServiceInput")) if isinstance(doc, dict) else None
+    body = example_of(schema)
+    if body is None or body == {}:
+        return {"body": None, "source": None}
+    return {"body": body, "source": "swagger example" if "example" in schema else "swagger schema"}
 
 
 def _page(name):
