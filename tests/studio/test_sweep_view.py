@@ -115,3 +115,12 @@ def test_sweep_runs_open_the_sweep_view_from_the_runs_tables(ws, page, base_url,
     # and the sweep's run page links to it
     page.goto(base_url + "/runs/%s" % sid)
     assert page.locator("a.btn", has_text="Sweep view").get_attribute("href") == "/sweeps/%s" % sid
+
+
+def test_sweep_run_metrics_tab_charts_the_childrens_primary_metric(ws, page, base_url, sweep):
+    sid, ids = sweep
+    page.goto(base_url + "/runs/%s#metrics" % sid)
+    chart = page.locator('.panel[data-panel="metrics"] .sweep-chart[data-metric="loss"]')
+    chart.locator("canvas").wait_for()
+    assert chart.locator(".u-legend .u-series").count() == 1 + len(ids)  # step + one line per child
+    assert "#0" in chart.locator(".u-legend").inner_text()

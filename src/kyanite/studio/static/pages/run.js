@@ -154,6 +154,7 @@ K.pages.run = async function (main, params) {
       panel.appendChild(K.h("div.tables"));
     }
     const chartBox = panel.querySelector(".charts"), tableBox = panel.querySelector(".tables");
+    if (run.runType === "hyperdrive") await drawSweepChart(panel);  // the children's primary metric
     // A series whose newest value is text (run.log(name, "a string")) is not plotted: its
     // last value shows in the "Single values" table.
     let names = summary.filter((m) => m.kind === "scalar" && !m.text).map((m) => m.name);
@@ -235,6 +236,27 @@ K.pages.run = async function (main, params) {
     await Promise.all(systemNames.map((n) => systemCharts[n].load()));
   }
   addTab("system", "System", drawSystem);
+
+  // -- a sweep's metrics: the primary metric of its children, one line per child ---------------------
+  let sweepChart = null, sweepKey = "";
+  async function drawSweepChart(panel) {
+    const metric = (((run.runDefinition || {}).hyperdrive) || {}).primaryMetricName;
+    if (!metric) return;
+    let box = panel.querySelector(".sweep-charts");
+    if (!box) { box = K.h("div.charts.sweep-charts"); panel.prepend(box); }
+    const kids = (await K.api(base + "/children")).runs.slice().sort((a, b) => (a.number || 0) - (b.number || 0)).slice(0, 20);
+    const key = kids.map((k) => k.runId).join(",");
+    if (key !== sweepKey) {
+      if (sweepChart) sweepChart.destroy();
+      sweepChart = null; sweepKey = key; K.clear(box);
+      if (!kids.length) { box.appendChild(K.empty("No child run yet.")); return; }
+      sweepChart = new K.MetricChart(box, metric, kids.map((k) => {
+        const i = (k.properties || {})["hyperdrive.index"];
+        return { runId: k.runId, label: i !== undefined ? "#" + i : (k.displayName || k.runId) }; }));
+      sweepChart.el.classList.add("wide", "sweep-chart");
+    }
+    await sweepChart.load();
+  }
 
   // -- images -------------------------------------------------------------------------------------
   async function drawImages(panel) {
