@@ -633,19 +633,9 @@ class Store(object):
         hi = last if max_step is None else min(last, int(max_step))
         with self.engine.connect() as conn:
             first_ts = conn.execute(select(m.c.ts).where(where, m.c.step == first)).scalar()
-        with self.engine.connect() as conn:
-            first_ts = conn.execute(select(m.c.ts).where(where, m.c.step == first)).scalar()
         out = {"name": name, "count": last - first + 1, "minStep": first, "maxStep": last, "firstTs": first_ts,
                "steps": [], "values": [], "ts": [], "downsampled": False}
         if hi < lo:
-            return out
-        if hi - lo + 1 <= max_points:  # few enough: the points themselves
-            q = select(m.c.step, m.c.value, m.c.ts).where(where, m.c.step >= lo, m.c.step <= hi).order_by(m.c.step)
-            with self.engine.connect() as conn:
-                for step, value, ts in conn.execute(q):
-                    out["steps"].append(step)
-                    out["values"].append(_finite(value))
-                    out["ts"].append(ts)
             return out
         if hi - lo + 1 <= max_points:  # few enough: the points themselves
             q = select(m.c.step, m.c.value, m.c.ts).where(where, m.c.step >= lo, m.c.step <= hi).order_by(m.c.step)
@@ -675,45 +665,8 @@ class Store(object):
                 out["steps"].append(step)
                 out["values"].append(_finite(value))
         out["ts"] = self._stamps(run_id, name, out["steps"])
-        out["ts"] = self._stamps(run_id, name, out["steps"])
         out["downsampled"] = True
         return out
-
-    def _stamps(self, run_id, name, steps):
-        """The times of the points at ``steps`` of one series (index seeks, in pieces)."""
-        m = s.metrics
-        found = {}
-        with self.engine.connect() as conn:
-            for i in range(0, len(steps), 500):
-                q = select(m.c.step, m.c.ts).where(m.c.run_id == run_id, m.c.name == name,
-                                                   m.c.step.in_(steps[i:i + 500]))
-                found.update(conn.execute(q).all())
-        return [found.get(st) for st in steps]
-
-    def metric_points(self, run_id, name):
-        """An iterator over every point of one scalar series in step order, read in pieces:
-        ``(step, value, ts)`` with ``value`` a float (NaN for a stored NULL) or the text of
-        a string value. NotFound for an unknown run or a run without that metric; a
-        UserError for a metric that is not a scalar series."""
-        m = s.metrics
-        with self.engine.connect() as conn:
-            kind = conn.execute(select(m.c.kind).where(m.c.run_id == run_id, m.c.name == name)
-                                .order_by(m.c.step).limit(1)).scalar()
-        if kind is None:
-            self.run(run_id)  # 404 for an unknown run
-            raise NotFoundException("Run %s has no metric %r." % (run_id, name))
-        if kind != "scalar":
-            raise UserErrorException("Metric %r is a %s, not a series of numbers: read it with "
-                                     "GET /api/runs/{id}/metrics?name=..." % (name, kind))
-        q = (select(m.c.step, m.c.value, m.c.payload, m.c.ts).where(m.c.run_id == run_id, m.c.name == name)
-             .order_by(m.c.step).execution_options(yield_per=20000))
-
-        def points():
-            with self.engine.connect() as conn:
-                for part in conn.execute(q).partitions():
-                    for step, value, payload, ts in part:
-                        yield step, (payload if payload is not None else _NAN if value is None else value), ts
-        return points()
 
     def _stamps(self, run_id, name, steps):
         """The times of the points at ``steps`` of one series (index seeks, in pieces)."""
