@@ -43,9 +43,9 @@ class RunInputs(object):
 
 
 def materialize_run_inputs(client, definition, cache_dir, run_dir, log=None):
-    """See the module docstring. Raises DataError with a message naming the dataset and
-    file when an input cannot be prepared."""
-    inputs = definition.get("inputDatasets") or {}
+    """See the module docstring; ``definition`` is the run's ``RunDefinition``. Raises
+    DataError with a message naming the dataset and file when an input cannot be prepared."""
+    inputs = definition.input_datasets
     cache = NodeCache(cache_dir)
     fetcher = Fetcher(client)
     root = run_dir.rstrip(os.sep) + ".inputs"
@@ -75,7 +75,7 @@ def materialize_run_inputs(client, definition, cache_dir, run_dir, log=None):
             log("dataset %s: %d files, %s: %d from the node cache, %d downloaded; %s %s in %.3fs" % (
                 desc, len(files), human_size(rec.get("totalSize")), stats["cached"], stats["downloaded"],
                 "mounted at" if mode == "mount" else "copied to", dest, time.time() - t0))
-    arguments = [_substitute(str(a), paths) for a in definition.get("arguments") or []]
+    arguments = [_substitute(str(a), paths) for a in definition.arguments]
     env = {"KYANITE_INPUT_DATASETS": json.dumps(paths)}
     for name, p in paths.items():
         if name not in os.environ:

@@ -36,6 +36,7 @@ from urllib.parse import quote
 from kyanite import settings
 from kyanite.runtime import _sinks
 from kyanite.runtime._http import Client
+from kyanite.protocol.runs import RunDefinition
 from kyanite.protocol.states import TERMINAL_STATES, RunStatus
 from kyanite.protocol.runfiles import DRIVER_LOG
 
@@ -247,7 +248,7 @@ class Host(object):
         threading.Thread(target=self.heartbeat_loop, args=(interval,), daemon=True).start()
         signal.signal(signal.SIGTERM, self.cancel)
         self.log = LogShipper(self.client, self.run_id)
-        definition = run["runDefinition"]
+        definition = RunDefinition.from_json(run["runDefinition"])
         self.experiment = run["experiment"]
         workdir = os.path.join(self.cache, "runs", self.run_id)
         try:
@@ -268,8 +269,8 @@ class Host(object):
         log = self.log
         log.line("run %s on %s (target %s)" % (self.run_id, socket.gethostname(), run.get("target")))
         t0 = time.time()
-        src = self.fetch_snapshot(definition["snapshotId"])
-        env_def = definition.get("environment") or {}
+        src = self.fetch_snapshot(definition.snapshot_id)
+        env_def = definition.environment or {}
         as_submitted = (definition, env_def)  # other nodes prepare their own inputs from these
         try:
             spec = EnvSpec.from_dict(env_def.get("spec") or {"user_managed": True})
@@ -280,12 +281,12 @@ class Host(object):
                 "message": "Environment %r could not be built: %s" % (env_def.get("name"), _env_error(exc)),
                 "code": "EnvironmentBuildFailed", "logTail": log.tail[-20:]})
         self.client.patch("/api/runs/%s" % self.run_id, {"resolved_packages": built.resolved}, retry_seconds=600)
-        docker = _docker_settings(env_def.get("docker"), definition.get("dockerConfiguration"))
+        docker = _docker_settings(env_def.get("docker"), definition.docker_configuration)
         if docker:
             log.line("Docker settings do not apply (%s): this target runs without Docker, in a uv "
                      "environment built from the same packages; they are kept on the records"
                      % ", ".join(docker))
-        if definition.get("inputDatasets"):  # datasets into the node cache, laid out per input
+        if definition.input_datasets:  # datasets into the node cache, laid out per input
             from kyanite.data import DataError, materialize_run_inputs
             try:
                 inputs = materialize_run_inputs(self.client, definition, self.cache, workdir, log.line)
@@ -293,7 +294,7 @@ class Host(object):
                 log.line("input datasets could not be prepared: %s" % exc.message)
                 return self.finish(RunStatus.FAILED, {"message": exc.message, "code": "DatasetError",
                                                       "logTail": log.tail[-20:]})
-            definition = dict(definition, arguments=inputs.arguments)
+            definition = definition.replace(arguments=inputs.arguments)
             env_def = dict(env_def, environmentVariables=dict(env_def.get("environmentVariables") or {},
                                                               **inputs.env))
         if self.cancel_requested.is_set():
@@ -305,7 +306,7 @@ class Host(object):
         shutil.copytree(src, workdir, symlinks=True)
         for d in ("outputs", "logs"):
             os.makedirs(os.path.join(workdir, d), exist_ok=True)
-        script = definition["script"]
+        script = definition.script
         if not os.path.isfile(os.path.join(workdir, script)):
             log.line("script %r is not in the snapshot" % script)
             return self.finish(RunStatus.FAILED, {"message": "Script %r not found in the source directory." % script,
@@ -315,7 +316,7 @@ class Host(object):
             os.unlink(spool)
         metrics = MetricShipper(self.client, spool)
         env = self.script_env(definition, env_def, spool, resolved=built.resolved)
-        cmd = [built.python, script] + [str(a) for a in definition.get("arguments") or []]
+        cmd = [built.python, script] + [str(a) for a in definition.arguments]
         log.line("ready in %.2fs; starting: %s" % (time.time() - t0, " ".join(_quote(c) for c in cmd)))
         from kyanite.runtime import distributed
         from kyanite.runtime import ray_spread
@@ -330,12 +331,12 @@ class Host(object):
                                    if self.cancel_requested.is_set() else {
                                        "message": "The run's nodes could not be reserved on Ray: %s" % exc,
                                        "code": "HostLaunchFailed"})
-            members = [m for m in distributed.plan(definition["distributed"], env, env_def.get("environmentVariables"),
+            members = [m for m in distributed.plan(definition.distributed, env, env_def.get("environmentVariables"),
                                                    master_addr=master_addr, ports=ports)
                        if m.env["NODE_RANK"] == "0"]
             self.spread.start(self.run_id, self.experiment, as_submitted[0], as_submitted[1], master_addr, ports)
         else:
-            members = distributed.plan(definition.get("distributed"), env, env_def.get("environmentVariables"))
+            members = distributed.plan(definition.distributed, env, env_def.get("environmentVariables"))
         if members:  # a distributed run: one process per rank, rank 0 in the driver log
             self.group = distributed.ProcessGroup(members, log, lambda name: LogShipper(self.client, self.run_id, name))
             self.proc = self.group.start(cmd, workdir)[0]
@@ -354,7 +355,7 @@ class Host(object):
         from kyanite.runtime.logs_sync import LogsSync
         logs_sync = LogsSync(self.client, self.run_id, workdir, log.line).start()  # ./logs while it runs
         timer = None
-        limit = definition.get("maxRunDurationSeconds")
+        limit = definition.max_run_duration_seconds
         timed_out = threading.Event()
         if limit:
             def _timeout():
@@ -417,7 +418,7 @@ class Host(object):
         from kyanite.envs.compat import set_keras_backend
         set_keras_backend(env, resolved, env_def.get("environmentVariables"))  # Keras 2 refuses "jax"
         env.setdefault("MPLBACKEND", "Agg")
-        threads = str(definition.get("cpuCount") or max(1, (os.cpu_count() or 1) // max(1, int(definition.get("slots") or 1))))
+        threads = str(definition.cpu_count or max(1, (os.cpu_count() or 1) // max(1, int(definition.slots or 1))))
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
             env.setdefault(var, threads)
         return env

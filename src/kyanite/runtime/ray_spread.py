@@ -34,7 +34,8 @@ BUNDLE_VAR = "KYANITE_RAY_BUNDLE"
 
 
 def wanted(definition):
-    dist = definition.get("distributed") or {}
+    """Whether the run of ``definition`` (a ``RunDefinition``) spreads its node groups."""
+    dist = definition.distributed or {}
     return (settings.get(SPREAD_VAR) and bool(dist) and dist.get("type") != "TensorFlow"
             and int(dist.get("nodeCount") or 1) > 1)
 
@@ -47,7 +48,9 @@ class NodeGroup(object):
         self.stopped = False
 
     def run(self, run_id, experiment, node_rank, definition, env_def, master_addr, ports):
+        """Run node group ``node_rank``; ``definition`` is the run definition's JSON object."""
         from kyanite.envs import EnvBuilder, EnvSpec
+        from kyanite.protocol.runs import RunDefinition
         from kyanite.runtime import distributed
         from kyanite.runtime._http import Client
         from kyanite.runtime.host import Host, LogShipper, MetricShipper
@@ -59,10 +62,11 @@ class NodeGroup(object):
         try:
             import socket
             log.line("node group %d of run %s on %s" % (node_rank, run_id, socket.gethostname()))
-            src = host.fetch_snapshot(definition["snapshotId"])
+            definition = RunDefinition.from_json(definition)
+            src = host.fetch_snapshot(definition.snapshot_id)
             spec = EnvSpec.from_dict(env_def.get("spec") or {"user_managed": True})
             built = EnvBuilder(host.cache).ensure(spec, log=log.line)
-            if definition.get("inputDatasets"):  # into this node's cache, as the host does on node 0
+            if definition.input_datasets:  # into this node's cache, as the host does on node 0
                 from kyanite.data import DataError, materialize_run_inputs
                 try:
                     inputs = materialize_run_inputs(client, definition, host.cache, workdir, log.line)
@@ -70,7 +74,7 @@ class NodeGroup(object):
                     log.line("input datasets could not be prepared: %s" % exc.message)
                     return {"rc": 1, "failedRank": None, "tail": [],
                             "error": ["input datasets could not be prepared on node %d: %s" % (node_rank, exc.message)]}
-                definition = dict(definition, arguments=inputs.arguments)
+                definition = definition.replace(arguments=inputs.arguments)
                 env_def = dict(env_def, environmentVariables=dict(env_def.get("environmentVariables") or {},
                                                                   **inputs.env))
             if os.path.exists(workdir):
@@ -83,10 +87,10 @@ class NodeGroup(object):
                 os.unlink(spool)
             metrics = MetricShipper(client, spool)
             env = host.script_env(definition, env_def, spool, resolved=built.resolved)
-            members = [m for m in distributed.plan(definition["distributed"], env, env_def.get("environmentVariables"),
+            members = [m for m in distributed.plan(definition.distributed, env, env_def.get("environmentVariables"),
                                                    master_addr=master_addr, ports=ports)
                        if m.env["NODE_RANK"] == str(node_rank)]
-            cmd = [built.python, definition["script"]] + [str(a) for a in definition.get("arguments") or []]
+            cmd = [built.python, definition.script] + [str(a) for a in definition.arguments]
             if self.stopped:
                 return {"rc": -15, "failedRank": None, "tail": []}
             self.group = distributed.ProcessGroup(members, log, lambda name: LogShipper(client, run_id, name))
@@ -113,7 +117,7 @@ class Spread(object):
 
     def __init__(self, host, log, definition, env_def):
         self.host, self.log, self.definition, self.env_def = host, log, definition, env_def
-        self.nodes = int(definition["distributed"]["nodeCount"])
+        self.nodes = int(definition.distributed["nodeCount"])
         self.pg = None
         self.actors = []
         self.refs = []
@@ -153,6 +157,7 @@ class Spread(object):
         return addr, tuple(free_ports(2, "127.0.0.1" if addr == "127.0.0.1" else ""))
 
     def start(self, run_id, experiment, definition, env_def, master_addr, ports):
+        """Start node groups 1.. on the other nodes; ``definition`` is the run's ``RunDefinition``."""
         import ray
         from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
         cls = ray.remote(num_cpus=0, max_concurrency=2)(NodeGroup)
@@ -160,7 +165,7 @@ class Spread(object):
             a = cls.options(scheduling_strategy=PlacementGroupSchedulingStrategy(
                 placement_group=self.pg, placement_group_bundle_index=k)).remote()
             self.actors.append(a)
-            self.refs.append(a.run.remote(run_id, experiment, k, definition, env_def, master_addr, ports))
+            self.refs.append(a.run.remote(run_id, experiment, k, definition.to_json(), env_def, master_addr, ports))
         self.log.line("started node groups 1-%d on the other Ray nodes" % (self.nodes - 1))
 
     def wait(self, group):

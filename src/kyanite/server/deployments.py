@@ -54,6 +54,7 @@ import psutil
 
 from kyanite import supervisor
 from kyanite.exceptions import ConflictException, NotFoundException, UserErrorException
+from kyanite.protocol.deployments import Deployment
 
 log = logging.getLogger("kyanite.deployments")
 
@@ -61,6 +62,11 @@ TRANSITIONING, HEALTHY, UNHEALTHY, FAILED = "Transitioning", "Healthy", "Unhealt
 MAX_RESTARTS, RESTART_WINDOW = 5, 600.0
 PROBE_INTERVAL, PROBE_TIMEOUT = 5.0, 3.0
 TOKEN_LIFETIME = 3600
+
+
+def _spec(row):
+    """The ``Deployment`` record a deployment row holds."""
+    return Deployment.from_json(json.loads(row.spec))
 
 
 class DeployError(Exception):
@@ -313,6 +319,7 @@ class DeploymentManager(object):
     # -- requests from routes -------------------------------------------------------------
     def create(self, name, compute_type, spec, models, keys=None, tags=None, properties=None,
                description=None, overwrite=False):
+        """Record the deployment of ``spec`` (a ``Deployment``) and start deploying it."""
         self._validate(spec)
         port_hint, generation = None, 1
         with self._lock(name):
@@ -327,26 +334,27 @@ class DeploymentManager(object):
                 port_hint = old.port
                 generation = old.generation + 1  # a worker of the old one in flight sees it is stale
                 self._delete_locked(name, old)
-            rec = self.models.create_deployment(name, compute_type, spec, models, keys=keys, tags=tags,
+            rec = self.models.create_deployment(name, compute_type, spec.to_json(), models, keys=keys, tags=tags,
                                                 properties=properties, description=description,
                                                 generation=generation)
             if port_hint:
                 rec = self.models.update_deployment(name, port=port_hint)
             self.log(name).line("deployment %r created: models %s, entry script %s, environment %s" % (
-                name, ", ".join(rec["models"]) or "(none)", spec["inference"]["entryScript"],
+                name, ", ".join(rec["models"]) or "(none)", spec.inference.entry_script,
                 rec["environment"]["name"]))
         self._changed(name)
         self._spawn(self._deploy, name, generation)
         return rec
 
     def update(self, name, spec=None, models=None, keys=None, redeploy=False, **values):
-        """Change a deployment; with ``redeploy`` start a new generation of its process."""
+        """Change a deployment (``spec``: a ``Deployment``); with ``redeploy`` start a new
+        generation of its process."""
         if spec is not None:
             self._validate(spec)
         with self._lock(name):
             row, _ = self.models.deployment_row(name)
             if spec is not None:
-                values["spec"] = spec
+                values["spec"] = spec.to_json()
             if keys is not None:
                 values["keys"] = keys
             if redeploy:
@@ -407,7 +415,7 @@ class DeploymentManager(object):
     def token(self, name):
         from kyanite.serving.server import make_token
         row, _ = self.models.deployment_row(name)
-        if not json.loads(row.spec).get("config", {}).get("tokenAuthEnabled"):
+        if not _spec(row).config.token_auth_enabled:
             raise UserErrorException("Service %r does not use token authentication (deploy with "
                                      "token_auth_enabled=True)." % name)
         expires = int(time.time()) + TOKEN_LIFETIME
@@ -432,13 +440,11 @@ class DeploymentManager(object):
         return data, offset, total
 
     def _validate(self, spec):
-        inf = spec.get("inference") or {}
-        if not inf.get("entryScript"):
-            raise UserErrorException("InferenceConfig needs entry_script='score.py'.")
-        if self.artifacts.size("snapshots/%s.tar.gz" % inf.get("snapshotId")) < 0:
+        """What the record's own checks cannot see: the snapshot is uploaded, the port is one."""
+        if self.artifacts.size("snapshots/%s.tar.gz" % spec.inference.snapshot_id) < 0:
             raise UserErrorException("The source snapshot %r of the entry script was not uploaded."
-                                     % inf.get("snapshotId"))
-        port = (spec.get("config") or {}).get("port")
+                                     % spec.inference.snapshot_id)
+        port = spec.config.port
         if port is not None and not (isinstance(port, int) and 0 < port < 65536):
             raise UserErrorException("Port %r is not a TCP port number (1-65535)." % (port,))
 
@@ -499,8 +505,8 @@ class DeploymentManager(object):
         from kyanite.envs import EnvBuilder, EnvBuildError, EnvSpec, EnvSpecError
         from kyanite.serving.shim import build_shim
         row, models = self.models.deployment_row(name)
-        spec = json.loads(row.spec)
-        inf, config = spec["inference"], spec.get("config") or {}
+        spec = _spec(row)
+        inf, config = spec.inference, spec.config
         gdir = self.gen_dir(name, generation)
         if os.path.exists(gdir):
             shutil.rmtree(gdir)
@@ -509,14 +515,14 @@ class DeploymentManager(object):
         os.makedirs(models_root)
         dlog.line("generation %d: preparing source, models and environment" % generation)
 
-        snapshot = self.artifacts.local_path("snapshots/%s.tar.gz" % inf["snapshotId"])
+        snapshot = self.artifacts.local_path("snapshots/%s.tar.gz" % inf.snapshot_id)
         from kyanite.runtime.host import _safe_extract
         with tarfile.open(snapshot, "r:gz") as tar:
             _safe_extract(tar, src_dir)
-        entry = os.path.join(src_dir, inf["entryScript"])
+        entry = os.path.join(src_dir, inf.entry_script)
         if not os.path.isfile(entry):
             raise DeployError("Entry script %r is not in the source directory %s." % (
-                inf["entryScript"], inf.get("sourceDirectory") or "(the entry script's folder)"), "EntryScriptNotFound")
+                inf.entry_script, inf.source_directory or "(the entry script's folder)"), "EntryScriptNotFound")
 
         total = 0
         for mname, mversion in models:
@@ -530,7 +536,7 @@ class DeploymentManager(object):
         if not self._current(name, generation):
             return None
 
-        env_def = inf.get("environment") or {}
+        env_def = inf.environment or {}
         try:
             envspec = EnvSpec.from_dict(env_def.get("spec") or {"user_managed": True})
             built = EnvBuilder(self.cache).ensure(envspec, log=dlog.line)
@@ -546,8 +552,8 @@ class DeploymentManager(object):
         env = {k: str(v) for k, v in (env_def.get("environmentVariables") or {}).items()}
         env.update({"KYANITE_MODELS_ROOT": models_root, "KYANITE_MODEL_DIR": model_dir,
                     "AZUREML_MODEL_DIR": model_dir, "KYANITE_SERVICE_NAME": name,
-                    "AZUREML_ENTRY_SCRIPT": inf["entryScript"]})
-        cpu = config.get("cpuCores")
+                    "AZUREML_ENTRY_SCRIPT": inf.entry_script})
+        cpu = config.cpu_cores
         if cpu:
             threads = str(max(1, int(math.ceil(float(cpu)))))
             for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -561,15 +567,14 @@ class DeploymentManager(object):
     def _launch_prepared(self, name, generation, prepared):
         """Start the scoring process of a prepared generation (caller holds the lock)."""
         row, _ = self.models.deployment_row(name)
-        spec = json.loads(row.spec)
-        config = spec.get("config") or {}
-        host = config.get("host") or "127.0.0.1"
+        config = _spec(row).config
+        host = config.host or "127.0.0.1"
         dlog = self.log(name)
         old = json.loads(row.process) if row.process else None
         if old:
             self._kill(old)  # the previous generation (an update), or a hung one
         self._kill_strays(name)
-        requested = config.get("port")
+        requested = config.port
         if requested:
             if not _port_free(host, requested):
                 raise DeployError("Port %d is in use by another program; deploy with another port, or with "
@@ -591,7 +596,7 @@ class DeploymentManager(object):
             "name": name, "generation": generation, "host": host, "port": port,
             "entryScript": prepared["entryScript"], "sourceDir": prepared["cwd"], "stateFile": state_path,
             "keyHashes": _key_hashes(keys),
-            "tokenAuth": bool(config.get("tokenAuthEnabled")), "secret": row.secret})
+            "tokenAuth": bool(config.token_auth_enabled), "secret": row.secret})
         env = dict(os.environ)
         for k in ("PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP", "KYANITE_TOKEN", "KYANITE_SERVER_URL",
                   "KYANITE_RUN_ID", "KYANITE_METRICS_SPOOL", "KYANITE_EXPERIMENT", "AZUREML_RUN_ID"):
@@ -720,7 +725,7 @@ class DeploymentManager(object):
             self.log(name).line("the scoring process does not answer: Unhealthy")
 
     def _health(self, row):
-        host = (json.loads(row.spec).get("config") or {}).get("host") or "127.0.0.1"
+        host = _spec(row).config.host or "127.0.0.1"
         try:
             return _http("GET", host, row.port, "/health", {}, timeout=PROBE_TIMEOUT) == 200
         except Exception:

@@ -3,12 +3,12 @@ sweeps (HyperDrive runs).
 
 State lives in the runs table only, so a restarted server carries on where it stopped:
 
-- the sweep is a run with ``run_type="hyperdrive"`` whose definition holds the validated
-  spec (``"hyperdrive"``, see ``kyanite.sweep.spec``) and the definition its
-  children run (``"childDefinition"``);
+- the sweep is a run with ``run_type="hyperdrive"`` whose ``RunDefinition`` holds the validated
+  spec (``definition.hyperdrive``, a ``SweepSpec``; see ``kyanite.sweep.spec``) and the
+  definition its children run (``definition.child_definition``);
 - child number ``i`` is an ordinary submitted run with the id ``<sweep id>_<i>``, created
   Queued on the sweep's compute target with its sampled values in its arguments, in
-  ``definition["hyperparameters"]`` and in the ``hyperparameters`` property. Creating a run
+  ``definition.hyperparameters`` and in the ``hyperparameters`` property. Creating a run
   with an id that exists is refused by the store, so a child is never created twice, and
   the next index is always the number of children already there.
 

@@ -15,6 +15,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
 from kyanite.exceptions import ConflictException, UserErrorException
+from kyanite.protocol.deployments import Deployment
 from kyanite.protocol.identifiers import check_identifier, check_mapping
 from kyanite.server.routes import known
 from kyanite.server.routes.models import check_model_text
@@ -97,7 +98,8 @@ def create_deployment(body: DeploymentCreate, request: Request):
     if config.get("authEnabled"):
         keys = {"primary": primary or _new_key(), "secondary": secondary or _new_key()}
     models = _models(s, body.models)
-    return s.deployments.create(body.name, body.compute_type, {"inference": body.inference, "config": config},
+    spec = Deployment.from_json({"inference": body.inference, "config": config})  # 400 naming a wrong field
+    return s.deployments.create(body.name, body.compute_type, spec,
                                 models, keys=keys, tags=body.tags, properties=body.properties,
                                 description=body.description, overwrite=body.overwrite)
 
@@ -138,23 +140,23 @@ def update_deployment(name: str, body: DeploymentPatch, request: Request):
     check_model_text(body.description, body.add_tags, body.add_properties)
     check_mapping("set_tags", body.set_tags)
     row, cur_models = s.models.deployment_row(name)
-    spec = json.loads(row.spec)
+    spec = Deployment.from_json(json.loads(row.spec))
     keys = json.loads(row.keys) if row.keys else {}
     redeploy, new_keys, values = False, None, {}
     if body.inference is not None:
-        spec["inference"] = body.inference
+        spec = spec.replace(inference=body.inference)  # 400 naming a wrong field
         redeploy = True
     if body.config:
         changes = dict(body.config)
         _check_config(changes)
-        cfg = dict(spec.get("config") or {})
+        cfg = spec.config.to_json()
         primary, secondary = changes.pop("primaryKey", None), changes.pop("secondaryKey", None)
         for key, value in changes.items():
             if cfg.get(key) != value:
                 cfg[key] = value
                 redeploy = True
-        spec["config"] = cfg
-        if cfg.get("authEnabled"):
+        spec = spec.replace(config=cfg)
+        if spec.config.auth_enabled:
             new = {"primary": primary or keys.get("primary") or _new_key(),
                    "secondary": secondary or keys.get("secondary") or _new_key()}
             if new != keys:
