@@ -21,7 +21,6 @@ import os
 import secrets
 import threading
 import time
-from typing import NamedTuple, Optional
 
 from sqlalchemy import and_, create_engine, delete, event, func, select, update
 from sqlalchemy import text
@@ -33,12 +32,6 @@ from kyanite.protocol.states import ACTIVE_STATES, TERMINAL_STATES, RunStatus, c
 from kyanite.store import schema as s
 
 log = logging.getLogger("kyanite.store")
-
-
-class QueuedRun(NamedTuple):
-    """A Queued run: its id and the compute target it waits for."""
-    id: str
-    target: Optional[str]
 
 
 def _iso(t):
@@ -221,7 +214,7 @@ class Store(object):
         return out
 
     def update_run(self, run_id, tags=None, remove_tags=None, properties=None, host=None,
-                   resolved_packages=None, definition_updates=None):
+                   resolved_packages=None, definition_updates=None, display_name=None):
         with self._write_lock, self.engine.begin() as conn:
             row = conn.execute(select(s.runs).where(s.runs.c.id == run_id)).first()
             if row is None:
@@ -245,6 +238,8 @@ class Store(object):
                 values["host"] = json.dumps(dict(json.loads(row.host) if row.host else {}, **host))
             if resolved_packages is not None:
                 values["resolved_packages"] = json.dumps(resolved_packages)
+            if display_name is not None:
+                values["display_name"] = display_name
             if definition_updates:
                 if isinstance(definition_updates, RunDefinition):
                     definition_updates = definition_updates.to_json()
@@ -314,11 +309,10 @@ class Store(object):
                 s.runs.c.host.is_not(None)))).scalar()
 
     def queued_runs(self):
-        """The Queued runs, oldest first, as ``QueuedRun(id, target)`` pairs."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(s.runs.c.id, s.runs.c.target).where(
                 s.runs.c.status == RunStatus.QUEUED).order_by(s.runs.c.created, s.runs.c.number)).all()
-        return [QueuedRun(r.id, r.target) for r in rows]
+        return [(r.id, r.target) for r in rows]
 
     # -- sweeps: the queries of the sweep controller -------------------------------------
     def open_run_ids(self, run_type):

@@ -2,13 +2,10 @@
 
 import asyncio
 import json
-import math
-import re
 import time
 from typing import List, Optional
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import StreamingResponse
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
@@ -51,6 +48,7 @@ class RunPatch(BaseModel):
     resolved_packages: Optional[dict] = None
     definition: Optional[dict] = None
     host: Optional[dict] = None  # merged into the executor's handle (the run host adds the script's pid)
+    display_name: Optional[str] = None  # renames the run (SDK v1 ``run.display_name = ...``)
 
 
 class StatusChange(BaseModel):
@@ -168,9 +166,11 @@ def get_run(run_id: str, request: Request):
 def patch_run(run_id: str, body: RunPatch, request: Request):
     check_mapping("tags", body.tags)
     check_mapping("properties", body.properties)
+    check_text("display_name", body.display_name)
     run = k(request).store.update_run(run_id, tags=body.tags, remove_tags=body.remove_tags,
                                       properties=body.properties, resolved_packages=body.resolved_packages,
-                                      definition_updates=body.definition, host=body.host)
+                                      definition_updates=body.definition, host=body.host,
+                                      display_name=body.display_name)
     k(request).notifier.changed(run_id)
     return run_details(run)
 
@@ -315,35 +315,6 @@ def metric_series(run_id: str, name: str, request: Request, max_points: Int64 = 
                   min_step: Optional[Int64] = None, max_step: Optional[Int64] = None):
     """A scalar metric for a chart: at most ``max_points`` (10,000 at most) points between
     ``min_step`` and ``max_step``; a longer range comes back as each bucket's lowest and
-    highest value (``downsampled: true``), so no extreme is lost. ``ts``: each point's unix
-    time; ``firstTs``: the time of the series' first point (for a relative-time axis)."""
+    highest value (``downsampled: true``), so no extreme is lost."""
     return StrictJSONResponse(k(request).store.metric_series(run_id, name, max_points=max_points, min_step=min_step,
                                                        max_step=max_step))
-
-
-@router.get("/runs/{run_id}/metrics/{name:path}/csv")
-def metric_csv(run_id: str, name: str, request: Request):
-    """Every point of a scalar metric as CSV, streamed: a ``step,value,timestamp`` header,
-    then one line per point (``timestamp``: unix seconds; non-finite values as NaN,
-    Infinity, -Infinity). 404 for an unknown run or metric, 400 for a non-scalar metric."""
-    points = k(request).store.metric_points(run_id, name)  # checks before the first byte
-
-    def cell(v):
-        if isinstance(v, float):
-            return repr(v) if math.isfinite(v) else "NaN" if v != v else "Infinity" if v > 0 else "-Infinity"
-        text = str(v)
-        return '"%s"' % text.replace('"', '""') if any(c in text for c in ',"\r\n') else text
-
-    def body():
-        yield b"step,value,timestamp\r\n"
-        lines = []
-        for step, value, ts in points:
-            lines.append("%d,%s,%s\r\n" % (step, cell(value), "" if ts is None else repr(ts)))
-            if len(lines) >= 5000:
-                yield "".join(lines).encode("utf-8")
-                lines = []
-        if lines:
-            yield "".join(lines).encode("utf-8")
-    filename = re.sub(r"[^\w.-]+", "_", "%s_%s" % (run_id, name)).strip("_") + ".csv"
-    return StreamingResponse(body(), media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": 'attachment; filename="%s"' % filename})
