@@ -21,6 +21,7 @@ import os
 import secrets
 import threading
 import time
+from typing import NamedTuple, Optional
 
 from sqlalchemy import and_, create_engine, delete, event, func, select, update
 from sqlalchemy import text
@@ -32,6 +33,12 @@ from kyanite.protocol.states import ACTIVE_STATES, TERMINAL_STATES, RunStatus, c
 from kyanite.store import schema as s
 
 log = logging.getLogger("kyanite.store")
+
+
+class QueuedRun(NamedTuple):
+    """A Queued run: its id and the compute target it waits for."""
+    id: str
+    target: Optional[str]
 
 
 def _iso(t):
@@ -309,10 +316,11 @@ class Store(object):
                 s.runs.c.host.is_not(None)))).scalar()
 
     def queued_runs(self):
+        """The Queued runs, oldest first, as ``QueuedRun(id, target)`` pairs."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(s.runs.c.id, s.runs.c.target).where(
                 s.runs.c.status == RunStatus.QUEUED).order_by(s.runs.c.created, s.runs.c.number)).all()
-        return [(r.id, r.target) for r in rows]
+        return [QueuedRun(r.id, r.target) for r in rows]
 
     # -- sweeps: the queries of the sweep controller -------------------------------------
     def open_run_ids(self, run_type):

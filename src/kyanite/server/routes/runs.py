@@ -2,10 +2,13 @@
 
 import asyncio
 import json
+import math
+import re
 import time
 from typing import List, Optional
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
@@ -315,6 +318,35 @@ def metric_series(run_id: str, name: str, request: Request, max_points: Int64 = 
                   min_step: Optional[Int64] = None, max_step: Optional[Int64] = None):
     """A scalar metric for a chart: at most ``max_points`` (10,000 at most) points between
     ``min_step`` and ``max_step``; a longer range comes back as each bucket's lowest and
-    highest value (``downsampled: true``), so no extreme is lost."""
+    highest value (``downsampled: true``), so no extreme is lost. ``ts``: each point's unix
+    time; ``firstTs``: the time of the series' first point (for a relative-time axis)."""
     return StrictJSONResponse(k(request).store.metric_series(run_id, name, max_points=max_points, min_step=min_step,
                                                        max_step=max_step))
+
+
+@router.get("/runs/{run_id}/metrics/{name:path}/csv")
+def metric_csv(run_id: str, name: str, request: Request):
+    """Every point of a scalar metric as CSV, streamed: a ``step,value,timestamp`` header,
+    then one line per point (``timestamp``: unix seconds; non-finite values as NaN,
+    Infinity, -Infinity). 404 for an unknown run or metric, 400 for a non-scalar metric."""
+    points = k(request).store.metric_points(run_id, name)  # checks before the first byte
+
+    def cell(v):
+        if isinstance(v, float):
+            return repr(v) if math.isfinite(v) else "NaN" if v != v else "Infinity" if v > 0 else "-Infinity"
+        text = str(v)
+        return '"%s"' % text.replace('"', '""') if any(c in text for c in ',"\r\n') else text
+
+    def body():
+        yield b"step,value,timestamp\r\n"
+        lines = []
+        for step, value, ts in points:
+            lines.append("%d,%s,%s\r\n" % (step, cell(value), "" if ts is None else repr(ts)))
+            if len(lines) >= 5000:
+                yield "".join(lines).encode("utf-8")
+                lines = []
+        if lines:
+            yield "".join(lines).encode("utf-8")
+    filename = re.sub(r"[^\w.-]+", "_", "%s_%s" % (run_id, name)).strip("_") + ".csv"
+    return StreamingResponse(body(), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": 'attachment; filename="%s"' % filename})
