@@ -211,6 +211,10 @@ TABLE = (
     Setting("KYANITE_RAY_BUNDLE", "json", {"CPU": 1},
             "The Ray resources each node of a spread run reserves.",
             (RUN_HOST,), KYANITE),
+    Setting("KYANITE_TARGET_ENV_NAMES", "text", None,
+            "Comma-separated names of the Ray target's `env_vars`, which the run host passes on to the script "
+            "(see \"What a script inherits\" below).",
+            (RUN_HOST,), KYANITE),
     Setting("KYANITE_MODELS_ROOT", "path", None,
             "The folder holding `<model>/<version>/` for a deployment's models (`Model.get_model_path`).",
             (SCORING, SCRIPT), KYANITE),
@@ -300,7 +304,28 @@ def markdown():
                 out.append("| `%s` | %s | %s | %s | %s |" % (
                     s.name, s.type, s.default_text(), ", ".join(s.who), _cell(s.doc)))
         out.append("")
+    out += _inherited()
     return "\n".join(out)
+
+
+def _inherited():
+    """The section on the variables a run host, a script and a scoring process get, from
+    the allow-lists of ``kyanite.runtime.environ``."""
+    from kyanite.runtime import environ as e
+    names = lambda xs: ", ".join("`%s`" % x for x in xs)  # noqa: E731
+    return ["## What a script inherits", "",
+            "A run's script and a scoring process never get the variables of the process that started "
+            "the server (a notebook kernel's `MPLBACKEND`, secrets): they start from an allow-list "
+            "(`kyanite.runtime.environ`), then get the environment's `environment_variables`, the run's "
+            "own variables (the table above; `MPLBACKEND=Agg` unless set) and, on Ray, the target's "
+            "`env_vars`.", "",
+            "- script and scoring process: `PATH` (the environment's Python folder, then `%s`), %s, and "
+            "names starting with %s." % (e.SYSTEM_PATH, names(e._NAMES), names(p + "*" for p in e._PREFIXES)),
+            "- run host (builds environments): the same but the server's whole `PATH`, plus %s and names "
+            "starting with %s." % (names(n for n in e._HOST_NAMES if n != "PATH"),
+                                   names(p + "*" for p in e._HOST_PREFIXES)),
+            "- anything else a script needs (`LD_LIBRARY_PATH`, `PYTHONPATH`...): set it in the "
+            "environment's `environment_variables`.", ""]
 
 
 def main(argv=None):

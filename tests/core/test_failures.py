@@ -167,13 +167,13 @@ def test_non_numeric_metric_in_script(ws, make_script, current_env):
         from kyanite.core import Run
         run = Run.get_context()
         run.log("ok", 1)
-        run.log("accuracy", "very good")
+        run.log("accuracy", None)  # text is a value; None is not
     """)
     run = Experiment(ws, "crash").submit(ScriptRunConfig(source_directory=str(src), script="train.py",
                                                          environment=current_env))
     details = run.wait_for_completion(raise_on_error=False)
     assert details["status"] == "Failed"
-    assert "UserErrorException: Metric 'accuracy': value 'very good' is not a number" in details["error"]["message"]
+    assert "UserErrorException: Metric 'accuracy': value None is neither a number nor text" in details["error"]["message"]
     assert run.get_metrics() == {"ok": 1.0}
 
 

@@ -71,6 +71,7 @@ import urllib.request
 
 from kyanite.compute.base import Executor
 from kyanite.protocol.compute import ComputeConfig, normalize_ray_address
+from kyanite.runtime.environ import TARGET_ENV_NAMES
 
 log = logging.getLogger("kyanite.compute.ray")
 
@@ -360,6 +361,8 @@ class RayExecutor(Executor):
             "RAY_JOB_STOP_WAIT_TIME_S": str(int(config.get("stop_grace_seconds") or DEFAULT_STOP_GRACE)),
         })
         node_env.update(dict((str(k), str(v)) for k, v in (config.get("env_vars") or {}).items()))
+        # the script keeps the target's env_vars (kyanite.runtime.environ)
+        node_env[TARGET_ENV_NAMES] = ",".join(str(k) for k in (config.get("env_vars") or {}))
         job_request = request
         if spread:  # the host reserves the nodes itself (a placement group); its job asks for none
             node_env.update({"KYANITE_RAY_SPREAD": "1", "KYANITE_RAY_BUNDLE": json.dumps(request)})

@@ -315,7 +315,7 @@ class Host(object):
         if os.path.exists(spool):
             os.unlink(spool)
         metrics = MetricShipper(self.client, spool)
-        env = self.script_env(definition, env_def, spool, resolved=built.resolved)
+        env = self.script_env(definition, env_def, spool, resolved=built.resolved, python=built.python)
         cmd = [built.python, script] + [str(a) for a in definition.arguments]
         log.line("ready in %.2fs; starting: %s" % (time.time() - t0, " ".join(_quote(c) for c in cmd)))
         from kyanite.runtime import distributed
@@ -405,10 +405,12 @@ class Host(object):
         log.line("script finished in %.2fs" % (time.time() - t0))
         return self.finish(RunStatus.COMPLETED)
 
-    def script_env(self, definition, env_def, spool, resolved=None):
-        env = dict(os.environ)
-        for k in ("PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP"):
-            env.pop(k, None)
+    def script_env(self, definition, env_def, spool, resolved=None, python=None):
+        """The script's environment: the allow-list of ``kyanite.runtime.environ`` (PATH:
+        ``python``'s folder, then the system's), the environment definition's variables,
+        the run's own (KYANITE_*, MLflow, thread counts, MPLBACKEND=Agg unless set)."""
+        from kyanite.runtime.environ import script_environment, target_env_names
+        env = script_environment(os.environ, python, keep=target_env_names(os.environ))
         env.update({k: str(v) for k, v in (env_def.get("environmentVariables") or {}).items()})
         shim = self.runtime_shim()
         env["PYTHONPATH"] = shim + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")

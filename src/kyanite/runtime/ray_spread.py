@@ -86,7 +86,7 @@ class NodeGroup(object):
             if os.path.exists(spool):
                 os.unlink(spool)
             metrics = MetricShipper(client, spool)
-            env = host.script_env(definition, env_def, spool, resolved=built.resolved)
+            env = host.script_env(definition, env_def, spool, resolved=built.resolved, python=built.python)
             members = [m for m in distributed.plan(definition.distributed, env, env_def.get("environmentVariables"),
                                                    master_addr=master_addr, ports=ports)
                        if m.env["NODE_RANK"] == str(node_rank)]

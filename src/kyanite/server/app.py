@@ -26,6 +26,7 @@ from kyanite.exceptions import (
     UserErrorException,
 )
 from kyanite.protocol.identifiers import InvalidValue
+from kyanite.runtime.environ import host_environment
 from kyanite.server import guard, jsonio, run_tokens
 from kyanite.server.deployments import attach as attach_deployments
 from kyanite.server.notifier import Notifier
@@ -59,7 +60,8 @@ class ServerState(object):
         self.artifacts = LocalArtifactStore(layout.artifacts_dir)
         self.notifier = Notifier()
         self.server_url = server_url
-        host_env = dict(os.environ, KYANITE_SERVER_URL=server_url, KYANITE_TOKEN=self.token,
+        # a run host gets an allow-list of the server's variables (kyanite.runtime.environ)
+        host_env = dict(host_environment(os.environ), KYANITE_SERVER_URL=server_url, KYANITE_TOKEN=self.token,
                         PYTHONUNBUFFERED="1")
         executors = Executors({"local": LocalExecutor(layout.hosts_dir, run_as_for=self._run_as)},
                               factories={"ray": self._ray_executor})

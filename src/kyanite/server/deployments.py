@@ -55,6 +55,7 @@ import psutil
 from kyanite import supervisor
 from kyanite.exceptions import ConflictException, NotFoundException, UserErrorException
 from kyanite.protocol.deployments import Deployment
+from kyanite.runtime.environ import TARGET_ENV_NAMES, script_environment
 
 log = logging.getLogger("kyanite.deployments")
 
@@ -597,9 +598,10 @@ class DeploymentManager(object):
             "entryScript": prepared["entryScript"], "sourceDir": prepared["cwd"], "stateFile": state_path,
             "keyHashes": _key_hashes(keys),
             "tokenAuth": bool(config.token_auth_enabled), "secret": row.secret})
-        env = dict(os.environ)
-        for k in ("PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP", "KYANITE_TOKEN", "KYANITE_SERVER_URL",
-                  "KYANITE_RUN_ID", "KYANITE_METRICS_SPOOL", "KYANITE_EXPERIMENT", "AZUREML_RUN_ID"):
+        # the allow-list of kyanite.runtime.environ, less the server's token and a run's variables
+        env = script_environment(os.environ, prepared["python"])
+        for k in ("KYANITE_TOKEN", "KYANITE_SERVER_URL", "KYANITE_RUN_ID", "KYANITE_METRICS_SPOOL",
+                  "KYANITE_EXPERIMENT", TARGET_ENV_NAMES):
             env.pop(k, None)
         env.update(prepared["env"])
         env["PYTHONPATH"] = prepared["pythonPath"] + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
