@@ -97,7 +97,7 @@ def test_watch_a_run_from_queued_to_completed(ws, page, browser, base_url, token
         page.locator("pre.log", has_text="done").wait_for()
         # files with download links
         page.click("button[data-tab=files]")
-        link = page.locator("a.file", has_text="outputs/model.txt")
+        link = page.locator('a.file[data-path="outputs/model.txt"]')
         link.wait_for()
         with page.expect_download() as dl:
             link.click()

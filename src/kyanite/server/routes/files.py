@@ -1,9 +1,19 @@
-"""Run files (artifacts), driver logs (append with offsets) and source snapshots."""
+"""Run files (artifacts), driver logs (append with offsets) and source snapshots.
 
+A snapshot's files are readable one by one (what the studio's run page browses):
+``GET /snapshots/{sha}/files`` lists ``{"files": [{"path", "size"}]}`` and
+``GET /snapshots/{sha}/files/{path}`` gives one file (``max_bytes``: its first bytes
+only; header X-File-Size: its whole size), both read only. Paths are checked with
+``check_key`` (no ``..``, absolute or empty names: 400).
+"""
+
+import collections
 import mimetypes
 import os
 import re
+import tarfile
 import tempfile
+import threading
 import urllib.parse
 from typing import Optional
 
@@ -12,7 +22,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, StreamingResponse
 
 from kyanite.exceptions import NotFoundException, UserErrorException
-from kyanite.store.artifacts import run_key
+from kyanite.store.artifacts import check_key, run_key
 from kyanite.server.params import Int64
 
 router = APIRouter(tags=["files"])
@@ -152,3 +162,56 @@ async def put_snapshot(sha: str, request: Request):
 @router.get("/snapshots/{sha}")
 def get_snapshot(sha: str, request: Request):
     return FileResponse(k(request).artifacts.local_path(_snapshot_key(sha)))
+
+
+_LISTINGS = collections.OrderedDict()  # sha -> [{"path", "size"}]; snapshots never change
+_LISTINGS_LOCK = threading.Lock()
+
+
+def _snapshot_tar(request, sha):
+    try:
+        local = k(request).artifacts.local_path(_snapshot_key(sha))
+    except NotFoundException:
+        raise NotFoundException("No snapshot %s in this workspace." % sha)
+    try:
+        return tarfile.open(local, mode="r:gz")
+    except (tarfile.TarError, OSError) as exc:
+        raise UserErrorException("Snapshot %s is not a readable .tar.gz: %s" % (sha, exc))
+
+
+@router.get("/snapshots/{sha}/files")
+def snapshot_files(sha: str, request: Request):
+    """The files of a source snapshot: ``{"files": [{"path", "size"}]}`` sorted by path."""
+    with _LISTINGS_LOCK:
+        if sha in _LISTINGS:
+            _LISTINGS.move_to_end(sha)
+            return {"files": _LISTINGS[sha]}
+    with _snapshot_tar(request, sha) as tar:
+        files = sorted(({"path": i.name, "size": i.size} for i in tar if i.isfile()), key=lambda f: f["path"])
+    with _LISTINGS_LOCK:
+        _LISTINGS[sha] = files
+        while len(_LISTINGS) > 64:
+            _LISTINGS.popitem(last=False)
+    return {"files": files}
+
+
+@router.get("/snapshots/{sha}/files/{path:path}")
+def snapshot_file(sha: str, path: str, request: Request, max_bytes: Optional[Int64] = None):
+    """One file of a snapshot (its first ``max_bytes`` bytes when given), as a download."""
+    check_key(path)
+    if max_bytes is not None and max_bytes < 0:
+        raise UserErrorException("max_bytes must be 0 or more, got %d." % max_bytes)
+    with _snapshot_tar(request, sha) as tar:
+        for info in tar:
+            if info.name == path and info.isfile():
+                f = tar.extractfile(info)
+                data = f.read(-1 if max_bytes is None else max_bytes)
+                break
+        else:
+            raise NotFoundException("Snapshot %s has no file %r." % (sha, path))
+    filename = os.path.basename(path)
+    quoted = urllib.parse.quote(filename)
+    disposition = ("attachment; filename*=utf-8''%s" % quoted if quoted != filename
+                   else 'attachment; filename="%s"' % filename)
+    return Response(data, media_type=mimetypes.guess_type(filename)[0] or "application/octet-stream",
+                    headers={"X-File-Size": str(info.size), "Content-Disposition": disposition})

@@ -34,8 +34,10 @@ K.pages.run = async function (main, params) {
     tabBar.appendChild(btn);
     panels.appendChild(panel);
   }
+  /* Show tab ``key``; ``push`` adds a history entry (#key), so back and forward move
+   * between tabs (the hashchange/popstate listeners below show the address's tab). */
   function show(key, push) {
-    if (!tabs[key]) key = "overview";
+    if (!tabs[key] || tabs[key].btn.hidden) key = "overview";
     Object.keys(tabs).forEach((k) => {
       tabs[k].btn.classList.toggle("active", k === key);
       tabs[k].btn.setAttribute("aria-selected", k === key ? "true" : "false");
@@ -44,8 +46,11 @@ K.pages.run = async function (main, params) {
     const t = tabs[key];
     if (!t.loaded) { t.loaded = true; Promise.resolve(t.loader(t.panel)).catch((e) => K.error(t.panel, e)); }
     if (t.onShow) t.onShow();
-    if (push) history.replaceState(null, "", location.pathname + location.search + "#" + key);
+    if (push && location.hash !== "#" + key) history.pushState(null, "", location.pathname + location.search + "#" + key);
   }
+  function showAddressTab() { show(location.hash.slice(1) || "overview", false); }
+  window.addEventListener("hashchange", showAddressTab);
+  window.addEventListener("popstate", showAddressTab);
 
   // -- overview -------------------------------------------------------------------------------
   let summary = [];
@@ -93,7 +98,10 @@ K.pages.run = async function (main, params) {
     const e = run.error;
     return K.h("section.card.error-card", K.h("h2", "Error"),
       K.h("p", e.message || JSON.stringify(e)),
-      e.logTail || e.log_tail ? K.h("pre.log.small", String(e.logTail || e.log_tail)) : null);
+      e.logTail || e.log_tail ? K.h("pre.log.small.log-tail", logTailText(e.logTail || e.log_tail)) : null);
+  }
+  function logTailText(tail) {  // the stored tail: a list of lines (or one text)
+    return Array.isArray(tail) ? tail.map(String).join("\n") : String(tail);
   }
   function metricValuesCard() {
     const rows = summary.filter((m) => m.kind === "scalar");
@@ -117,10 +125,66 @@ K.pages.run = async function (main, params) {
     if (!K.hasPage("models")) return;
     models = await K.api(base + "/models").then((x) => x.models).catch(() => []);
   }
+  function descriptionCard() {
+    return run.description ? K.section("Description", K.h("p.description", run.description)) : null;
+  }
+  /* The edit form: display name, description and tags, saved with one PATCH /api/runs/{id}
+   * (display_name, description, tags for the added or changed ones, remove_tags). */
+  let editing = false;
+  function editCard() {
+    if (!editing) return null;
+    const tags = Object.assign({}, run.tags || {});
+    const name = K.h("input#edit-name", { type: "text", value: run.displayName || "", maxlength: 255 });
+    const desc = K.h("textarea#edit-description", { rows: 3 });
+    desc.value = run.description || "";
+    const chips = K.h("div.tag-list");
+    function drawChips() {
+      K.clear(chips);
+      Object.keys(tags).sort().forEach((k) => chips.appendChild(K.h("span.tag-chip", { dataset: { tag: k } },
+        k + (tags[k] ? ": " + tags[k] : ""),
+        K.h("button.tag-remove", { type: "button", title: "Remove tag " + k, "aria-label": "Remove tag " + k,
+                                   on: { click: () => { delete tags[k]; drawChips(); } } }, "×"))));
+      if (!Object.keys(tags).length) chips.appendChild(K.h("span.dim", "No tags."));
+    }
+    drawChips();
+    const tagKey = K.h("input#edit-tag-key", { type: "text", placeholder: "tag name" });
+    const tagValue = K.h("input#edit-tag-value", { type: "text", placeholder: "value (optional)" });
+    const msg = K.h("p.error.edit-error");
+    function addTag() {
+      const k = tagKey.value.trim();
+      if (!k) { msg.textContent = "Give the tag a name."; return; }
+      tags[k] = tagValue.value; tagKey.value = ""; tagValue.value = ""; msg.textContent = ""; drawChips();
+    }
+    tagValue.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); addTag(); } });
+    async function save(e) {
+      e.preventDefault();
+      if (tagKey.value.trim()) addTag();
+      const old = run.tags || {};
+      const body = { tags: {}, remove_tags: Object.keys(old).filter((k) => !(k in tags)) };
+      Object.keys(tags).forEach((k) => { if (old[k] !== tags[k]) body.tags[k] = tags[k]; });
+      if (name.value.trim() !== (run.displayName || "")) body.display_name = name.value.trim();
+      if (desc.value !== (run.description || "")) body.description = desc.value;
+      try {
+        run = await K.api(base, null, { method: "PATCH", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+      } catch (err) { msg.textContent = err.message; return; }
+      editing = false;
+      drawHeader(); K.title(run.displayName || id); drawOverview(tabs.overview.panel);
+    }
+    return K.h("section.card.edit-card", K.h("h2", "Edit run"), K.h("form.edit-form", { on: { submit: save } },
+      K.h("label", { for: "edit-name" }, "Display name"), name,
+      K.h("label", { for: "edit-description" }, "Description"), desc,
+      K.h("label", "Tags"), chips,
+      K.h("div.toolbar", tagKey, tagValue, K.h("button.btn.small.tag-add", { type: "button", on: { click: addTag } }, "Add tag")),
+      msg,
+      K.h("div.toolbar", K.h("button.btn.save", { type: "submit" }, "Save"),
+        K.h("button.btn.cancel-edit", { type: "button", on: { click: () => { editing = false; drawOverview(tabs.overview.panel); } } }, "Cancel"))));
+  }
   function drawOverview(panel) {
     K.clear(panel);
+    const form = editCard();
+    if (form) panel.appendChild(form);
     panel.appendChild(K.h("div.grid2",
-      K.h("div", errorCard(), detailsCard(), inputsCard(), modelsCard()),
+      K.h("div", errorCard(), descriptionCard(), detailsCard(), inputsCard(), modelsCard()),
       K.h("div", metricValuesCard(), dictCard("Tags", run.tags), dictCard("Properties", run.properties))));
   }
   addTab("overview", "Overview", async (panel) => { drawOverview(panel); await refreshModels(); drawOverview(panel); });
@@ -275,26 +339,21 @@ K.pages.run = async function (main, params) {
   addTab("images", "Images", drawImages);
 
   // -- logs ----------------------------------------------------------------------------------------
-  const log = { name: K.DRIVER_LOG, offset: 0, decoder: new TextDecoder("utf-8"), pre: null, following: false, busy: null };
+  // The chosen log drawn like a terminal (K.LogView: colours, "\r" progress lines, search).
+  // The driver log of a live run follows: the status long poll carries log_offset, so it
+  // returns as soon as the log grows (see watch()).
+  const log = { name: K.DRIVER_LOG, offset: 0, decoder: new TextDecoder("utf-8"), view: null, following: false, busy: null };
   const LOG_CAP = 2000000;
-  function appendLog(text) {
-    if (!text) return;
-    const pre = log.pre;
-    const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 24;
-    pre.appendChild(document.createTextNode(text));
-    if (pre.textContent.length > LOG_CAP) {
-      pre.textContent = "… (earlier output trimmed; download the full log from Files)\n" + pre.textContent.slice(-LOG_CAP / 2);
-    }
-    if (atBottom) pre.scrollTop = pre.scrollHeight;
-  }
   async function pullLog() {
     if (log.busy) return log.busy;
     log.busy = (async () => {
       for (let i = 0; i < 50; i++) {
-        const r = await K.fetch(K.withTicket(base + "/logs" + K.query({ name: log.name, offset: log.offset, max_bytes: 1048576 })));
+        const name = log.name;
+        const r = await K.fetch(K.withTicket(base + "/logs" + K.query({ name: name, offset: log.offset, max_bytes: 1048576 })));
         const buf = new Uint8Array(await r.arrayBuffer());
+        if (name !== log.name) return;  // another log was chosen meanwhile
         log.offset = buf.length ? log.offset + buf.length : Math.max(log.offset, +(r.headers.get("X-Log-Size") || 0));
-        appendLog(log.decoder.decode(buf, { stream: true }));
+        log.view.feed(log.decoder.decode(buf, { stream: true }));
         if (buf.length < 1048576) break;
       }
     })().finally(() => { log.busy = null; });
@@ -308,21 +367,43 @@ K.pages.run = async function (main, params) {
     const sizes = {}; files.forEach((f) => { sizes[f.path] = f.size; });
     const sel = K.h("select", { "aria-label": "log file" }, names.map((n) => K.h("option", { value: n }, n)));
     const live = K.h("span.live", K.isTerminal(run.status) ? "" : "● live");
-    log.pre = K.h("pre.log", { dataset: { log: K.DRIVER_LOG } });
-    panel.appendChild(K.h("div.toolbar", sel, live,
-      K.h("a.btn.small", { href: K.fileUrl(id, K.DRIVER_LOG), download: "std_log.txt" }, "Download")));
-    panel.appendChild(log.pre);
+    const pre = K.h("pre.log", { dataset: { log: K.DRIVER_LOG } });
+    log.view = new K.LogView(pre, { cap: LOG_CAP });
+    const download = K.h("a.btn.small.log-download", { href: K.fileUrl(id, K.DRIVER_LOG), download: "std_log.txt" }, "Download");
+    const find = K.h("input.log-search", { type: "search", placeholder: "Search the log", "aria-label": "search the log" });
+    const count = K.h("span.search-count.dim");
+    const prev = K.h("button.btn.small.search-prev", { type: "button", title: "Previous match (Shift+Enter)" }, "↑");
+    const next = K.h("button.btn.small.search-next", { type: "button", title: "Next match (Enter)" }, "↓");
+    log.view.onSearch((s) => {
+      count.textContent = find.value ? (s.count ? (s.index + 1) + " of " + s.count : "no matches") : "";
+      count.dataset.count = String(s.count);
+    });
+    let searchTimer = null;
+    find.addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(() => log.view.search(find.value), 150); });
+    find.addEventListener("keydown", (e) => {
+      if (e.key !== "Enter") return;
+      e.preventDefault();
+      clearTimeout(searchTimer);
+      if (log.view.query !== find.value) log.view.search(find.value); else log.view.jump(e.shiftKey ? -1 : 1);
+    });
+    prev.addEventListener("click", () => log.view.jump(-1));
+    next.addEventListener("click", () => log.view.jump(1));
+    panel.appendChild(K.h("div.toolbar", sel, live, K.h("span.log-find", find, count, prev, next), download));
+    panel.appendChild(pre);
     function start(name) {
-      log.name = name; log.decoder = new TextDecoder("utf-8"); log.pre.dataset.log = name;
-      K.clear(log.pre);
+      log.name = name; log.decoder = new TextDecoder("utf-8"); pre.dataset.log = name;
+      log.view.reset();
+      if (find.value) log.view.search(find.value);
+      download.href = K.fileUrl(id, name);
+      download.setAttribute("download", name.split("/").pop());
       const size = sizes[name] || 0;
       log.offset = 0;
       if (size > LOG_CAP) {  // a long log: start near its end
         log.offset = size - LOG_CAP / 2;
-        appendLog("… (the first " + K.bytes(log.offset) + " are not shown; download the full log)\n");
+        log.view.note("… (the first " + K.bytes(log.offset) + " are not shown; download the full log)");
       }
-      log.following = name === K.DRIVER_LOG;
-      return pullLog();
+      log.following = name === K.DRIVER_LOG && !K.isTerminal(run.status);
+      return pullLog().then(() => { if (log.following) rewatch(); });
     }
     sel.addEventListener("change", () => start(sel.value));
     tabs.logs.live = live;
@@ -331,18 +412,44 @@ K.pages.run = async function (main, params) {
   addTab("logs", "Logs", drawLogs);
 
   // -- files -------------------------------------------------------------------------------------
+  // The run's files as a folder tree with previews (K.fileBrowser); the preview reads only
+  // a file's first bytes (the logs route reads any run file from an offset).
+  const runFiles = {
+    url: (path) => K.fileUrl(id, path),
+    read: async (path, max) => new Uint8Array(await (await K.fetch(K.withTicket(
+      base + "/logs" + K.query({ name: path, offset: 0, max_bytes: max })))).arrayBuffer()),
+  };
+  let filesSig = null;
   async function drawFiles(panel) {
     const files = (await K.api(base + "/artifacts")).files;
+    const sig = JSON.stringify(files);
+    if (sig === filesSig) return;  // unchanged: keep the open folders and the preview
+    filesSig = sig;
     K.clear(panel);
     const total = files.reduce((a, f) => a + f.size, 0);
     panel.appendChild(K.section("Files (" + files.length + ", " + K.bytes(total) + ")",
-      files.length ? K.table([
-        { label: "Name", get: (f) => K.h("a.file", { href: K.fileUrl(id, f.path), download: f.path.split("/").pop() }, f.path) },
-        { label: "Size", cls: "num", get: (f) => K.bytes(f.size) },
-        { label: "", get: (f) => K.h("a.btn.small", { href: K.fileUrl(id, f.path), download: f.path.split("/").pop() }, "Download") },
-      ], files, { rowKey: (f) => f.path }) : K.empty("No files yet: what the script writes to ./outputs and ./logs appears here.")));
+      files.length ? K.fileBrowser(files, runFiles)
+        : K.empty("No files yet: what the script writes to ./outputs and ./logs appears here.")));
   }
   addTab("files", "Files", drawFiles);
+
+  // -- snapshot ------------------------------------------------------------------------------------
+  // The source snapshot the run ran (read only), when its definition names one.
+  function snapshotId() { return (run.runDefinition || {}).snapshotId || (run.runDefinition || {}).snapshot_id || null; }
+  async function drawSnapshot(panel) {
+    const sha = snapshotId();
+    const sbase = "/api/snapshots/" + K.enc(sha) + "/files";
+    const files = (await K.api(sbase)).files;
+    const total = files.reduce((a, f) => a + f.size, 0);
+    K.clear(panel);
+    panel.appendChild(K.section("Source snapshot (" + files.length + " files, " + K.bytes(total) + ")",
+      K.h("p.dim", "The files of the source directory as the run got them. Snapshot ", K.h("code", sha.slice(0, 12))),
+      K.fileBrowser(files, {
+        url: (path) => sbase + "/" + K.encPath(path),
+        read: async (path, max) => new Uint8Array(await (await K.fetch(sbase + "/" + K.encPath(path) + K.query({ max_bytes: max }))).arrayBuffer()),
+      })));
+  }
+  addTab("snapshot", "Snapshot", drawSnapshot);
 
   // -- environment --------------------------------------------------------------------------------
   function drawEnv(panel) {
@@ -396,6 +503,12 @@ K.pages.run = async function (main, params) {
     strip.appendChild(K.h("span", K.h("b", "Duration "), K.h("span.duration", K.duration(run.durationSeconds))));
     if (run.runType && run.runType !== "run") strip.appendChild(K.h("span", K.h("b", "Type "), run.runType));
     K.clear(actions);
+    if (!K.embed) {
+      actions.appendChild(K.h("button.btn.small.edit-run", { type: "button", on: { click: () => {
+        editing = true; show("overview", true); drawOverview(tabs.overview.panel);
+        const first = main.querySelector("#edit-name"); if (first) first.focus();
+      } } }, "Edit"));
+    }
     if (run.runType === "hyperdrive" && K.hasPage("sweep") && !K.embed)
       actions.appendChild(K.link("/sweeps/" + K.enc(id), "Sweep view", { class: "btn small" }));
     if (!K.isTerminal(run.status) && !K.embed && run.status !== "CancelRequested") {
@@ -422,7 +535,7 @@ K.pages.run = async function (main, params) {
   }
   function redrawLoaded() {
     const jobs = [];
-    if (tabs.overview.loaded) drawOverview(tabs.overview.panel);
+    if (tabs.overview.loaded && !editing) drawOverview(tabs.overview.panel);  // never under a half-typed edit
     if (tabs.metrics.loaded && metricsPanel) jobs.push(drawMetrics(metricsPanel));
     if (tabs.images.loaded) jobs.push(drawImages(tabs.images.panel));
     if (tabs.system.loaded) jobs.push(drawSystem(tabs.system.panel));
@@ -433,9 +546,9 @@ K.pages.run = async function (main, params) {
   }
 
   drawHeader();
+  tabs.snapshot.btn.hidden = !snapshotId() || K.embed;  // snapshots are workspace files, not the run's
   await Promise.all([refreshSummary(), refreshChildren()]);
-  const hash = location.hash.slice(1);
-  show(tabs[hash] && !tabs[hash].btn.hidden ? hash : "overview", false);
+  showAddressTab();
 
   // Metrics, files and children of a live run: redrawn every few seconds.
   let refreshing = false;
@@ -449,13 +562,19 @@ K.pages.run = async function (main, params) {
     finally { refreshing = false; }
   });
 
-  // Status and log: one long poll that returns on a status change or new log bytes.
+  // Status and log: one long poll that returns on a status change or new log bytes. When
+  // the log starts following (or follows another offset), rewatch() cuts the poll in
+  // flight so the next one carries log_offset: new lines show at once, not at its timeout.
+  let waitCtl = null;
+  function rewatch() { if (waitCtl) waitCtl.abort(); }
+  const endedAtOpen = K.isTerminal(run.status);
   (async function watch() {
     while (!K.isTerminal(run.status)) {
+      const ctl = waitCtl = new AbortController();
       try {
         const p = { status: run.status, timeout: 20 };
         if (log.following && log.name === K.DRIVER_LOG) p.log_offset = log.offset;
-        const next = await K.api(base + "/wait", p);
+        const next = await K.api(base + "/wait", p, { signal: ctl.signal });
         const changed = next.status !== run.status;
         run = next;
         if (changed) { drawHeader(); }
@@ -466,10 +585,13 @@ K.pages.run = async function (main, params) {
         }
       } catch (e) {
         if (e.message === "signed out") return;
-        await K.sleep(2000);
+        if (!ctl.signal.aborted) await K.sleep(2000);
+      } finally {
+        if (waitCtl === ctl) waitCtl = null;
       }
     }
     stopRefresh();
+    if (endedAtOpen) { document.body.dataset.runEnded = "1"; return; }  // drawn once, as it is
     run = await K.api(base);
     drawHeader();
     await refreshModels();
