@@ -339,3 +339,18 @@ def test_get_all_logs(submitted, tmp_path):
         assert "hello log" in f.read()
     with open(os.path.join(str(tmp_path), "logs", "extra.log")) as f:
         assert f.read() == "extra line"
+
+
+def test_display_name_is_settable(ws):
+    run = Experiment(ws, "names").start_logging()
+    assert run.display_name == run.id
+    run.display_name = "my first run"
+    assert run.display_name == "my first run"
+    assert Run.get(ws, run.id).display_name == "my first run"
+    assert Run.get(ws, run.id).get_details()["displayName"] == "my first run"
+    from kyanite.exceptions import UserErrorException
+    with pytest.raises(UserErrorException, match="display_name"):
+        run.display_name = ""
+    with pytest.raises(UserErrorException, match="display_name"):
+        run.display_name = "x" * 100000
+    run.complete()

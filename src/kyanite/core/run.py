@@ -96,6 +96,17 @@ class Run(_runtime.Run):
                 continue
             yield Run._from_details(client, d, experiment)
 
+    @property
+    def display_name(self):
+        """The run's display name (its id until one is set); assigning it renames the run."""
+        return self._details.get("displayName") or self._id
+
+    @display_name.setter
+    def display_name(self, value):
+        if not isinstance(value, str) or not value.strip():
+            raise UserErrorException("display_name must be a non-empty string, got %r." % (value,))
+        self._details = self._client.patch("/api/runs/%s" % self._id, {"display_name": value})
+
     def create_children(self, count=None, tag_key=None, tag_values=None):
         """Create ``count`` child runs (status Running; log to them and ``complete()`` each)
         and return them. With ``tag_key`` and ``tag_values``, child ``i`` gets the tag

@@ -221,7 +221,7 @@ class Store(object):
         return out
 
     def update_run(self, run_id, tags=None, remove_tags=None, properties=None, host=None,
-                   resolved_packages=None, definition_updates=None):
+                   resolved_packages=None, definition_updates=None, display_name=None):
         with self._write_lock, self.engine.begin() as conn:
             row = conn.execute(select(s.runs).where(s.runs.c.id == run_id)).first()
             if row is None:
@@ -245,6 +245,8 @@ class Store(object):
                 values["host"] = json.dumps(dict(json.loads(row.host) if row.host else {}, **host))
             if resolved_packages is not None:
                 values["resolved_packages"] = json.dumps(resolved_packages)
+            if display_name is not None:
+                values["display_name"] = display_name
             if definition_updates:
                 if isinstance(definition_updates, RunDefinition):
                     definition_updates = definition_updates.to_json()

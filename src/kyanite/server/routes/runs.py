@@ -51,6 +51,7 @@ class RunPatch(BaseModel):
     resolved_packages: Optional[dict] = None
     definition: Optional[dict] = None
     host: Optional[dict] = None  # merged into the executor's handle (the run host adds the script's pid)
+    display_name: Optional[str] = None  # renames the run (SDK v1 ``run.display_name = ...``)
 
 
 class StatusChange(BaseModel):
@@ -168,9 +169,11 @@ def get_run(run_id: str, request: Request):
 def patch_run(run_id: str, body: RunPatch, request: Request):
     check_mapping("tags", body.tags)
     check_mapping("properties", body.properties)
+    check_text("display_name", body.display_name)
     run = k(request).store.update_run(run_id, tags=body.tags, remove_tags=body.remove_tags,
                                       properties=body.properties, resolved_packages=body.resolved_packages,
-                                      definition_updates=body.definition, host=body.host)
+                                      definition_updates=body.definition, host=body.host,
+                                      display_name=body.display_name)
     k(request).notifier.changed(run_id)
     return run_details(run)
 
