@@ -129,7 +129,8 @@ K.pages.run = async function (main, params) {
     return run.description ? K.section("Description", K.h("p.description", run.description)) : null;
   }
   /* The edit form: display name, description and tags, saved with one PATCH /api/runs/{id}
-   * (display_name, description, tags for the added or changed ones, remove_tags). */
+   * (display_name, description, tags for the added or changed ones, remove_tags). The
+   * description field shows only when the API's run object carries ``description``. */
   let editing = false;
   function editCard() {
     if (!editing) return null;
@@ -137,6 +138,7 @@ K.pages.run = async function (main, params) {
     const name = K.h("input#edit-name", { type: "text", value: run.displayName || "", maxlength: 255 });
     const desc = K.h("textarea#edit-description", { rows: 3 });
     desc.value = run.description || "";
+    const canDescribe = "description" in run;
     const chips = K.h("div.tag-list");
     function drawChips() {
       K.clear(chips);
@@ -163,7 +165,7 @@ K.pages.run = async function (main, params) {
       const body = { tags: {}, remove_tags: Object.keys(old).filter((k) => !(k in tags)) };
       Object.keys(tags).forEach((k) => { if (old[k] !== tags[k]) body.tags[k] = tags[k]; });
       if (name.value.trim() !== (run.displayName || "")) body.display_name = name.value.trim();
-      if (desc.value !== (run.description || "")) body.description = desc.value;
+      if (canDescribe && desc.value !== (run.description || "")) body.description = desc.value;
       try {
         run = await K.api(base, null, { method: "PATCH", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
       } catch (err) { msg.textContent = err.message; return; }
@@ -172,7 +174,7 @@ K.pages.run = async function (main, params) {
     }
     return K.h("section.card.edit-card", K.h("h2", "Edit run"), K.h("form.edit-form", { on: { submit: save } },
       K.h("label", { for: "edit-name" }, "Display name"), name,
-      K.h("label", { for: "edit-description" }, "Description"), desc,
+      canDescribe ? [K.h("label", { for: "edit-description" }, "Description"), desc] : null,
       K.h("label", "Tags"), chips,
       K.h("div.toolbar", tagKey, tagValue, K.h("button.btn.small.tag-add", { type: "button", on: { click: addTag } }, "Add tag")),
       msg,
