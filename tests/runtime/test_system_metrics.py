@@ -127,3 +127,25 @@ def test_a_run_records_system_metrics(ws, make_script, current_env):
     assert max(cpu) > 50 or os.getloadavg()[0] > (os.cpu_count() or 1), cpu  # a busy loop: about one core
     assert max(cpu) > 5, cpu
     assert max(mem) > 64, mem
+
+
+def test_gpu_metrics_are_named_as_the_script_numbers_its_gpus(monkeypatch):
+    """NVML stands in here (no GPU on the test machine): the run's devices, in the order of
+    its CUDA_VISIBLE_DEVICES, become gpu0, gpu1, ... with their utilisation and memory."""
+    import types
+    nv = types.ModuleType("pynvml")
+    util = {0: 10, 1: 20, 2: 30}
+    nv.nvmlInit = lambda: None
+    nv.nvmlShutdown = lambda: None
+    nv.nvmlDeviceGetCount = lambda: 3
+    nv.nvmlDeviceGetHandleByIndex = lambda i: i
+    nv.nvmlDeviceGetUtilizationRates = lambda h: types.SimpleNamespace(gpu=util[h], memory=0)
+    nv.nvmlDeviceGetMemoryInfo = lambda h: types.SimpleNamespace(used=(h + 1) * 1048576 * 100, total=0, free=0)
+    monkeypatch.setitem(sys.modules, "pynvml", nv)
+    gpus = system_metrics.open_gpus("2,0")
+    s = SystemSampler([], lambda n, v: None, gpus=gpus)
+    assert s.sample() == {"system/gpu0/utilization": 30.0, "system/gpu0/memory_mb": 300.0,
+                          "system/gpu1/utilization": 10.0, "system/gpu1/memory_mb": 100.0}
+    assert system_metrics.open_gpus("") is None  # no device visible to the run
+    nv.nvmlInit = lambda: (_ for _ in ()).throw(RuntimeError("no driver"))
+    assert system_metrics.open_gpus(None) is None
