@@ -441,6 +441,7 @@ class Store(object):
         q = q.order_by(s.metrics.c.name, s.metrics.c.step)
         out = {}
         cur_name, steps, values, stamps = None, None, None, None
+        typed = {}  # name -> [(index, vtype)] of its int and string points
         with self.engine.connect() as conn:
             for name_, kind, step, value, payload, ts, vtype in conn.execute(q):
                 if name_ != cur_name:
@@ -449,15 +450,15 @@ class Store(object):
                     steps, values, stamps = m["steps"], m["values"], m["ts"]
                 steps.append(step)
                 stamps.append(ts)
-                if kind != "scalar":
-                    values.append(json.loads(payload))
-                elif vtype is None:
-                    values.append(_NAN if value is None else value)
+                if vtype is None:  # a float (the common case) or a row, table, image
+                    values.append((_NAN if value is None else value) if kind == "scalar" else json.loads(payload))
                 else:
-                    m.setdefault("types", ["float"] * (len(values)))
+                    typed.setdefault(name_, []).append((len(values), vtype))
                     values.append(payload if vtype == "s" else int(value))
-                if "types" in m:
-                    m["types"].append(_VTYPE_NAMES.get(vtype, "float"))
+        for name_, points in typed.items():
+            types = out[name_]["types"] = ["float"] * len(out[name_]["values"])
+            for i, vtype in points:
+                types[i] = _VTYPE_NAMES[vtype]
         return list(out.values())
 
     # -- compute targets -----------------------------------------------------------
