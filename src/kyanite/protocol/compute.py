@@ -37,6 +37,7 @@ Contract:
 
 import math
 import re
+from typing import Any, Callable, Dict, Tuple
 
 from kyanite.exceptions import UserErrorException
 
@@ -49,11 +50,11 @@ MAX_NODES = 1024
 class ComputeConfigError(UserErrorException, ValueError):
     """A compute target config field is wrong; ``field`` names it."""
 
-    def __init__(self, field, message):
+    def __init__(self, field: str, message: str) -> None:
         super(ComputeConfigError, self).__init__(message, field=field)
 
 
-def normalize_ray_address(address):
+def normalize_ray_address(address: Any) -> str:
     """``HOST:PORT`` or ``http(s)://HOST:PORT`` -> the dashboard URL without a trailing slash;
     ``ComputeConfigError`` (field ``address``) for anything else."""
     if not isinstance(address, str) or not address.strip():
@@ -72,50 +73,54 @@ def normalize_ray_address(address):
 
 # -- field checks: each takes (type name, field, value) and returns the value to keep ----------
 
-def _bad(kind, field, what, value):
+#: A field's check: ``(type name, field, value) -> the value to keep``.
+_Check = Callable[[str, str, Any], Any]
+
+
+def _bad(kind: str, field: str, what: str, value: Any) -> ComputeConfigError:
     return ComputeConfigError(field, "%s config field %r must be %s, got %r." % (kind, field, what, value))
 
 
-def _int_in(low, high):
-    def check(kind, field, value):
+def _int_in(low: int, high: int) -> _Check:
+    def check(kind: str, field: str, value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise _bad(kind, field, "a whole number from %d to %d" % (low, high), value)
         return value
     return check
 
 
-def _seconds(kind, field, value):
+def _seconds(kind: str, field: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         raise _bad(kind, field, "a number of seconds (0 or more)", value)
     return value
 
 
-def _positive(kind, field, value):
+def _positive(kind: str, field: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
         raise _bad(kind, field, "a number above 0", value)
     return value
 
 
-def _text(kind, field, value):
+def _text(kind: str, field: str, value: Any) -> str:
     if not isinstance(value, str):
         raise _bad(kind, field, "a string", value)
     return value
 
 
-def _url(kind, field, value):
+def _url(kind: str, field: str, value: Any) -> str:
     if not isinstance(value, str) or not value.startswith(("http://", "https://")):
         raise _bad(kind, field, "an http(s):// URL", value)
     return value.rstrip("/")
 
 
-def _flag(kind, field, value):
+def _flag(kind: str, field: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise _bad(kind, field, "true or false", value)
     return value
 
 
-def _mapping(value_types, what):
-    def check(kind, field, value):
+def _mapping(value_types: Any, what: str) -> _Check:
+    def check(kind: str, field: str, value: Any) -> Dict[str, Any]:
         if not isinstance(value, dict) or not all(
                 isinstance(k, str) and k and isinstance(v, value_types) for k, v in value.items()):
             raise _bad(kind, field, what, value)
@@ -123,24 +128,24 @@ def _mapping(value_types, what):
     return check
 
 
-def _record(kind, field, value):
+def _record(kind: str, field: str, value: Any) -> Dict[str, Any]:
     if not isinstance(value, dict):
         raise _bad(kind, field, "an object", value)
     return dict(value)
 
 
-def _user_name(kind, field, value):
+def _user_name(kind: str, field: str, value: Any) -> str:
     if not isinstance(value, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$", value):
         raise _bad(kind, field, "an OS user name such as 'kyanite-run'", value)
     return value
 
 
-def _address(kind, field, value):
+def _address(kind: str, field: str, value: Any) -> str:
     return normalize_ray_address(value)
 
 
 #: type -> (executor, {field: (check, default)}); a default of None means "not set".
-_FIELDS = {
+_FIELDS = {  # type: Dict[str, Tuple[str, Dict[str, Tuple[_Check, Any]]]]
     "local": ("local", {"run_as": (_user_name, None)}),
     "AmlCompute": ("local", {
         "vm_size": (_text, ""),
@@ -174,15 +179,19 @@ class ComputeConfig(object):
     """One compute target's validated config (see the module docstring). Fields are
     attributes: ``type``, ``executor`` and the fields of the type."""
 
-    def __init__(self, type_, executor, fields):
+    def __init__(self, type_: str, executor: str, fields: Dict[str, Any]) -> None:
         self.type = type_
         self.executor = executor
         self._fields = fields
         for k, v in fields.items():
             setattr(self, k, v)
 
+    def __getattr__(self, name: str) -> Any:
+        """The fields are set per type in ``__init__``; any other name is missing."""
+        raise AttributeError("%s config has no field %r" % (self.__dict__.get("type"), name))
+
     @classmethod
-    def from_json(cls, data):
+    def from_json(cls, data: Any) -> "ComputeConfig":
         """The record of ``data`` (the config with ``type`` in it); ComputeConfigError naming
         the first wrong field."""
         if not isinstance(data, dict):
@@ -199,7 +208,7 @@ class ComputeConfig(object):
         if data.get("executor") not in (None, executor):
             raise ComputeConfigError("executor", "A %s target runs on the %r executor, not %r." % (
                 kind, executor, data["executor"]))
-        fields = {}
+        fields = {}  # type: Dict[str, Any]
         for name, (check, default) in sorted(spec.items()):
             value = data.get(name)
             if value is None:
@@ -214,20 +223,20 @@ class ComputeConfig(object):
                                                   "max_nodes (%d)." % (fields["min_nodes"], fields["max_nodes"]))
         return cls(kind, executor, fields)
 
-    def to_json(self):
+    def to_json(self) -> Dict[str, Any]:
         """Every field, defaults filled in, ``type`` and ``executor`` included."""
-        out = {"type": self.type, "executor": self.executor}
+        out = {"type": self.type, "executor": self.executor}  # type: Dict[str, Any]
         for k, v in self._fields.items():
             out[k] = dict(v) if isinstance(v, dict) else v
         return out
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, ComputeConfig) and self.to_json() == other.to_json()
 
-    def __ne__(self, other):
+    def __ne__(self, other: object) -> bool:
         return not self == other
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         shown = dict(self.to_json())
         if shown.get("headers"):
             shown["headers"] = dict((k, "***") for k in shown["headers"])  # may hold credentials

@@ -17,6 +17,8 @@ given, in their order.
   manager adds: ``keyHashes`` / ``key_hashes`` (list of strings).
 """
 
+from typing import Any
+
 from kyanite.protocol.records import RecordError, WireRecord, flag, nested, number, obj, text, whole
 
 __all__ = ["Deployment", "Inference", "DeploymentConfig"]
@@ -34,7 +36,7 @@ class Inference(WireRecord):
         ("description", "description", text),
     )
 
-    def _check(self):
+    def _check(self) -> None:
         for key, attr in (("entryScript", "entry_script"), ("snapshotId", "snapshot_id")):
             if not getattr(self, attr):
                 raise RecordError(key, "Inference config field %r is required." % key)
@@ -63,9 +65,9 @@ class Deployment(WireRecord):
         ("config", "config", nested(DeploymentConfig)),
     )
 
-    def _check(self):
+    def _check(self) -> None:
         if self.inference is None:
             raise RecordError("inference", "Deployment spec field 'inference' is required.")
 
-    def _empty(self, attr):
+    def _empty(self, attr: str) -> Any:
         return DeploymentConfig() if attr == "config" else None

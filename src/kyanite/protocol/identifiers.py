@@ -13,6 +13,7 @@ message is one line naming the field and the rule. Standard library only, Python
 """
 
 import re
+from typing import Any, Callable, Optional
 
 NAME_MAX = 255         # identifiers, display names, tag and property keys
 VALUE_MAX = 5000       # tag and property values
@@ -28,17 +29,18 @@ __all__ = ["InvalidValue", "check_identifier", "check_text", "check_mapping", "i
 class InvalidValue(ValueError):
     """A value the API refuses; ``field`` names it, ``str(exc)`` says the rule."""
 
-    def __init__(self, field, message):
+    def __init__(self, field: str, message: str) -> None:
         ValueError.__init__(self, message)
         self.field = field
 
 
-def is_identifier(value, max_len=NAME_MAX):
+def is_identifier(value: Any, max_len: int = NAME_MAX) -> bool:
     """True when ``value`` is a str that follows the identifier rule."""
     return isinstance(value, str) and 0 < len(value) <= max_len and _IDENTIFIER.match(value) is not None
 
 
-def check_identifier(field, value, max_len=NAME_MAX, exists=None):
+def check_identifier(field: str, value: Any, max_len: int = NAME_MAX,
+                     exists: Optional[Callable[[str], Any]] = None) -> str:
     """``value`` when it is an identifier, else InvalidValue naming ``field``. ``exists``
     (optional): a callable that is true for a name already stored, e.g. made before these
     rules; such a name is accepted so it can still be used (a new version, a new run)."""
@@ -52,7 +54,7 @@ def check_identifier(field, value, max_len=NAME_MAX, exists=None):
                               "not starting with '.'." % (field, shown, max_len))
 
 
-def check_text(field, value, max_len=NAME_MAX):
+def check_text(field: str, value: Any, max_len: int = NAME_MAX) -> Optional[str]:
     """``value`` when it is None or a str of at most ``max_len`` characters."""
     if value is None or (isinstance(value, str) and len(value) <= max_len):
         return value
@@ -61,7 +63,8 @@ def check_text(field, value, max_len=NAME_MAX):
     raise InvalidValue(field, "Invalid %s: %d characters, more than the %d allowed." % (field, len(value), max_len))
 
 
-def check_mapping(field, value, key_max=NAME_MAX, value_max=VALUE_MAX, max_items=MAPPING_MAX):
+def check_mapping(field: str, value: Any, key_max: int = NAME_MAX, value_max: int = VALUE_MAX,
+                  max_items: int = MAPPING_MAX) -> Any:
     """``value`` when it is None or a dict of at most ``max_items`` entries whose keys (as
     text) have at most ``key_max`` and whose values (as text) at most ``value_max``
     characters. Values that are not text are measured as ``str(value)``, as they are stored."""

@@ -36,6 +36,8 @@ Contract:
   (``kyanite.server.wire``), not here.
 """
 
+from typing import Any, Dict, List, Optional
+
 from kyanite.protocol.records import (
     RecordError, WireRecord, nested, number, obj, objects_of, text, value_list, whole,
 )
@@ -70,7 +72,7 @@ class RunDefinition(WireRecord):
         # childDefinition: set below (it refers to this class)
     )
 
-    def _empty(self, attr):
+    def _empty(self, attr: str) -> Any:
         if attr == "arguments":
             return []
         if attr == "input_datasets":
@@ -78,15 +80,15 @@ class RunDefinition(WireRecord):
         return None
 
     @property
-    def submitted(self):
+    def submitted(self) -> bool:
         """Whether this is a submitted run's definition (it names a script)."""
         return bool(self.script)
 
 
-RunDefinition.FIELDS += (("childDefinition", "child_definition", nested(RunDefinition)),)
+RunDefinition.FIELDS += (("childDefinition", "child_definition", nested(RunDefinition)),)  # type: ignore[assignment]
 
 
-def _float(v):
+def _float(v: Any) -> Optional[float]:
     return None if v is None else float(v)
 
 
@@ -101,10 +103,14 @@ class RunRecord(object):
              ("tags", "tags"), ("properties", "properties"), ("definition", "definition"),
              ("error", "error"), ("resolved_packages", "resolvedPackages"), ("host", "host"))
 
-    def __init__(self, id, experiment, number=None, parent_id=None, display_name=None, run_type="run",
-                 status="NotStarted", target=None, created=None, start_time=None, end_time=None,
-                 heartbeat=None, cancel_requested=False, tags=None, properties=None, definition=None,
-                 error=None, resolved_packages=None, host=None):
+    def __init__(self, id: str, experiment: str, number: Optional[int] = None, parent_id: Optional[str] = None,
+                 display_name: Optional[str] = None, run_type: str = "run", status: str = "NotStarted",
+                 target: Optional[str] = None, created: Optional[float] = None,
+                 start_time: Optional[float] = None, end_time: Optional[float] = None,
+                 heartbeat: Optional[float] = None, cancel_requested: bool = False,
+                 tags: Optional[Dict[str, str]] = None, properties: Optional[Dict[str, str]] = None,
+                 definition: "Optional[Any]" = None, error: Optional[Dict[str, Any]] = None,
+                 resolved_packages: Optional[Any] = None, host: Optional[Dict[str, Any]] = None) -> None:
         self.id = id
         self.number = number
         self.experiment = experiment
@@ -124,25 +130,25 @@ class RunRecord(object):
             definition = RunDefinition()
         elif isinstance(definition, dict):
             definition = RunDefinition.from_json(definition)
-        self.definition = definition
+        self.definition = definition  # type: RunDefinition
         self.error = error
         self.resolved_packages = resolved_packages
         self.host = host
 
     @property
-    def name(self):
+    def name(self) -> str:
         """The display name, else the run id."""
         return self.display_name or self.id
 
-    def to_json(self):
-        out = {}
+    def to_json(self) -> Dict[str, Any]:
+        out = {}  # type: Dict[str, Any]
         for attr, key in self._KEYS:
             v = getattr(self, attr)
             out[key] = v.to_json() if attr == "definition" else (dict(v) if isinstance(v, dict) else v)
         return out
 
     @classmethod
-    def from_json(cls, data):
+    def from_json(cls, data: Any) -> "RunRecord":
         """The record of ``to_json()``'s object; ``RecordError`` naming a wrong field."""
         if not isinstance(data, dict):
             raise RecordError("", "A run record must be a JSON object, got %r." % (data,))
@@ -165,12 +171,12 @@ class RunRecord(object):
         except RecordError as e:
             raise RecordError("definition" + ("." + e.field if e.field else ""), e.message)
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, RunRecord) and self.to_json() == other.to_json()
 
-    def __ne__(self, other):
+    def __ne__(self, other: object) -> bool:
         return not self == other
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "RunRecord(id=%r, experiment=%r, status=%r, run_type=%r)" % (
             self.id, self.experiment, self.status, self.run_type)

@@ -13,6 +13,8 @@ Contract:
 - ``check_status(status)`` raises ``UserErrorException`` for a name that is not a state.
 """
 
+from typing import Optional
+
 from kyanite.exceptions import UserErrorException
 
 __all__ = ["RunStatus", "TERMINAL_STATES", "ACTIVE_STATES", "ALL_STATES", "can_move", "check_status"]
@@ -41,7 +43,7 @@ _ORDER = {st: i for i, st in enumerate((
 ALL_STATES = tuple(_ORDER) + (RunStatus.CANCEL_REQUESTED,) + TERMINAL_STATES
 
 
-def can_move(current, new):
+def can_move(current: Optional[str], new: str) -> bool:
     """Whether a run in state ``current`` may move to state ``new`` (see the module docstring)."""
     if current in TERMINAL_STATES:
         return False
@@ -52,7 +54,7 @@ def can_move(current, new):
     return True
 
 
-def check_status(status):
+def check_status(status: str) -> None:
     """Raise ``UserErrorException`` unless ``status`` is one of ``ALL_STATES``."""
     if status not in ALL_STATES:
         raise UserErrorException("Unknown run status %r. Known: %s." % (status, ", ".join(ALL_STATES)))

@@ -18,24 +18,26 @@ SDK v1), and what the server adds when it starts the sweep: ``requestedMaxConcur
 ``seed`` (whole number) and ``createdAt`` / ``created_at`` (unix time).
 """
 
-from kyanite.protocol.records import RecordError, WireRecord, number, obj, string_list, text, whole
+from typing import Any, Dict, List
+
+from kyanite.protocol.records import Fields, RecordError, WireRecord, number, obj, string_list, text, whole
 
 __all__ = ["SweepSpec"]
 
 
-def _goal(what, key, value):
+def _goal(what: str, key: str, value: Any) -> str:
     if not isinstance(value, str) or value.lower() not in ("maximize", "minimize"):
         raise RecordError(key, "%s field %r must be 'maximize' or 'minimize', got %r." % (what, key, value))
     return value
 
 
-def _objects(what, key, value):
+def _objects(what: str, key: str, value: Any) -> List[Dict[str, Any]]:
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
         raise RecordError(key, "%s field %r must be a list of JSON objects, got %r." % (what, key, value))
     return value
 
 
-def _any(what, key, value):
+def _any(what: str, key: str, value: Any) -> Any:
     return value
 
 
@@ -60,12 +62,12 @@ class SweepSpec(WireRecord):
         ("createdAt", "created_at", number),
     )
 
-    def _empty(self, attr):
+    def _empty(self, attr: str) -> Any:
         if attr in ("resume_from", "resume_child_runs", "resume_children"):
             return []
         return None
 
     @property
-    def goal(self):
+    def goal(self) -> str:
         """The goal in lower case ("maximize" by default)."""
         return (self.primary_metric_goal or "maximize").lower()

@@ -19,7 +19,7 @@ import json
 import re
 import tempfile
 import threading
-from typing import Optional
+from typing import Any, Optional
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -35,7 +35,7 @@ from kyanite.store.datasets import DataRepository
 
 router = APIRouter(tags=["data"])
 _SHA = re.compile(r"^[0-9a-f]{64}$")
-_backends = {}
+_backends: dict[Any, Any] = {}
 _backends_lock = threading.Lock()
 
 
@@ -88,8 +88,8 @@ def register_datastore(body: DatastoreCreate, request: Request):
         raise UserErrorException("bucket_name must be a bucket name without '/', got %r." % body.bucket)
     config = {"bucket": body.bucket, "endpoint_url": body.endpoint_url, "region": body.region,
               "prefix": (body.prefix or "").strip("/") or None}
-    secret = {"access_key_id": body.access_key_id, "secret_access_key": body.secret_access_key}
-    secret = secret if any(secret.values()) else None
+    given = {"access_key_id": body.access_key_id, "secret_access_key": body.secret_access_key}
+    secret = given if any(given.values()) else None
     r = repo(request)
     try:
         r.datastore(body.name)

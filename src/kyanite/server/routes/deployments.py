@@ -7,7 +7,7 @@ manager (:mod:`kyanite.server.deployments`) does the work and owns the state.
 import json
 import secrets
 import time
-from typing import Optional
+from typing import Any, Optional
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -142,7 +142,8 @@ def update_deployment(name: str, body: DeploymentPatch, request: Request):
     row, cur_models = s.models.deployment_row(name)
     spec = Deployment.from_json(json.loads(row.spec))
     keys = json.loads(row.keys) if row.keys else {}
-    redeploy, new_keys, values = False, None, {}
+    redeploy, new_keys = False, None
+    values: dict[str, Any] = {}
     if body.inference is not None:
         spec = spec.replace(inference=body.inference)  # 400 naming a wrong field
         redeploy = True

@@ -15,7 +15,7 @@ import tarfile
 import tempfile
 import threading
 import urllib.parse
-from typing import Optional
+from typing import Any, Optional
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -164,7 +164,7 @@ def get_snapshot(sha: str, request: Request):
     return FileResponse(k(request).artifacts.local_path(_snapshot_key(sha)))
 
 
-_LISTINGS = collections.OrderedDict()  # sha -> [{"path", "size"}]; snapshots never change
+_LISTINGS: "collections.OrderedDict[str, Any]" = collections.OrderedDict()  # sha -> [{"path", "size"}]; snapshots never change
 _LISTINGS_LOCK = threading.Lock()
 
 

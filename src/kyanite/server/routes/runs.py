@@ -100,10 +100,10 @@ def list_runs(request: Request, status: Optional[List[str]] = Query(None), targe
     if dataset:
         return {"runs": [dict(run_details(r), datasetInputs=used)
                          for r, used in s.store.runs_using_dataset(dataset, limit=min(max(1, limit or 100), 500))]}
-    status = (status[0] if len(status) == 1 else status) if status else None
+    wanted = (status[0] if len(status) == 1 else status) if status else None
     if not (experiment or parent or include_children or q or sort or total or metrics):
-        return {"runs": runs_details(s.store.list_runs(status=status, target=target, limit=limit, offset=offset))}
-    page = s.store.query_runs(experiment=experiment, parent_id=parent, status=status, target=target,
+        return {"runs": runs_details(s.store.list_runs(status=wanted, target=target, limit=limit, offset=offset))}
+    page = s.store.query_runs(experiment=experiment, parent_id=parent, status=wanted, target=target,
                               search=q, sort=sort or "created", descending=order != "asc",
                               limit=limit or 100, offset=offset, top_level=not include_children)
     if metrics:
