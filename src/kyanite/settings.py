@@ -176,6 +176,11 @@ TABLE = (
             "The address other nodes reach this node at, used as MASTER_ADDR of a distributed run "
             "(unset: 127.0.0.1).",
             (RUN_HOST,)),
+    Setting("KYANITE_GPUS", "text", None,
+            "The GPUs of this machine that kyanite gives to GPU targets' runs, as device ids for "
+            "`CUDA_VISIBLE_DEVICES` (`0,1`), or `none`; unset: the GPUs that NVML or `nvidia-smi` finds. "
+            "Tests set it to simulate GPUs on a CPU machine.",
+            (SERVER, RUN_HOST)),
     Setting("KYANITE_DEBUG", "flag", False,
             "The CLI shows the full traceback of an error instead of its one-line message.",
             (CLI,)),

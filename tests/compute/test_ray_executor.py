@@ -245,3 +245,17 @@ def test_a_head_is_stopped_by_its_own_pids_only(tmp_path):
         for p in (head, stray, other):
             p.kill()
             p.wait()
+
+
+def test_gpu_requests_per_process(ex):
+    """GPUs per process x processes per node is the node's GPU request (gpu, when given, wins)."""
+    from kyanite.core.runconfig import ResourceConfiguration
+    per_proc = ResourceConfiguration(gpu_per_process=1)._definition()
+    assert per_proc == {"gpuPerProcess": 1}
+    dist = {"type": "PyTorch", "nodeCount": 1, "processCountPerNode": 2}
+    assert ex.request(run({"resources": per_proc, "distributed": dist}), CONFIG) == {"CPU": 2, "GPU": 2}
+    assert ex.request(run({"resources": per_proc}), CONFIG) == {"CPU": 1, "GPU": 1}
+    both = {"resources": {"gpu": 1, "gpuPerProcess": 1}, "distributed": dist}
+    assert ex.request(run(both), CONFIG) == {"CPU": 2, "GPU": 1}
+    two_nodes = dict(dist, nodeCount=2)  # per node; the host reserves one such bundle on each node
+    assert ex.request(run({"resources": per_proc, "distributed": two_nodes}), CONFIG) == {"CPU": 2, "GPU": 2}

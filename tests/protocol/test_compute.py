@@ -12,7 +12,7 @@ def test_aml_compute_defaults_and_round_trip():
     assert (c.type, c.executor, c.max_nodes, c.min_nodes, c.vm_size) == ("AmlCompute", "local", 3, 0, "")
     assert c.to_json() == {"type": "AmlCompute", "executor": "local", "max_nodes": 3, "min_nodes": 0,
                            "vm_size": "", "vm_priority": "dedicated", "idle_seconds_before_scaledown": None,
-                           "run_as": None}
+                           "run_as": None, "gpus_per_node": 0}
     assert ComputeConfig.from_json(c.to_json()) == c
     assert ComputeConfig.from_json({"type": "AmlCompute"}).max_nodes == 1
     assert ComputeConfig.from_json({"type": "AmlCompute", "max_nodes": None}).max_nodes == 1

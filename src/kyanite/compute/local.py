@@ -2,8 +2,10 @@
 
 Hosts start in their own session, so a server restart leaves them running; they find the
 server again on the same address. One spare host is kept started ahead, its imports done,
-waiting on its stdin for a line ``<run id>\t<run token>`` (it is started without any
-token): a run start then skips Python's start-up (~0.15 s). The
+waiting on its stdin for a line ``<run id>\t<run token>[\t<CUDA_VISIBLE_DEVICES>]`` (it
+is started without any token or GPU selection; the third field is there when the run's
+environment sets ``CUDA_VISIBLE_DEVICES``, even to the empty string): a run start then skips
+Python's start-up (~0.15 s). The
 spare exits when the server does (its stdin closes). Hosts are started, known again (pid and
 start time: the handle's ``pid``/``create_time``, the script's ``script_pid``/
 ``script_create_time``), ended and reaped by :mod:`kyanite.supervisor`. ``kill`` ends the
@@ -44,10 +46,14 @@ class LocalExecutor(Executor):
         spare, self._spare = self._spare, None  # (host handle, env, log path, user name)
         host = None
         token = env.get("KYANITE_TOKEN") or ""
-        base = {k: v for k, v in env.items() if k != "KYANITE_TOKEN"}  # a spare holds no token
+        # a spare holds no token and no GPU selection: both come with the run id
+        base = {k: v for k, v in env.items() if k not in ("KYANITE_TOKEN", "CUDA_VISIBLE_DEVICES")}
+        line = "%s\t%s" % (run_id, token)
+        if "CUDA_VISIBLE_DEVICES" in env:
+            line += "\t" + env["CUDA_VISIBLE_DEVICES"]
         if spare is not None and spare[0].proc.poll() is None and spare[1] == base and spare[3] == name:
             try:
-                spare[0].proc.stdin.write(("%s\t%s\n" % (run_id, token)).encode("utf-8"))
+                spare[0].proc.stdin.write((line + "\n").encode("utf-8"))
                 spare[0].proc.stdin.close()
                 os.replace(spare[2], os.path.join(self.log_dir, "%s.log" % run_id))
                 host = spare[0]

@@ -29,8 +29,10 @@ it to whoever can open the dashboard; it is limited to its run and expires after
 keep the dashboard private all the same (anyone who reaches it can run code on the cluster).
 
 Resource request (per node of the run): ``ResourceConfiguration`` from the run
-definition; without one, one CPU per process of the node. A run with ``node_count > 1``
-(PyTorch, Mpi) asks Ray for nothing for its host job; the host reserves one bundle of the
+definition; without one, one CPU per process of the node. GPUs: ``gpu`` per node, or
+``gpu_per_process`` x ``process_count_per_node``; Ray assigns them and sets
+``CUDA_VISIBLE_DEVICES`` of the host (and so of every rank of its node) to them. A run
+with ``node_count > 1`` (PyTorch, Mpi) asks Ray for nothing for its host job; the host reserves one bundle of the
 request on each of ``node_count`` distinct nodes itself (:mod:`kyanite.runtime.ray_spread`). A request
 that no node of the cluster could ever hold fails the run at once with a message naming
 the request and the largest nodes (unless the target is ``autoscaling``, where Ray may
@@ -81,7 +83,9 @@ _TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 _FORWARD_PREFIXES = ("KYANITE_", "UV_")
 # the node cache is each node's own setting (KYANITE_CACHE_DIR in the node's environment,
 # else ~/.cache/kyanite): a path on the server's machine means nothing on a cluster node
-_FORWARD_SKIP = ("KYANITE_SERVER_URL", "KYANITE_TOKEN", "KYANITE_HEARTBEAT_TIMEOUT", "KYANITE_CACHE_DIR")
+# and so is the GPU list (KYANITE_GPUS): Ray assigns a run's GPUs on its nodes
+_FORWARD_SKIP = ("KYANITE_SERVER_URL", "KYANITE_TOKEN", "KYANITE_HEARTBEAT_TIMEOUT", "KYANITE_CACHE_DIR",
+                 "KYANITE_GPUS")
 
 
 class RayLaunchError(Exception):
@@ -315,6 +319,8 @@ class RayExecutor(Executor):
         req = {"CPU": res["cpu"] if res.get("cpu") is not None else default_cpu * procs}
         if res.get("gpu"):
             req["GPU"] = res["gpu"]
+        elif res.get("gpuPerProcess"):  # each process of the node gets its own
+            req["GPU"] = res["gpuPerProcess"] * procs
         if res.get("memoryGb"):
             req["memory"] = int(float(res["memoryGb"]) * 2 ** 30)
         for k, v in (res.get("custom") or {}).items():

@@ -23,10 +23,13 @@ On the local target and on a single Ray node all processes of a run start on one
 machine, as ``node_count`` groups with their own ``NODE_RANK``; ``MASTER_ADDR`` is that
 machine. See :mod:`kyanite.runtime.distributed` for how they are started and stopped.
 
-``ResourceConfiguration(cpu=None, gpu=None, memory_gb=None, resources=None)`` (a kyanite
-extension; ``ScriptRunConfig(..., resources=...)`` or ``run_config.resources``) is what
-the run host of one node needs. The Ray target asks Ray for it, so Ray puts the run on
-a node that has room; ``resources`` holds Ray custom resources (``{"node_a": 1}``).
+``ResourceConfiguration(cpu=None, gpu=None, memory_gb=None, resources=None,
+gpu_per_process=None)`` (a kyanite extension; ``ScriptRunConfig(..., resources=...)`` or
+``run_config.resources``) is what the run host of one node needs. The Ray target asks Ray
+for it, so Ray puts the run on a node that has room, and gives the node's processes the
+GPUs it assigned in ``CUDA_VISIBLE_DEVICES``; ``gpu_per_process`` asks for that many GPUs
+per process of the node (``process_count_per_node`` x it, when ``gpu`` is not given);
+``resources`` holds Ray custom resources (``{"node_a": 1}``).
 """
 
 from kyanite.exceptions import UserErrorException
@@ -129,9 +132,10 @@ class ResourceConfiguration(object):
     ``memory_gb`` and custom ``resources`` (``{"name": amount}``). ``None`` = the target's
     default (on Ray: one CPU per process of the node)."""
 
-    def __init__(self, cpu=None, gpu=None, memory_gb=None, resources=None):
+    def __init__(self, cpu=None, gpu=None, memory_gb=None, resources=None, gpu_per_process=None):
         self.cpu = _amount("cpu", cpu)
         self.gpu = _amount("gpu", gpu)
+        self.gpu_per_process = _amount("gpu_per_process", gpu_per_process)
         self.memory_gb = _amount("memory_gb", memory_gb)
         if resources is not None and not isinstance(resources, dict):
             raise UserErrorException("resources must be a dict {name: amount}, got %r." % (resources,))
@@ -142,7 +146,7 @@ class ResourceConfiguration(object):
         if value is None or isinstance(value, cls):
             return value
         if isinstance(value, dict):
-            known = {"cpu", "gpu", "memory_gb", "resources"}
+            known = {"cpu", "gpu", "memory_gb", "resources", "gpu_per_process"}
             unknown = set(value) - known
             if unknown:
                 raise UserErrorException("Unknown resource keys %s; use %s." % (sorted(unknown), sorted(known)))
@@ -155,6 +159,8 @@ class ResourceConfiguration(object):
             out["cpu"] = self.cpu
         if self.gpu is not None:
             out["gpu"] = self.gpu
+        if self.gpu_per_process is not None:
+            out["gpuPerProcess"] = self.gpu_per_process
         if self.memory_gb is not None:
             out["memoryGb"] = self.memory_gb
         if self.resources:
@@ -162,8 +168,8 @@ class ResourceConfiguration(object):
         return out
 
     def __repr__(self):
-        return "ResourceConfiguration(cpu=%r, gpu=%r, memory_gb=%r, resources=%r)" % (
-            self.cpu, self.gpu, self.memory_gb, self.resources)
+        return "ResourceConfiguration(cpu=%r, gpu=%r, memory_gb=%r, resources=%r, gpu_per_process=%r)" % (
+            self.cpu, self.gpu, self.memory_gb, self.resources, self.gpu_per_process)
 
 
 def _amount(name, value):

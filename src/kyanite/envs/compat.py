@@ -414,3 +414,28 @@ def set_keras_backend(env: dict[str, str], resolved: dict[str, str] | None,
         env["KERAS_BACKEND"] = backend
     else:
         env.setdefault("KERAS_BACKEND", backend)
+
+
+#: Package names that are GPU builds by name (the CPU build has another name).
+_GPU_NAMES = re.compile(r"^(.*-gpu|cupy-cuda.*|nvidia-.*-cu\d+|jax-cuda\d+-(plugin|pjrt))$")
+
+
+def gpu_builds(pip: Iterable[str], pip_options: Iterable[str] = ()) -> list[str]:
+    """The requirements of ``pip`` that name a GPU build, as written: a ``*-gpu`` package
+    (``tensorflow-gpu==2.0.0``), a CUDA extra (``jax[cuda12]``), a ``+cuXXX`` local
+    version (``torch==2.3.0+cu121``), ``cupy-cuda12x``/``nvidia-*-cu12``, or ``torch``/
+    ``torchvision``/``torchaudio`` installed from a CUDA index (``--index-url
+    https://download.pytorch.org/whl/cu121`` in ``pip_options``). They build as written
+    on any machine; without a GPU they run on the CPU (the run host says so)."""
+    cuda_index = any(re.search(r"/whl/cu\d+", o) for o in pip_options)
+    out = []
+    for text in pip:
+        try:
+            req = Requirement(text)
+        except InvalidRequirement:
+            continue
+        name = _norm(req.name)
+        if (_GPU_NAMES.match(name) or any(e.lower().startswith("cuda") for e in req.extras)
+                or "+cu" in str(req.specifier) or (cuda_index and name in ("torch", "torchvision", "torchaudio"))):
+            out.append(text)
+    return out

@@ -18,9 +18,13 @@ Contract:
   - ``local``: the built-in target, this machine, one run per core. ``run_as`` (below)
     comes from the workspace setting ``run_as`` in ``.kyanite/workspace.json``.
   - ``AmlCompute``: a local cluster that runs at most ``max_nodes`` runs at once
-    (1..``MAX_NODES``, default 1); ``min_nodes`` (0..``max_nodes``), ``vm_size`` and
-    ``vm_priority`` (strings), ``idle_seconds_before_scaledown`` (seconds >= 0 or null)
-    are kept for SDK v1 compatibility; ``run_as`` (a user name, or null: the workspace
+    (1..``MAX_NODES``, default 1); ``min_nodes`` (0..``max_nodes``), ``vm_priority``
+    (a string), ``idle_seconds_before_scaledown`` (seconds >= 0 or null) are kept for SDK
+    v1 compatibility; ``vm_size`` (a string) names the slot's GPUs: an Azure GPU size
+    (NC/ND/NV families, ``VM_SIZE_GPUS``, case and the ``Standard_`` prefix aside),
+    ``gpu`` (one) or ``gpu:N``; any other size is CPU only. ``gpus_per_node`` (0..``MAX_GPUS``,
+    or null: what ``vm_size`` says) is how many GPUs each slot holds; one that disagrees
+    with ``vm_size`` is refused. ``run_as`` (a user name, or null: the workspace
     setting, else the server's own user) is the OS user its run hosts and scripts run as
     (see ``kyanite.compute.run_as``).
   - ``RayCompute``: a Ray cluster by its dashboard ``address`` (normalized by
@@ -41,10 +45,34 @@ from typing import Any, Callable, Dict, Tuple
 
 from kyanite.exceptions import UserErrorException
 
-__all__ = ["ComputeConfig", "ComputeConfigError", "COMPUTE_TYPES", "MAX_NODES", "normalize_ray_address"]
+__all__ = ["ComputeConfig", "ComputeConfigError", "COMPUTE_TYPES", "MAX_GPUS", "MAX_NODES", "VM_SIZE_GPUS",
+           "gpus_for_vm_size", "normalize_ray_address"]
 
 #: The most runs one target may run at once (``max_nodes``, ``max_concurrent_runs``).
 MAX_NODES = 1024
+
+#: The most GPUs one slot may hold.
+MAX_GPUS = 64
+
+#: Azure GPU VM sizes (lower case, without ``standard_``) -> GPUs per node. NVIDIA sizes
+#: with whole GPUs; fractional-GPU sizes (NVv4, the smaller NVads A10 v5) are not listed.
+VM_SIZE_GPUS = {  # type: Dict[str, int]
+    # NC (K80), NCv2 (P100), NCv3 (V100)
+    "nc6": 1, "nc12": 2, "nc24": 4, "nc24r": 4,
+    "nc6s_v2": 1, "nc12s_v2": 2, "nc24s_v2": 4, "nc24rs_v2": 4,
+    "nc6s_v3": 1, "nc12s_v3": 2, "nc24s_v3": 4, "nc24rs_v3": 4,
+    # NCasT4_v3 (T4), NC A100 v4, NCads H100 v5
+    "nc4as_t4_v3": 1, "nc8as_t4_v3": 1, "nc16as_t4_v3": 1, "nc64as_t4_v3": 4,
+    "nc24ads_a100_v4": 1, "nc48ads_a100_v4": 2, "nc96ads_a100_v4": 4,
+    "nc40ads_h100_v5": 1, "nc80adis_h100_v5": 2,
+    # ND (P40), NDv2 (V100), ND A100 v4, ND H100 v5, ND H200 v5
+    "nd6s": 1, "nd12s": 2, "nd24s": 4, "nd24rs": 4,
+    "nd40rs_v2": 8, "nd96asr_v4": 8, "nd96amsr_a100_v4": 8, "nd96isr_h100_v5": 8, "nd96isr_h200_v5": 8,
+    # NV (M60), NVv3 (M60), NVadsA10 v5 (whole A10s)
+    "nv6": 1, "nv12": 2, "nv24": 4,
+    "nv12s_v3": 1, "nv24s_v3": 2, "nv48s_v3": 4,
+    "nv36ads_a10_v5": 1, "nv72ads_a10_v5": 2,
+}
 
 
 class ComputeConfigError(UserErrorException, ValueError):
@@ -144,6 +172,32 @@ def _address(kind: str, field: str, value: Any) -> str:
     return normalize_ray_address(value)
 
 
+def gpus_for_vm_size(vm_size: Any) -> int:
+    """GPUs per node of ``vm_size``: ``VM_SIZE_GPUS`` for an Azure GPU size (case and a
+    ``Standard_`` prefix aside), 1 for ``gpu``, N for ``gpu:N``, 0 for any other size.
+    ComputeConfigError (field ``vm_size``) for ``gpu:`` with a bad count and for an
+    NC/ND/NV name the table does not know."""
+    name = (vm_size or "").strip().lower()
+    if name.startswith("standard_"):
+        name = name[len("standard_"):]
+    if name == "gpu":
+        return 1
+    if name.startswith("gpu:"):
+        count = name[4:]
+        if not count.isdigit() or not 1 <= int(count) <= MAX_GPUS:
+            raise ComputeConfigError("vm_size", "vm_size %r: give 'gpu:N' with N from 1 to %d GPUs per node."
+                                                % (vm_size, MAX_GPUS))
+        return int(count)
+    if name in VM_SIZE_GPUS:
+        return VM_SIZE_GPUS[name]
+    if re.match(r"^n[cdv]\d", name):
+        raise ComputeConfigError("vm_size", "vm_size %r looks like an Azure GPU size this table does not know "
+                                            "(known: %s); give 'gpu:N' for N GPUs per node." % (
+                                                vm_size, ", ".join("Standard_" + k.upper() for k in
+                                                                   sorted(VM_SIZE_GPUS))))
+    return 0
+
+
 #: type -> (executor, {field: (check, default)}); a default of None means "not set".
 _FIELDS = {  # type: Dict[str, Tuple[str, Dict[str, Tuple[_Check, Any]]]]
     "local": ("local", {"run_as": (_user_name, None)}),
@@ -152,6 +206,7 @@ _FIELDS = {  # type: Dict[str, Tuple[str, Dict[str, Tuple[_Check, Any]]]]
         "vm_priority": (_text, "dedicated"),
         "min_nodes": (_int_in(0, MAX_NODES), 0),
         "max_nodes": (_int_in(1, MAX_NODES), 1),
+        "gpus_per_node": (_int_in(0, MAX_GPUS), None),
         "idle_seconds_before_scaledown": (_seconds, None),
         "run_as": (_user_name, None),
     }),
@@ -221,6 +276,14 @@ class ComputeConfig(object):
         if kind == "AmlCompute" and fields["min_nodes"] > fields["max_nodes"]:
             raise ComputeConfigError("min_nodes", "AmlCompute config field 'min_nodes' (%d) must not exceed "
                                                   "max_nodes (%d)." % (fields["min_nodes"], fields["max_nodes"]))
+        if kind == "AmlCompute":
+            sized = gpus_for_vm_size(fields["vm_size"])
+            if fields["gpus_per_node"] is None:
+                fields["gpus_per_node"] = sized
+            elif sized and fields["gpus_per_node"] != sized:
+                raise ComputeConfigError("gpus_per_node", "AmlCompute config field 'gpus_per_node' (%d) disagrees "
+                                                          "with vm_size %r (%d GPUs per node); give one of them."
+                                         % (fields["gpus_per_node"], fields["vm_size"], sized))
         return cls(kind, executor, fields)
 
     def to_json(self) -> Dict[str, Any]:

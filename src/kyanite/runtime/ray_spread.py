@@ -11,6 +11,10 @@ per-node request in ``KYANITE_RAY_BUNDLE``. The host (a Ray job driver) then
   ``MASTER_ADDR``/ports, ships their logs (``user_logs/std_log_process_<rank>.txt``,
   its own notes in ``user_logs/std_log_node_<k>.txt``) and metrics to the server, and
   returns the group's exit code;
+- GPUs (a bundle with ``GPU``): each node group actor asks Ray for the bundle's GPUs and
+  its ranks see them in ``CUDA_VISIBLE_DEVICES`` as Ray assigned them; node 0's are held
+  by a small actor in bundle 0 (``gpu_ids``), which the host puts in its ranks'
+  ``CUDA_VISIBLE_DEVICES``;
 - waits for every group: the first that fails stops the others; cancel and timeout stop
   them all; the placement group is removed at the end in every case.
 
@@ -112,6 +116,14 @@ class NodeGroup(object):
         return True
 
 
+class _GpuLease(object):
+    """Holds node 0's GPUs of a spread run for as long as the run (a Ray actor in bundle 0)."""
+
+    def ids(self):
+        import ray
+        return ray.get_gpu_ids()
+
+
 class Spread(object):
     """The coordinator's side, in the run host: reserve, start, wait, clean up."""
 
@@ -122,6 +134,9 @@ class Spread(object):
         self.actors = []
         self.refs = []
         self._stop = threading.Event()
+        #: node 0's GPU ids as Ray assigned them (``reserve``), or None when the bundle has no GPU
+        self.gpu_ids = None
+        self._lease = None
 
     def reserve(self, timeout=None):
         """Connect to the cluster and reserve one bundle per node; returns ``(master_addr,
@@ -152,6 +167,13 @@ class Spread(object):
                 raise TimeoutError("Ray could not place %d node groups of %s on distinct nodes within %gs"
                                    % (self.nodes, bundle, limit) if not self.host.cancel_requested.is_set()
                                    else "canceled while waiting for Ray nodes")
+        if bundle.get("GPU"):  # node 0's GPUs: held by an actor in bundle 0, as Ray assigns them
+            from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+            self._lease = ray.remote(num_cpus=0, num_gpus=bundle["GPU"])(_GpuLease).options(
+                scheduling_strategy=PlacementGroupSchedulingStrategy(
+                    placement_group=self.pg, placement_group_bundle_index=0)).remote()
+            self.gpu_ids = [str(g) for g in ray.get(self._lease.ids.remote(), timeout=60)]
+            self.log.line("node 0 holds GPU(s) %s" % ",".join(self.gpu_ids))
         from kyanite.runtime.distributed import free_ports
         addr = ray.util.get_node_ip_address()
         return addr, tuple(free_ports(2, "127.0.0.1" if addr == "127.0.0.1" else ""))
@@ -160,7 +182,8 @@ class Spread(object):
         """Start node groups 1.. on the other nodes; ``definition`` is the run's ``RunDefinition``."""
         import ray
         from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
-        cls = ray.remote(num_cpus=0, max_concurrency=2)(NodeGroup)
+        gpus = dict(settings.get(BUNDLE_VAR)).get("GPU") or 0  # Ray sets each group's CUDA_VISIBLE_DEVICES
+        cls = ray.remote(num_cpus=0, num_gpus=gpus, max_concurrency=2)(NodeGroup)
         for k in range(1, self.nodes):
             a = cls.options(scheduling_strategy=PlacementGroupSchedulingStrategy(
                 placement_group=self.pg, placement_group_bundle_index=k)).remote()

@@ -10,6 +10,15 @@ seconds (counted from the server's start at the earliest, so a restart is not a 
 or whose host process is gone (where the executor can tell), and ends runs stuck in
 CancelRequested after ``cancel_grace`` seconds.
 
+GPUs (targets on the local executor): a target with ``gpus_per_node`` > 0 gives each of
+its runs that many of the machine's GPUs (``kyanite.compute.gpus.discover``, once per
+server), in ``CUDA_VISIBLE_DEVICES`` of the run host (and so of its script), and records
+their ids on the run's host record (``host.gpus``). A GPU is free when no active run's
+host record holds it, so the assignment survives a server restart and two runs of any
+targets never share a GPU; a run whose target has a free slot but not enough free GPUs
+stays Queued. A target without GPUs sets ``CUDA_VISIBLE_DEVICES`` to the empty string: its
+scripts see no GPU. Ray targets are left to Ray (``kyanite.compute.ray``).
+
 A broken target (a stored config that ``ComputeConfig`` refuses, say from an older
 workspace, or an executor that cannot be built) fails its own queued runs with the reason
 (``ComputeTargetBroken``), logged once; the other targets' runs go on.
@@ -45,6 +54,7 @@ class Scheduler(object):
         self._lock = threading.Lock()
         self._cancel_seen = {}
         self._broken_logged = set()
+        self._machine_gpus = None
         self._threads = [threading.Thread(target=self._loop, name="kyanite-scheduler", daemon=True),
                          threading.Thread(target=self._watch, name="kyanite-watchdog", daemon=True)]
 
@@ -83,6 +93,25 @@ class Scheduler(object):
         of the validated config)."""
         return self.executor_for(target).capacity(self.config_for(target).to_json())
 
+    def machine_gpus(self):
+        """The ids of this machine's GPUs (``kyanite.compute.gpus.discover``, asked once)."""
+        return [g["id"] for g in self.gpu_facts()]
+
+    def gpu_facts(self):
+        """This machine's GPU facts (``kyanite.compute.gpus.discover``, asked once)."""
+        if self._machine_gpus is None:
+            from kyanite.compute import gpus
+            self._machine_gpus = gpus.discover()
+        return [dict(g) for g in self._machine_gpus]
+
+    def held_gpus(self):
+        """``{gpu id: run id}`` of the GPUs that active runs hold (their ``host.gpus``)."""
+        held = {}
+        for run in self.store.list_runs(status=list(ACTIVE_STATES), top_level=False):
+            for g in (run.host or {}).get("gpus") or ():
+                held[str(g)] = run.id
+        return held
+
     # -- scheduling ----------------------------------------------------------------
     def _loop(self):
         while not self._stop.is_set():
@@ -96,6 +125,7 @@ class Scheduler(object):
     def schedule_once(self):
         with self._lock:
             free = {}
+            held = None  # {gpu id: run id}, read when a GPU target first needs it
             for run_id, target_name in self.store.queued_runs():
                 try:
                     target = self.target(target_name)
@@ -118,17 +148,37 @@ class Scheduler(object):
                     continue
                 if free[target_name] <= 0:
                     continue
+                config = self.config_for(target)
+                gpus = None  # None: leave CUDA_VISIBLE_DEVICES to the executor (Ray)
+                if config.executor == "local":
+                    need = getattr(config, "gpus_per_node", 0) or 0
+                    if need:
+                        if held is None:
+                            held = self.held_gpus()
+                        spare = [g for g in self.machine_gpus() if g not in held]
+                        if len(spare) < need:
+                            continue  # a slot is free but its GPUs are not: wait Queued
+                        gpus = spare[:need]
+                    else:
+                        gpus = []
                 run, changed = self.store.set_status(run_id, RunStatus.PREPARING, expect=(RunStatus.QUEUED,))
                 if not changed:
                     continue
                 free[target_name] -= 1
+                env = self.run_env(run_id)
+                if gpus is not None:
+                    env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
+                    if held is not None:
+                        held.update((g, run_id) for g in gpus)
                 try:
-                    handle = self.executor_for(target).launch(run, self.run_env(run_id))
+                    handle = self.executor_for(target).launch(run, env)
                 except Exception as exc:
                     log.exception("launch failed")
                     self._finish(run_id, RunStatus.FAILED, "Could not start the run host: %s" % exc,
                                  "HostLaunchFailed")
                     continue
+                if gpus:
+                    handle = dict(handle, gpus=gpus)
                 self.store.update_run(run_id, host=handle)
                 self.notifier.changed(run_id)
 

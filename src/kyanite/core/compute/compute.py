@@ -22,6 +22,10 @@ class ComputeTargetStatus(object):
         self.free_capacity = st.get("free")
         self.current_node_count = st.get("running")
         self.node_state_counts = {"runningNodeCount": st.get("running"), "idleNodeCount": st.get("free")}
+        #: GPUs each slot holds (0: CPU only; None: Ray decides)
+        self.gpus_per_slot = st.get("gpusPerSlot")
+        #: ``[{"id", "name", "memoryMiB", "run"}]``: the GPUs the target's active runs hold
+        self.gpus = st.get("gpus")
 
     def serialize(self):
         return dict(self.__dict__)
@@ -138,10 +142,11 @@ class AmlComputeProvisioningConfiguration(object):
     type = "AmlCompute"
 
     def __init__(self, vm_size="", vm_priority="dedicated", min_nodes=0, max_nodes=None,
-                 idle_seconds_before_scaledown=None, run_as=None, **kwargs):
+                 idle_seconds_before_scaledown=None, run_as=None, gpus_per_node=None, **kwargs):
         self.config = checked_config(self.type, {
             "vm_size": vm_size, "vm_priority": vm_priority, "min_nodes": min_nodes, "max_nodes": max_nodes,
-            "idle_seconds_before_scaledown": idle_seconds_before_scaledown, "run_as": run_as})
+            "idle_seconds_before_scaledown": idle_seconds_before_scaledown, "run_as": run_as,
+            "gpus_per_node": gpus_per_node})
 
 
 class AmlCompute(ComputeTarget):
@@ -156,8 +161,14 @@ class AmlCompute(ComputeTarget):
                                    vnet_name=None, subnet_name=None, tags=None, description=None,
                                    remote_login_port_public_access="NotSpecified", identity_type=None,
                                    identity_id=None, location=None, enable_node_public_ip=True, ray=False,
-                                   run_as=None):
-        """``ray=True`` (kyanite extension): a private Ray head on this machine instead, with
+                                   run_as=None, gpus_per_node=None):
+        """``vm_size`` names each slot's GPUs: an Azure GPU size (``'STANDARD_NC6'``: 1,
+        ``'Standard_NC12s_v3'``: 2... see ``kyanite.protocol.compute.VM_SIZE_GPUS``), or
+        ``'gpu'``/``'gpu:N'``; ``gpus_per_node`` (kyanite extension) says it as a number.
+        Each of the ``max_nodes`` runs at once then holds that many of this machine's GPUs,
+        alone, in its ``CUDA_VISIBLE_DEVICES`` (a CPU size: empty); creating the target
+        fails when the machine has fewer GPUs than the slots hold together.
+        ``ray=True`` (kyanite extension): a private Ray head on this machine instead, with
         ``max_nodes`` runs at once (see ``RayCompute.provisioning_configuration``).
         ``run_as="kyanite-run"`` (kyanite extension): run hosts and scripts run as that OS
         user, so they cannot read the workspace folder (the server must run as root; see
@@ -169,7 +180,8 @@ class AmlCompute(ComputeTarget):
             # RayCompute registers itself in _TYPES (kyanite.core.compute imports it)
             return _TYPES["RayCompute"].provisioning_configuration(max_concurrent_runs=max_nodes)
         return AmlComputeProvisioningConfiguration(vm_size, vm_priority, min_nodes, max_nodes,
-                                                   idle_seconds_before_scaledown, run_as=run_as)
+                                                   idle_seconds_before_scaledown, run_as=run_as,
+                                                   gpus_per_node=gpus_per_node)
 
     @property
     def max_nodes(self):
@@ -182,6 +194,11 @@ class AmlCompute(ComputeTarget):
     @property
     def vm_size(self):
         return self._record["config"].get("vm_size")
+
+    @property
+    def gpus_per_node(self):
+        """GPUs each slot holds (0: CPU only)."""
+        return self._record["config"].get("gpus_per_node") or 0
 
 
 _TYPES = {"AmlCompute": AmlCompute}

@@ -1,9 +1,14 @@
 """Compute targets and environments.
 
 ``POST /api/computes`` validates the config with ``kyanite.protocol.compute.ComputeConfig``
-(400 naming the field; nothing stored) and stores its normalized form. Listing and
+(400 naming the field; nothing stored) and stores its normalized form. A GPU target on the
+local executor (``gpus_per_node`` > 0) is refused (400, field ``vm_size``) when this
+machine has fewer GPUs than its slots hold together, with the count found. Listing and
 getting a target never fail on a broken stored record: that entry answers
-``provisioningState: "Failed"`` and ``error: {code, message}``.
+``provisioningState: "Failed"`` and ``error: {code, message}``. A target's ``status`` has
+``capacity``, ``running``, ``queued``, ``free`` and, for local targets, ``gpusPerSlot``
+and ``gpus``: ``[{"id", "name", "memoryMiB", "run"}]``, the GPUs its active runs hold (``run``:
+the run id).
 """
 
 from typing import Optional
@@ -41,8 +46,20 @@ def _with_status(s, target):
         reason = getattr(exc, "message", None) or "%s: %s" % (type(exc).__name__, exc)
         return dict(target, provisioningState="Failed", error={"code": "ComputeTargetBroken", "message": reason},
                     status={"capacity": 0, "running": active, "queued": queued, "free": 0})
-    return dict(target, provisioningState="Succeeded", status={
-        "capacity": capacity, "running": active, "queued": queued, "free": max(0, capacity - active)})
+    status = {"capacity": capacity, "running": active, "queued": queued, "free": max(0, capacity - active)}
+    config = target.get("config") or {}
+    if target["type"] != "RayCompute":
+        per_slot = config.get("gpus_per_node") or 0
+        status["gpusPerSlot"] = per_slot
+        status["gpus"] = []
+        if per_slot:
+            mine = set(r.id for r in s.store.list_runs(target=target["name"], status=list(ACTIVE_STATES),
+                                                          top_level=False))
+            facts = dict((g["id"], g) for g in s.scheduler.gpu_facts())
+            status["gpus"] = [{"id": g, "name": facts.get(g, {}).get("name"),
+                               "memoryMiB": facts.get(g, {}).get("memoryMiB"), "run": rid}
+                              for g, rid in sorted(s.scheduler.held_gpus().items()) if rid in mine]
+    return dict(target, provisioningState="Succeeded", status=status)
 
 
 @router.get("/computes")
@@ -64,6 +81,15 @@ def create_compute(body: ComputeCreate, request: Request):
     if getattr(cfg, "run_as", None):
         from kyanite.compute import run_as
         run_as.lookup(cfg.run_as)  # 400 naming run_as when there is no such user
+    need = (getattr(cfg, "gpus_per_node", 0) or 0) * (getattr(cfg, "max_nodes", 1) or 1)
+    if cfg.executor == "local" and need:
+        found = s.scheduler.machine_gpus()
+        if len(found) < need:
+            raise ComputeConfigError("vm_size", "%s target %r asks for %d GPU(s) (%d per slot x max_nodes=%d), but "
+                                                "this machine has %d (%s); ask for fewer nodes or a smaller size, "
+                                                "or set KYANITE_GPUS for the server." % (
+                                                    cfg.type, body.name, need, cfg.gpus_per_node, cfg.max_nodes,
+                                                    len(found), ", ".join(found) or "none found"))
     stored = dict((key, v) for key, v in cfg.to_json().items() if key != "type")
     return _with_status(s, s.store.create_compute(body.name, cfg.type, stored))
 
