@@ -154,6 +154,16 @@ class Workspace(object):
     def path(self):
         return os.path.dirname(self._layout.root) if self._layout else None
 
+    def get_mlflow_tracking_uri(self):
+        """The URI for ``mlflow.set_tracking_uri``: this workspace's MLflow tracking API
+        (``<server>/mlflow``), which the MLflow client from PyPI talks to unmodified. As in
+        SDK v1, the MLflow client then authenticates with no more set-up: this sets
+        ``MLFLOW_TRACKING_TOKEN`` in ``os.environ`` to this workspace's token (a run's own
+        token inside a run)."""
+        if self._client.token:
+            os.environ["MLFLOW_TRACKING_TOKEN"] = self._client.token
+        return self._client.base_url.rstrip("/") + "/mlflow"
+
     @property
     def subscription_id(self):
         """Always ``"local"``: a self-hosted workspace has no Azure subscription."""

@@ -37,6 +37,7 @@ from kyanite.server.routes import (
     files,
     models,
     resources,
+    mlflow,
     runs,
     sweeps,
 )
@@ -132,6 +133,7 @@ def create_app(layout, server_url, database_url=None, start_scheduler=True):
     for module in (runs, files, resources, sweeps, data, models, deployments, clusters):
         app.include_router(module.router, prefix="/api",
                            dependencies=[Depends(require_token), Depends(jsonio.check_body)])
+    app.include_router(mlflow.router, dependencies=[Depends(require_token)])  # /mlflow: the MLflow tracking API
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(InvalidValue, _invalid_value_handler)
     app.add_exception_handler(Exception, _unexpected_handler)

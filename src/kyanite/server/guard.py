@@ -1,7 +1,8 @@
 """The request guard: an ASGI middleware every HTTP request passes before any route reads
 its body.
 
-1. **Authentication from the headers.** A request under ``/api`` (except ``PUBLIC_PATHS``:
+1. **Authentication from the headers.** A request under ``/api`` or ``/mlflow`` (the MLflow
+   tracking API, whose refusals come in MLflow's error shape) (except ``PUBLIC_PATHS``:
    health, the OpenAPI document and its browser) is authenticated by ``authenticate(request)``
    (``kyanite.server.app.authenticate``: workspace token, run tokens, the studio's cookie or
    embed ticket) before a byte of its body is received; a refused one is answered at once
@@ -63,6 +64,7 @@ def _caps():
         ("PUT", r"/api/runs/[^/]+/artifacts/.+", upload, upload_what),
         ("PUT", r"/api/datastores/[^/]+/files/.+", upload, upload_what),
         ("PUT", r"/api/data/blobs/[^/]+", upload, upload_what),
+        ("PUT", r"/mlflow/api/2\.0/mlflow-artifacts/artifacts/.+", upload, upload_what),
         ("POST", r"/api/models/uploads", upload, upload_what),
         ("PUT", r"/api/snapshots/[^/]+", snapshot,
          "source snapshots (KYANITE_SNAPSHOT_MAX_MB=%g on the server)" % snap_mb),
@@ -98,11 +100,12 @@ class RequestGuard(object):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path, method = scope["path"], scope["method"]
-        if (path == "/api" or path.startswith("/api/")) and path not in PUBLIC_PATHS:
+        mlflow = path == "/mlflow" or path.startswith("/mlflow/")  # the MLflow API (its own error shape)
+        if (mlflow or path == "/api" or path.startswith("/api/")) and path not in PUBLIC_PATHS:
             try:
                 await run_in_threadpool(self.authenticate, Request(scope))  # no receive: the body stays unread
             except HTTPException as exc:
-                return await _reply(send, exc.status_code, exc.detail, exc.headers)
+                return await _reply(send, exc.status_code, exc.detail, exc.headers, mlflow)
             scope[AUTHENTICATED] = True
         cap, what = self.limit_for(method, path)
         length = None
@@ -111,11 +114,11 @@ class RequestGuard(object):
                 text = value.decode("latin-1").strip()
                 if not text.isdigit() or (length is not None and int(text) != length):
                     return await _reply(send, 400, "Content-Length must be one whole number of bytes, got %r."
-                                        % value.decode("latin-1")[:40])
+                                        % value.decode("latin-1")[:40], mlflow=mlflow)
                 length = int(text)
         too_large = "The request body is over the %s cap for %s; send less." % (_size(cap), what)
         if length is not None and length > cap:
-            return await _reply(send, 413, too_large)
+            return await _reply(send, 413, too_large, mlflow=mlflow)
         received = [0]
         started = [False]
 
@@ -137,11 +140,16 @@ class RequestGuard(object):
         except BodyTooLarge as exc:  # a route that let it through: answer here when still possible
             if started[0]:
                 raise
-            await _reply(send, 413, exc.detail)
+            await _reply(send, 413, exc.detail, mlflow=mlflow)
 
 
-async def _reply(send, status, detail, headers=None):
-    body = json.dumps({"detail": detail}).encode("utf-8")
+async def _reply(send, status, detail, headers=None, mlflow=False):
+    if mlflow:  # what the MLflow client reads
+        code = {401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 413: "INVALID_PARAMETER_VALUE"}.get(
+            status, "INVALID_PARAMETER_VALUE")
+        body = json.dumps({"error_code": code, "message": detail}).encode("utf-8")
+    else:
+        body = json.dumps({"detail": detail}).encode("utf-8")
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode("ascii"))]
     for name, value in (headers or {}).items():
         raw.append((name.lower().encode("latin-1"), value.encode("latin-1")))

@@ -93,6 +93,12 @@ def check_parent(request, store, parent_id):
         raise HTTPException(403, "a run's token may add runs only to its own run tree, not under %s" % parent_id)
 
 
+def within(store, run_id, other):
+    """True when a run token of ``run_id`` may write to run ``other`` (its own run tree);
+    for routes that name the run in their body (the MLflow API)."""
+    return _within(store, run_id, other)
+
+
 def _root(store, run_id):
     """The top of ``run_id``'s run tree; None when a run on the way is unknown."""
     for _ in range(64):
