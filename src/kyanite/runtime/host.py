@@ -176,6 +176,7 @@ class Host(object):
         self.spread = None  # node groups on other Ray nodes (kyanite.runtime.ray_spread)
         self.cancel_requested = threading.Event()
         self.log = None
+        self.gpu_devices = []  # the GPUs the script sees (execute: _gpu_facts)
 
     # -- steps ---------------------------------------------------------------------
     def status(self, status, error=None):
@@ -240,8 +241,10 @@ class Host(object):
 
     # -- the run -----------------------------------------------------------------------
     def execute(self):
-        run = self.client.post("/api/runs/%s/host/start" % self.run_id, {"host": {
-            "hostname": socket.gethostname(), "host_pid": os.getpid()}}, retry_seconds=600)
+        info = {"hostname": socket.gethostname(), "host_pid": os.getpid()}
+        info.update(_gpu_facts())
+        self.gpu_devices = info["gpuDevices"]
+        run = self.client.post("/api/runs/%s/host/start" % self.run_id, {"host": info}, retry_seconds=600)
         if run["status"] in TERMINAL_STATES:
             return 0
         interval = settings.get("KYANITE_HEARTBEAT_INTERVAL")
@@ -281,6 +284,16 @@ class Host(object):
                 "message": "Environment %r could not be built: %s" % (env_def.get("name"), _env_error(exc)),
                 "code": "EnvironmentBuildFailed", "logTail": log.tail[-20:]})
         self.client.patch("/api/runs/%s" % self.run_id, {"resolved_packages": built.resolved}, retry_seconds=600)
+        from kyanite.envs.compat import gpu_builds
+        gpu_reqs = gpu_builds(spec.pip, spec.pip_options) if not spec.user_managed else []
+        if gpu_reqs and not self.gpu_devices:
+            log.line("the environment names a GPU build (%s), but this run has no GPU (%s): it runs on the "
+                     "CPU; run it on a GPU target (AmlCompute vm_size='gpu' or an NC/ND/NV size) to use one"
+                     % (", ".join(gpu_reqs), "CUDA_VISIBLE_DEVICES is empty" if os.environ.get(
+                         "CUDA_VISIBLE_DEVICES") == "" else "none found on %s" % socket.gethostname()))
+        elif gpu_reqs:
+            log.line("GPU build (%s) on %s" % (", ".join(gpu_reqs), ", ".join(
+                "GPU %s%s" % (g["id"], " (%s)" % g["name"] if g.get("name") else "") for g in self.gpu_devices)))
         docker = _docker_settings(env_def.get("docker"), definition.docker_configuration)
         if docker:
             log.line("Docker settings do not apply (%s): this target runs without Docker, in a uv "
@@ -331,6 +344,8 @@ class Host(object):
                                    if self.cancel_requested.is_set() else {
                                        "message": "The run's nodes could not be reserved on Ray: %s" % exc,
                                        "code": "HostLaunchFailed"})
+            if self.spread.gpu_ids is not None:  # node 0's GPUs, as Ray assigned them
+                env["CUDA_VISIBLE_DEVICES"] = ",".join(self.spread.gpu_ids)
             members = [m for m in distributed.plan(definition.distributed, env, env_def.get("environmentVariables"),
                                                    master_addr=master_addr, ports=ports)
                        if m.env["NODE_RANK"] == "0"]
@@ -464,6 +479,17 @@ class Host(object):
         return 0 if status == RunStatus.COMPLETED else 1
 
 
+def _gpu_facts():
+    """``{"gpuDevices": [{id, index, name, memoryMiB, uuid}...], "gpuDriver"}``: the GPUs
+    this host's ``CUDA_VISIBLE_DEVICES`` lets its script see (``kyanite.compute.gpus``)."""
+    try:
+        from kyanite.compute import gpus
+        found, driver = gpus.probe()
+        return {"gpuDevices": gpus.visible(found, os.environ.get("CUDA_VISIBLE_DEVICES")), "gpuDriver": driver}
+    except Exception:  # never a reason to lose the run
+        return {"gpuDevices": [], "gpuDriver": None}
+
+
 def _pump(pipe, log):
     fd = pipe.fileno()
     while True:
@@ -527,21 +553,24 @@ def _quote(s):
 
 
 def _standby():
-    """Import what a run needs, then wait for ``<run id>\t<run token>`` on stdin (a warm
-    spare host, see ``LocalExecutor``); returns the run id, ``None`` when stdin closes first
-    (the server went away)."""
+    """Import what a run needs, then wait for ``<run id>\t<run token>[\t<CUDA_VISIBLE_DEVICES>]``
+    on stdin (a warm spare host, see ``LocalExecutor``); returns the run id, ``None`` when
+    stdin closes first (the server went away)."""
     import kyanite.envs  # noqa: F401  (the environment builder and its YAML parser)
     import psutil  # noqa: F401
     try:
         import kyanite.data  # noqa: F401  (dataset inputs)
     except ImportError:
         pass
-    line = sys.stdin.readline().strip()
-    if not line:
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line.strip():
         return None
-    run_id, _, token = line.partition("\t")
+    fields = line.split("\t")
+    run_id, token = fields[0].strip(), (fields[1] if len(fields) > 1 else "")
     if token:
         os.environ["KYANITE_TOKEN"] = token  # the run's token (kyanite.server.run_tokens)
+    if len(fields) > 2:
+        os.environ["CUDA_VISIBLE_DEVICES"] = fields[2]  # the run's GPUs; empty: none
     return run_id
 
 
