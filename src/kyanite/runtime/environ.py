@@ -25,6 +25,8 @@ script gets them: each process starts from an allow-list, kept here and nowhere 
   * the GPU selection (``CUDA_VISIBLE_DEVICES``, ``NVIDIA_VISIBLE_DEVICES``,
     ``ROCR_VISIBLE_DEVICES``, ``HIP_VISIBLE_DEVICES``): which devices a process may use is
     the machine's decision;
+  * ``RAY_ADDRESS`` (set by Ray for a job's processes): a script on a Ray target may use the
+    cluster itself;
   * the names in ``keep`` (a Ray target's ``env_vars``, which reach the host as
     ``TARGET_ENV_NAMES``).
 
@@ -50,7 +52,8 @@ _NAMES = ("HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TMPDIR", "TZ",
           "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
           "http_proxy", "https_proxy", "no_proxy", "all_proxy",
           "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE",
-          "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES")
+          "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES",
+          "RAY_ADDRESS")
 _PREFIXES = ("LC_", "KYANITE_")
 _HOST_NAMES = ("PATH", "PYTHONPATH")
 _HOST_PREFIXES = ("UV_", "PIP_", "XDG_")

@@ -22,8 +22,8 @@ _SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 #: Modules copied into run environments. The whole of ``kyanite.protocol`` travels with them.
 RUNTIME_FILES = ("__init__.py", "exceptions.py", "runtime/__init__.py", "runtime/_http.py",
-                 "runtime/_sinks.py", "runtime/run.py", "runtime/model_path.py", "keras.py",
-                 "settings.py") + tuple(
+                 "runtime/_sinks.py", "runtime/run.py", "runtime/model_path.py", "runtime/environ.py",
+                 "keras.py", "settings.py") + tuple(
     "protocol/" + f for f in sorted(os.listdir(os.path.join(_SRC, "protocol"))) if f.endswith(".py"))
 
 #: Modules written (not copied) into the folder: the SDK v1 paths, served by the runtime.
