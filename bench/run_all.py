@@ -36,13 +36,14 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
 # Preferred order (cheap and central first); any other bench/*.py runs after these.
-ORDER = ["run_overhead", "metric_ingest", "sweep", "studio", "ray_overhead", "system_metrics"]
+ORDER = ["run_overhead", "metric_ingest", "sweep", "studio", "runs_filter", "ray_overhead", "system_metrics"]
 
 QUICK_ARGS = {
     "run_overhead": ["-n", "5"],
     "metric_ingest": ["-n", "100000", "--mlflow-n", "1000", "--mlflow-batch-n", "20000"],
     "sweep": ["-n", "10"],
     "studio": ["--runs", "2000", "--points", "200000", "--repeat", "10"],
+    "runs_filter": ["--runs", "2000", "--compare-runs", "4", "--points", "20000", "--repeat", "5"],
     "ray_overhead": ["-n", "3"],
 }
 
@@ -155,6 +156,18 @@ def parse_studio(out):
     return rows
 
 
+def parse_runs_filter(out):
+    table = read_table(out, ["request", "ms"])
+    ms = dict((r["request"], _num(r["ms"])) for r in table)
+    rows = []
+    for prefix, base_prefix in (("filter:", "baseline: runs page unfiltered"), ("compare:", "baseline: one raw series")):
+        base_name = next((k for k in ms if k.startswith(base_prefix)), None)
+        for name in [k for k in ms if k.startswith(prefix)]:
+            rows.append(row("runs " + name, ms[name], "ms", base_name or "n/a", ms.get(base_name), "lower",
+                            "target < 100 ms"))
+    return rows
+
+
 def parse_ray_overhead(out):
     table = read_table(out, ["median s", "p90 s"])
     med = dict((r.get("", ""), _num(r.get("median s"))) for r in table)
@@ -178,7 +191,7 @@ def parse_system_metrics(out):
 
 
 PARSERS = {"run_overhead": parse_run_overhead, "metric_ingest": parse_metric_ingest, "sweep": parse_sweep,
-           "studio": parse_studio, "ray_overhead": parse_ray_overhead, "system_metrics": parse_system_metrics}
+           "studio": parse_studio, "runs_filter": parse_runs_filter, "ray_overhead": parse_ray_overhead, "system_metrics": parse_system_metrics}
 
 
 # -- running --------------------------------------------------------------------------------------

@@ -358,3 +358,31 @@ def test_scalar_values_and_metric_names_of_many_runs(store):
     assert len(got) == len(ids) and [got[r] for r in many] == [[0.0], [1.0], [2.0]]
     assert store.metric_names([a, b, c]) == ["acc", "acc_table", "loss"]
     assert store.metric_names([c]) == [] and store.metric_names([]) == []
+
+
+def test_runs_filter_and_run_params(store):
+    """query_runs(filter=...) (kyanite.store.runs_filter) and run_params on every database:
+    params from a run's arguments and MLflow params, tags, newest metric values, attributes,
+    LIKE keeping case and ILIKE not."""
+    from kyanite.server.mlflow_search import parse
+    from kyanite.store.runs_filter import NUMERIC_ATTRIBUTES, TEXT_ATTRIBUTES
+
+    def names(text):
+        page = store.query_runs(filter=parse(text, loose=True, attributes=(NUMERIC_ATTRIBUTES, TEXT_ATTRIBUTES)),
+                                sort="name", descending=False)
+        return [r.display_name for r in page["runs"]]
+    ids = {}
+    for name, bs, team in [("a", 50, "Vision"), ("b", 32, "vision"), ("c", 50, "nlp")]:
+        ids[name] = store.create_run("exp", display_name=name, tags={"team": team},
+                                     definition={"arguments": ["--batch-size", str(bs), "--lr=0.01", "--amp"]}).id
+    store.add_metrics(ids["a"], [{"name": "acc", "values": [0.99, 0.5], "ts": [1.0, 2.0]}])
+    store.add_metrics(ids["b"], [{"name": "acc", "values": [0.5, 0.98], "ts": [1.0, 2.0]}])
+    store.update_run(ids["c"], properties={"mlflow.param.opt": "adam"})
+    assert names("params.batch_size = 50") == ["a", "c"]
+    assert names("params.batch_size < 50 and params.lr = 0.01") == ["b"]
+    assert names("metrics.acc > 0.9") == ["b"]
+    assert names("tags.team LIKE 'vis%'") == ["b"] and names("tags.team ILIKE 'VIS%'") == ["a", "b"]
+    assert names("params.opt = 'adam' and attributes.run_name != 'a'") == ["c"]
+    assert store.run_params([ids["a"], ids["c"]]) == {
+        ids["a"]: {"amp": "True", "batch_size": 50, "lr": 0.01},
+        ids["c"]: {"amp": "True", "batch_size": 50, "lr": 0.01, "opt": "adam"}}

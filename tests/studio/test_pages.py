@@ -131,12 +131,12 @@ def test_runs_page_sorts_filters_and_pages(ws, page, base_url):
     page.locator(".pager .range", has_text="1–25 of 31").wait_for()
     assert page.locator("table.grid tbody tr").count() == 25
     page.locator("th.metric", has_text="score").wait_for()
-    # two runs compared: their metrics overlaid on one chart
+    # two runs compared on the compare page: one value of score each, drawn as two bars
     page.locator("tbody tr td.check input").nth(0).check()
     page.locator("tbody tr td.check input").nth(1).check()
-    page.click("button:has-text('Compare 2')")
-    page.locator('.chart[data-metric="score"] canvas').wait_for()
-    assert page.locator('.chart[data-metric="score"] .u-legend .u-series').count() == 3  # step + 2 runs
+    page.click("button:has-text('Compare (2)')")
+    page.locator('svg.bar-chart[data-metric="score"]').wait_for()
+    assert page.locator('svg.bar-chart[data-metric="score"] rect.bar').count() == 2
     page.go_back()
     page.locator(".pager .range", has_text="1–25 of 31").wait_for()
     page.click("text=Next ›")

@@ -30,7 +30,9 @@ from kyanite.exceptions import ConflictException, NotFoundException, UserErrorEx
 from kyanite.protocol.records import RecordError
 from kyanite.protocol.runs import RunDefinition, RunRecord
 from kyanite.protocol.states import ACTIVE_STATES, TERMINAL_STATES, RunStatus, can_move, check_status
+from kyanite.protocol.arguments import typed
 from kyanite.store import schema as s
+from kyanite.store.runs_filter import conditions as filter_conditions, field_rows, params_of
 
 log = logging.getLogger("kyanite.store")
 
@@ -166,6 +168,7 @@ class Store(object):
                 heartbeat=None, cancel_requested=False,
                 definition=json.dumps(definition.to_json()) if definition is not None else None,
                 tags=json.dumps(_strs(tags or {})), properties=json.dumps(_strs(properties or {}))))
+            _index_fields(conn, run_id, _strs(tags or {}), _strs(properties or {}), definition)
         return self.run(run_id)
 
     def _select_runs(self):
@@ -255,7 +258,26 @@ class Store(object):
                 values["definition"] = json.dumps(RunDefinition.from_json(d).to_json())
             if values:
                 conn.execute(update(s.runs).where(s.runs.c.id == run_id).values(**values))
+            if {"tags", "properties", "definition"} & set(values):
+                d = values.get("definition", row.definition)
+                _index_fields(conn, run_id, json.loads(values.get("tags", row.tags)),
+                              json.loads(values.get("properties", row.properties)),
+                              RunDefinition.from_json(json.loads(d)) if d else None)
         return self.run(run_id)
+
+    def run_params(self, run_ids):
+        """``{run_id: {key: value}}``: each run's parameters - the options of its arguments
+        (``kyanite.protocol.arguments``) overlaid with its MLflow params - numbers typed."""
+        run_ids = list(run_ids)
+        out = dict((rid, {}) for rid in run_ids)
+        f = s.run_fields
+        with self.engine.connect() as conn:
+            for i in range(0, len(run_ids), 500):
+                q = (select(f.c.run_id, f.c.key, f.c.value)
+                     .where(f.c.kind == "param", f.c.run_id.in_(run_ids[i:i + 500])).order_by(f.c.key))
+                for rid, key, value in conn.execute(q):
+                    out[rid][key] = typed(value)
+        return out
 
     def set_status(self, run_id, status, error=None, expect=None):
         """Move a run to ``status``. A terminal run never changes again (the call returns
@@ -527,7 +549,7 @@ class Store(object):
     RUN_SORTS = ("created", "number", "name", "status", "target", "start", "end", "duration")
 
     def query_runs(self, experiment=None, parent_id=None, status=None, target=None, search=None,
-                   sort="created", descending=True, limit=50, offset=0, top_level=True):
+                   sort="created", descending=True, limit=50, offset=0, top_level=True, filter=None):
         """One page of runs and the total that match: ``{"runs": [...], "total": n}``.
 
         The children of ``parent_id`` when given, else top-level runs (all runs with
@@ -535,7 +557,8 @@ class Store(object):
         ``search`` matches the run id or display name (case-insensitive substring). Sorts
         on one of RUN_SORTS or on ``"metric:<name>"``, the newest value of that scalar metric
         (one index seek per matching run; runs without it come last either way). The default
-        (newest first within an experiment) walks the ``(experiment_id, created)`` index."""
+        (newest first within an experiment) walks the ``(experiment_id, created)`` index.
+        ``filter``: parsed runs-filter clauses (``kyanite.store.runs_filter``), all must hold."""
         r = s.runs
         conds = [r.c.parent_id == parent_id] if parent_id is not None else \
             [r.c.parent_id.is_(None)] if top_level else []
@@ -545,6 +568,8 @@ class Store(object):
             conds.append(r.c.status.in_(status if isinstance(status, (list, tuple)) else [status]))
         if target:
             conds.append(r.c.target == target)
+        if filter:
+            conds.extend(filter_conditions(filter, self.engine.dialect.name))
         if search:
             like = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             conds.append(func.lower(r.c.id).like(like, escape="\\")
@@ -807,6 +832,14 @@ class Store(object):
 _BLOCK = s.METRIC_BLOCK
 _NAN = float("nan")
 _VTYPE_NAMES = {None: "float", "i": "int", "s": "str"}  # metrics.vtype -> the wire's "types"
+
+
+def _index_fields(conn, run_id, tags, properties, definition):
+    """Rewrite the ``run_fields`` rows (params and tags the runs filter searches) of a run."""
+    conn.execute(delete(s.run_fields).where(s.run_fields.c.run_id == run_id))
+    rows = field_rows(run_id, tags, params_of(definition, properties))
+    if rows:
+        conn.execute(s.run_fields.insert(), rows)
 
 
 def _summary(row):

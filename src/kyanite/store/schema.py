@@ -185,3 +185,21 @@ metric_blocks = Table(
 )
 
 __all__ += ["metric_blocks", "METRIC_BLOCK"]
+
+# A run's parameters and tags as rows (revision 0008), kept by the Store beside the runs'
+# JSON columns so the runs filter (kyanite.store.runs_filter) finds them with index seeks.
+# kind "param": the options of the run's arguments (kyanite.protocol.arguments) and the
+# MLflow params (properties under "mlflow.param.", which win); kind "tag": its tags.
+# ``num``: the value as a number when it reads as one (else NULL).
+run_fields = Table(
+    "run_fields", metadata,
+    Column("run_id", String(255), ForeignKey("runs.id"), primary_key=True),
+    Column("kind", String(8), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("num", Float, nullable=True),
+)
+Index("ix_run_fields_num", run_fields.c.kind, run_fields.c.key, run_fields.c.num)
+Index("ix_run_fields_value", run_fields.c.kind, run_fields.c.key, run_fields.c.value)
+
+__all__ += ["run_fields"]

@@ -58,6 +58,7 @@ PAGES = [
     Page("experiments", "/experiments", "Experiments", nav="Experiments"),
     Page("runs", "/experiments/{experiment}", "Runs"),
     Page("run", "/runs/{run_id}", "Run"),
+    Page("compare", "/compare", "Compare runs"),
     Page("compute", "/compute", "Compute", nav="Compute"),
     Page("sweep", "/sweeps/{run_id}", "Sweep", requires="/api/sweeps"),
     Page("datasets", "/datasets", "Datasets", nav="Datasets", requires="/api/datasets"),

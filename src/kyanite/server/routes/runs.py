@@ -23,6 +23,8 @@ from kyanite.protocol.identifiers import check_identifier, check_mapping, check_
 from kyanite.server.routes import known
 from kyanite.store.artifacts import run_key
 from kyanite.server.params import Int64
+from kyanite.server.mlflow_search import SearchError, parse as parse_filter
+from kyanite.store.runs_filter import NUMERIC_ATTRIBUTES, TEXT_ATTRIBUTES
 
 router = APIRouter(tags=["runs"])
 
@@ -88,24 +90,34 @@ def list_runs(request: Request, status: Optional[List[str]] = Query(None), targe
               limit: Optional[Int64] = 100, offset: Int64 = 0, experiment: Optional[str] = None,
               parent: Optional[str] = None, include_children: bool = Query(False, alias="all"), q: Optional[str] = None,
               sort: Optional[str] = None, order: str = "desc", total: bool = False, metrics: bool = False,
-              dataset: Optional[str] = None):
+              dataset: Optional[str] = None, filter: Optional[str] = None, params: bool = False):
     """Runs, newest first. ``status`` may repeat. With any of ``experiment``, ``parent``
     (its children), ``all`` (child runs too), ``q`` (id or name contains), ``sort`` (created,
     number, name, status, target, start, end, duration, or ``metric:<name>``: the newest value
     of a scalar metric, runs without it last), ``order`` (asc|desc), ``total``
     (adds ``total``: how many match) or ``metrics`` (adds ``metrics``: ``{run id: [{name,
     kind, count, last}]}``): one page (``limit`` at most 500) from indexed queries.
-    ``dataset``: the runs that took that registered dataset as an input (newest ``limit``)."""
+    ``dataset``: the runs that took that registered dataset as an input (newest ``limit``).
+    ``filter``: the runs filter (``kyanite.store.runs_filter``), e.g. ``metrics.acc > 0.9 and
+    params.batch_size = 50 and tags.team = "vision"``; a malformed one is a 400 naming the
+    character where it goes wrong. ``params`` adds ``params``: ``{run id: {key: value}}``."""
     s = k(request)
     if dataset:
         return {"runs": [dict(run_details(r), datasetInputs=used)
                          for r, used in s.store.runs_using_dataset(dataset, limit=min(max(1, limit or 100), 500))]}
     wanted = (status[0] if len(status) == 1 else status) if status else None
-    if not (experiment or parent or include_children or q or sort or total or metrics):
+    try:
+        clauses = parse_filter(filter, loose=True, attributes=(NUMERIC_ATTRIBUTES, TEXT_ATTRIBUTES))
+    except SearchError as e:
+        raise UserErrorException(str(e))
+    if not (experiment or parent or include_children or q or sort or total or metrics or clauses or params):
         return {"runs": runs_details(s.store.list_runs(status=wanted, target=target, limit=limit, offset=offset))}
     page = s.store.query_runs(experiment=experiment, parent_id=parent, status=wanted, target=target,
                               search=q, sort=sort or "created", descending=order != "asc",
-                              limit=limit or 100, offset=offset, top_level=not include_children)
+                              limit=limit or 100, offset=offset, top_level=not include_children,
+                              filter=clauses)
+    if params:
+        page["params"] = s.store.run_params([r.id for r in page["runs"]])
     if metrics:
         page["metrics"] = s.store.metric_summaries([r.id for r in page["runs"]])
     page["runs"] = runs_details(page["runs"])
@@ -163,6 +175,15 @@ def get_run(run_id: str, request: Request):
              if f["path"].startswith(("user_logs/", "logs/"))]
     run["logFiles"] = dict((n, "%s/api/runs/%s/artifacts/%s" % (s.server_url, run_id, n)) for n in names)
     return run
+
+
+@router.get("/runs/{run_id}/params")
+def run_params(run_id: str, request: Request):
+    """``{"params": {key: value}}``: the run's parameters - the options of its arguments
+    (``--batch-size 50`` gives ``batch_size: 50``, numbers typed) and its MLflow params."""
+    s = k(request)
+    s.store.run(run_id)
+    return {"params": s.store.run_params([run_id])[run_id]}
 
 
 @router.patch("/runs/{run_id}")

@@ -140,6 +140,27 @@
     return K.h("table.grid", K.h("thead", head), tbody);
   };
 
+  /* Runs picked in a table for comparing: sel.column(idOf) is a checkbox column for
+   * K.table, sel.button reads "Compare (n)" and opens /compare?runs=a,b,c (the deep link of
+   * the selection) once two or more runs are picked. */
+  K.compareUrl = (ids) => "/compare?runs=" + ids.map(K.enc).join(",");
+  K.runSelection = function () {
+    const picked = new Set();
+    const button = K.h("button.btn.compare-btn", { type: "button", disabled: true }, "Compare");
+    const update = () => {
+      button.disabled = picked.size < 2;
+      button.textContent = picked.size ? "Compare (" + picked.size + ")" : "Compare";
+    };
+    button.addEventListener("click", () => { if (picked.size > 1) location.href = K.compareUrl(Array.from(picked)); });
+    const column = (idOf) => ({ label: "", cls: "check", get: (r) => {
+      const id = idOf(r);
+      return K.h("input.pick", { type: "checkbox", checked: picked.has(id), "aria-label": "select " + id,
+        dataset: { run: id },
+        on: { change: (e) => { if (e.target.checked) picked.add(id); else picked.delete(id); update(); } } });
+    } });
+    return { picked: picked, button: button, column: column, update: update };
+  };
+
   // -- formatting ------------------------------------------------------------------------
   K.time = function (iso) {
     if (!iso) return "—";

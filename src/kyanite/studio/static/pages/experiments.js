@@ -5,6 +5,7 @@ K.pages.experiments = async function (main) {
   main.appendChild(K.h("div.page-head", K.h("h1", "Experiments")));
   const expBox = K.section("All experiments");
   const recentBox = K.section("Latest runs");
+  const sel = K.runSelection();
   main.appendChild(K.h("div.grid2", expBox, recentBox));
 
   async function draw() {
@@ -16,8 +17,9 @@ K.pages.experiments = async function (main) {
       { label: "Runs", cls: "num", get: (e) => K.num(e.runCount) },
       { label: "Created", get: (e) => K.time(e.createdUtc) },
     ], list, { rowKey: (e) => e.name }) : K.empty("No experiments yet. Submit a run with Experiment(ws, name).submit(config)."));
-    K.clear(recentBox).appendChild(K.h("h2", "Latest runs"));
+    K.clear(recentBox).appendChild(K.h("div.chart-head", K.h("h2", "Latest runs"), sel.button));
     recentBox.appendChild(recent.runs.length ? K.table([
+      sel.column((r) => r.runId),
       { label: "Run", get: (r) => K.runLink(r) },
       { label: "Experiment", get: (r) => K.link(K.expUrl(r.experiment), r.experiment) },
       { label: "Status", get: (r) => K.badge(r.status) },
@@ -27,5 +29,8 @@ K.pages.experiments = async function (main) {
     return recent.runs;
   }
   await draw();
-  K.every(5000, async () => { await draw(); });
+  K.every(5000, async () => {
+    if (document.activeElement && document.activeElement.type === "checkbox") return true;
+    await draw();
+  });
 };

@@ -187,9 +187,24 @@ K.pages.run = async function (main, params) {
     if (form) panel.appendChild(form);
     panel.appendChild(K.h("div.grid2",
       K.h("div", errorCard(), descriptionCard(), detailsCard(), inputsCard(), modelsCard()),
-      K.h("div", metricValuesCard(), dictCard("Tags", run.tags), dictCard("Properties", run.properties))));
+      K.h("div", metricValuesCard(), paramsCard(), dictCard("Tags", run.tags), dictCard("Properties", run.properties))));
   }
-  addTab("overview", "Overview", async (panel) => { drawOverview(panel); await refreshModels(); drawOverview(panel); });
+  /* Parameters: the options of the run's arguments (numbers typed) and its MLflow params
+   * (GET /api/runs/{id}/params); fetched once with the overview. */
+  let runParams = null;
+  function paramsCard() {
+    if (!runParams || !Object.keys(runParams).length) return null;
+    return K.h("div.params-card", K.section("Parameters", K.table([
+      { label: "Name", get: (k) => k },
+      { label: "Value", cls: "num", get: (k) => K.h("span.wrap", { title: typeof runParams[k] }, K.num(runParams[k])) },
+    ], Object.keys(runParams).sort(), { rowKey: (k) => k })));
+  }
+  addTab("overview", "Overview", async (panel) => {
+    drawOverview(panel);
+    const p = K.api("/api/runs/" + K.enc(id) + "/params").then((d) => { runParams = d.params; }).catch(() => {});
+    await Promise.all([refreshModels(), p]);
+    drawOverview(panel);
+  });
 
   // -- metrics ------------------------------------------------------------------------------------
   const charts = {};

@@ -1,5 +1,8 @@
 /* The runs of an experiment: paged, sorted and filtered on the server (indexed queries),
- * with the newest value of the most common metrics as columns; statuses refresh live. */
+ * with the newest value of the most common metrics as columns; statuses refresh live.
+ * A filter box takes the runs filter (metrics.acc > 0.9 and params.lr = 0.01 and
+ * tags.team = "vision" and attributes.status = "Completed"; kept in the URL as ?filter=),
+ * a column picker adds parameters as columns, and picked runs open the compare page. */
 "use strict";
 K.pages.runs = async function (main, params) {
   const exp = params.experiment;
@@ -10,8 +13,12 @@ K.pages.runs = async function (main, params) {
     target: url.searchParams.get("target") || "", sort: url.searchParams.get("sort") || "created",
     desc: url.searchParams.get("order") !== "asc", size: +(url.searchParams.get("size") || 50),
     page: Math.max(0, +(url.searchParams.get("page") || 1) - 1),
+    filter: url.searchParams.get("filter") || "",
   };
-  const checked = new Set();
+  const sel = K.runSelection();
+  const COLS_KEY = "kyanite.runs.params." + exp;
+  let paramCols = [];
+  try { paramCols = JSON.parse(localStorage.getItem(COLS_KEY) || "[]"); } catch (e) { paramCols = []; }
   const STATUS = { "": "Any status", active: "Active", Queued: "Queued", Running: "Running",
     Completed: "Completed", Failed: "Failed", Canceled: "Canceled" };
   const ACTIVE = ["NotStarted", "Queued", "Preparing", "Starting", "Running", "Finalizing", "CancelRequested"];
@@ -22,7 +29,11 @@ K.pages.runs = async function (main, params) {
   const targetSel = K.h("select", { "aria-label": "compute target" }, K.h("option", { value: "" }, "Any target"));
   const sizeSel = K.h("select", { "aria-label": "page size" },
     [25, 50, 100, 200].map((n) => K.h("option", { value: String(n), selected: n === st.size }, n + " per page")));
-  const compareBtn = K.h("button.btn", { type: "button", disabled: true }, "Compare");
+  const compareBtn = sel.button;
+  const filterBox = K.h("input.filter", { type: "search", value: st.filter, "aria-label": "filter",
+    placeholder: 'Filter: metrics.accuracy > 0.9 and params.lr = 0.01 and tags.team = "vision"' });
+  const filterErr = K.h("div.filter-error.error");
+  const picker = K.h("details.col-picker", K.h("summary", "Columns"), K.h("div.col-list"));
   const counter = K.h("span.dim.counter");
   const tableBox = K.h("div.table-box");
   const pager = K.h("div.pager");
@@ -30,7 +41,8 @@ K.pages.runs = async function (main, params) {
   main.appendChild(K.h("div.page-head",
     K.h("div.crumbs", K.link("/experiments", "Experiments"), " / "), K.h("h1", exp)));
   main.appendChild(K.h("section.card",
-    K.h("div.toolbar", search, statusSel, targetSel, sizeSel, compareBtn, counter), tableBox, pager));
+    K.h("div.toolbar", search, statusSel, targetSel, sizeSel, picker, compareBtn, counter),
+    K.h("div.toolbar.filter-row", filterBox), filterErr, tableBox, pager));
 
   K.api("/api/computes").then((c) => c.computes.forEach((t) =>
     targetSel.appendChild(K.h("option", { value: t.name, selected: t.name === st.target }, t.name)))).catch(() => {});
@@ -40,7 +52,7 @@ K.pages.runs = async function (main, params) {
     const set = (k, v, dflt) => { if (v === dflt || v === "") u.searchParams.delete(k); else u.searchParams.set(k, v); };
     set("q", st.q, ""); set("status", st.status, ""); set("target", st.target, "");
     set("sort", st.sort, "created"); set("order", st.desc ? "desc" : "asc", "desc");
-    set("size", String(st.size), "50"); set("page", String(st.page + 1), "1");
+    set("size", String(st.size), "50"); set("page", String(st.page + 1), "1"); set("filter", st.filter, "");
     history.replaceState(null, "", u.pathname + u.search);
   }
 
@@ -60,22 +72,37 @@ K.pages.runs = async function (main, params) {
     const statuses = st.status === "active" ? ACTIVE : st.status;
     const data = await K.api("/api/runs", {
       experiment: exp, total: "true", q: st.q, status: statuses, target: st.target, sort: st.sort, order: st.desc ? "desc" : "asc",
-      limit: st.size, offset: st.page * st.size, metrics: "true" });
+      limit: st.size, offset: st.page * st.size, metrics: "true", params: "true", filter: st.filter });
+    filterErr.textContent = "";
     last = data;
     draw(data);
     return data;
   }
 
+  function drawPicker(params) {
+    const keys = new Set(paramCols);
+    Object.keys(params).forEach((id) => Object.keys(params[id]).forEach((k) => keys.add(k)));
+    const list = K.clear(picker.querySelector(".col-list"));
+    if (!keys.size) list.appendChild(K.h("span.dim", "No parameters on this page."));
+    Array.from(keys).sort().forEach((k) => list.appendChild(K.h("label",
+      K.h("input", { type: "checkbox", checked: paramCols.indexOf(k) >= 0, dataset: { param: k },
+        on: { change: (e) => {
+          paramCols = paramCols.filter((x) => x !== k).concat(e.target.checked ? [k] : []);
+          try { localStorage.setItem(COLS_KEY, JSON.stringify(paramCols)); } catch (err) { /* private mode */ }
+          if (last) draw(last);
+        } } }), " params." + k)));
+  }
+
   function draw(data) {
     const names = metricColumns(data.runs, data.metrics || {});
+    const params = data.params || {};
+    if (!picker.open) drawPicker(params);
     const value = (r, n) => {
       const m = (data.metrics[r.runId] || []).find((x) => x.name === n);
       return m ? K.h("span", { title: K.num(m.count) + " points" }, K.num(m.last)) : "—";
     };
     const cols = [
-      { label: "", cls: "check", get: (r) => K.h("input", { type: "checkbox", checked: checked.has(r.runId),
-          "aria-label": "select " + r.runId,
-          on: { change: (e) => { if (e.target.checked) checked.add(r.runId); else checked.delete(r.runId); updateCompare(); } } }) },
+      sel.column((r) => r.runId),
       { label: "#", cls: "num", sort: "number", get: (r) => String(r.number) },
       { label: "Run", sort: "name", get: (r) => K.h("div", K.runLink(r),
           r.displayName !== r.runId ? K.h("div.sub", r.runId) : null) },
@@ -86,12 +113,15 @@ K.pages.runs = async function (main, params) {
       { label: "Target", sort: "target", get: (r) => r.target || "—" },
     ];
     if (data.runs.some((r) => r.runType && r.runType !== "run")) cols.push({ label: "Type", get: (r) => r.runType });
+    paramCols.forEach((k) => cols.push({ label: k, cls: "num param", get: (r) => {
+      const v = (params[r.runId] || {})[k];
+      return v === undefined ? "—" : K.num(v); } }));
     names.forEach((n) => cols.push({ label: n, cls: "num metric", sort: "metric:" + n, get: (r) => value(r, n) }));
     K.clear(tableBox).appendChild(data.runs.length ? K.table(cols, data.runs, {
       rowKey: (r) => r.runId, sort: st.sort, desc: st.desc,
       onSort: (key) => { if (st.sort === key) st.desc = !st.desc; else { st.sort = key; st.desc = key !== "name" && key !== "target"; }
                          st.page = 0; refresh(); } })
-      : K.empty(st.q || st.status || st.target ? "No runs match." : "This experiment has no runs yet."));
+      : K.empty(st.q || st.status || st.target || st.filter ? "No runs match." : "This experiment has no runs yet."));
     const from = data.total ? st.page * st.size + 1 : 0, to = Math.min(data.total, (st.page + 1) * st.size);
     counter.textContent = K.num(data.total) + " runs";
     K.clear(pager).appendChild(K.h("div",
@@ -100,25 +130,25 @@ K.pages.runs = async function (main, params) {
       K.h("button.btn.small", { type: "button", disabled: to >= data.total, on: { click: () => { st.page++; refresh(); } } }, "Next ›")));
   }
 
-  function updateCompare() {
-    compareBtn.disabled = checked.size < 2;
-    compareBtn.textContent = checked.size ? "Compare " + checked.size : "Compare";
+  function refresh() {
+    syncUrl();
+    return load().catch((e) => {
+      if (e.status === 400 && st.filter) filterErr.textContent = e.message;  // names where the filter goes wrong
+      else K.error(tableBox, e);
+    });
   }
-  compareBtn.addEventListener("click", () => {
-    const ids = Array.from(checked);
-    location.href = K.runUrl(ids[0]) + "?compare=" + ids.slice(1).map(K.enc).join(",") + "#metrics";
-  });
-
-  function refresh() { syncUrl(); return load().catch((e) => K.error(tableBox, e)); }
   let typing = null;
   search.addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(() => { st.q = search.value.trim(); st.page = 0; refresh(); }, 250); });
   statusSel.addEventListener("change", () => { st.status = statusSel.value; st.page = 0; refresh(); });
   targetSel.addEventListener("change", () => { st.target = targetSel.value; st.page = 0; refresh(); });
   sizeSel.addEventListener("change", () => { st.size = +sizeSel.value; st.page = 0; refresh(); });
+  filterBox.addEventListener("keydown", (e) => { if (e.key === "Enter") { st.filter = filterBox.value.trim(); st.page = 0; refresh(); } });
+  filterBox.addEventListener("search", () => { if (!filterBox.value) { st.filter = ""; st.page = 0; refresh(); } });
 
   await refresh();
   K.every(3000, async () => {
     if (document.activeElement && document.activeElement.type === "checkbox") return true;
+    if (filterErr.textContent) return true;
     await load();
   });
 };

@@ -66,12 +66,14 @@ K.pages.sweep = async function (main, params) {
     ])));
   }
 
+  const pick = K.runSelection();  // children picked for the compare page
   function drawTable() {
     const names = hpNames();
     const kids = data.children.slice().sort((a, b) => better(a.bestMetric, b.bestMetric) ? -1 : better(b.bestMetric, a.bestMetric) ? 1 : a.index - b.index);
     const top = best(data.children);
-    K.clear(tableCard).appendChild(K.h("h2", "Child runs (" + kids.length + ")"));
+    K.clear(tableCard).appendChild(K.h("div.chart-head", K.h("h2", "Child runs (" + kids.length + ")"), pick.button));
     tableCard.appendChild(kids.length ? K.h("div.table-box", K.table([
+      pick.column((c) => c.runId),
       { label: "best " + (metric || "metric"), cls: "num metric best-col", get: (c) => round4(c.bestMetric) },
       { label: "#", cls: "num", get: (c) => String(c.index) },
       { label: "Run", get: (c) => K.h("span", K.runLink({ runId: c.runId }), top && c.runId === top.runId ? K.h("span.badge.st-Completed.best", " best") : null) },
