@@ -354,3 +354,21 @@ def test_display_name_is_settable(ws):
     with pytest.raises(UserErrorException, match="display_name"):
         run.display_name = "x" * 100000
     run.complete()
+
+
+def test_description_is_settable(ws):
+    run = Experiment(ws, "names").start_logging()
+    assert run.description is None and run.get_details()["description"] is None
+    run.description = "lr sweep baseline"
+    assert run.description == "lr sweep baseline"
+    assert Run.get(ws, run.id).description == "lr sweep baseline"
+    assert Run.get(ws, run.id).get_details()["description"] == "lr sweep baseline"
+    from kyanite.exceptions import UserErrorException
+    with pytest.raises(UserErrorException, match="description"):
+        run.description = "x" * 10001
+    with pytest.raises(UserErrorException, match="description"):
+        run.description = 5
+    assert Run.get(ws, run.id).description == "lr sweep baseline"
+    run.description = None
+    assert run.description is None and Run.get(ws, run.id).description is None
+    run.complete()

@@ -91,10 +91,15 @@ def test_empty_definition_and_defaults():
 
 def test_run_record_round_trips():
     rec = RunRecord(id="r1", experiment="e", number=2, status="Queued", created=10, tags={"a": "b"},
-                    definition={"script": "t.py", "arguments": ["--x", "1"]}, host={"pid": 4})
+                    definition={"script": "t.py", "arguments": ["--x", "1"]}, host={"pid": 4},
+                    description="first try")
     assert rec.definition.script == "t.py" and rec.created == 10.0 and rec.name == "r1"
     again = RunRecord.from_json(json.loads(json.dumps(rec.to_json())))
-    assert again == rec and again.definition.arguments == ["--x", "1"]
+    assert again == rec and again.definition.arguments == ["--x", "1"] and again.description == "first try"
+    assert RunRecord(id="r2", experiment="e").description is None
+    with pytest.raises(RecordError) as err:
+        RunRecord.from_json(dict(rec.to_json(), description=3))
+    assert err.value.field == "description"
     with pytest.raises(RecordError) as err:
         RunRecord.from_json(dict(rec.to_json(), definition={"nodeCount": "2"}))
     assert err.value.field == "definition.nodeCount"

@@ -220,3 +220,21 @@ def test_log_files_listed_in_run_details(api, run_id):
     files = run["logFiles"]
     assert set(files) == {"user_logs/std_log.txt", "logs/extra.log"}
     assert files["logs/extra.log"] == "%s/api/runs/%s/artifacts/logs/extra.log" % (api.url, run_id)
+
+
+def test_run_description_patch_then_get(api):
+    status, run = api.call("POST", "/api/runs", {"experiment": "api-tests", "status": "Running"})
+    assert status == 200 and run["description"] is None
+    path = "/api/runs/" + run["runId"]
+    status, patched = api.call("PATCH", path, {"description": "Tried a larger batch.\nSee notes."})
+    assert status == 200 and patched["description"] == "Tried a larger batch.\nSee notes."
+    status, got = api.call("GET", path)
+    assert status == 200 and got["description"] == "Tried a larger batch.\nSee notes."
+    status, reply = api.call("PATCH", path, {"description": "d" * 10001})
+    assert status == 400 and "description: 10001 characters, more than the 10000 allowed" in reply["detail"]
+    status, reply = api.call("PATCH", path, {"description": ["not", "text"]})
+    assert 400 <= status < 500, reply
+    status, got = api.call("GET", path)
+    assert got["description"] == "Tried a larger batch.\nSee notes."
+    status, cleared = api.call("PATCH", path, {"description": ""})
+    assert status == 200 and cleared["description"] is None

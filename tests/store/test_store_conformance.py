@@ -386,3 +386,18 @@ def test_runs_filter_and_run_params(store):
     assert store.run_params([ids["a"], ids["c"]]) == {
         ids["a"]: {"amp": "True", "batch_size": 50, "lr": 0.01},
         ids["c"]: {"amp": "True", "batch_size": 50, "lr": 0.01, "opt": "adam"}}
+
+
+def test_run_description_round_trips(store):
+    """A run's description (revision 0009): None until set, kept as given (long, multi-line,
+    non-ASCII text), untouched by other updates, cleared by ""; listed runs carry it too."""
+    run = store.create_run("described")
+    assert run.description is None
+    text = "Baseline with the new tokenizer.\nSecond line: é ✓ " + "x" * 9000
+    assert store.update_run(run.id, description=text).description == text
+    assert store.run(run.id).description == text
+    assert store.update_run(run.id, tags={"a": "1"}, display_name="d").description == text
+    assert [r.description for r in store.list_runs(experiment="described")] == [text]
+    assert store.query_runs(experiment="described")["runs"][0].description == text
+    assert store.update_run(run.id, description="").description is None
+    assert store.run(run.id).description is None

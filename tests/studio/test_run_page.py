@@ -332,7 +332,7 @@ def test_source_snapshot_is_browsable(page, base_url, http, token, rich_run, art
     page.screenshot(path=os.path.join(artifacts_dir, "run-page-snapshot.png"), full_page=True)
 
 
-def test_edit_name_and_tags_persists(ws, page, base_url, http, token, tmp_path, current_env, artifacts_dir):
+def test_edit_name_description_and_tags_persists(ws, page, base_url, http, token, tmp_path, current_env, artifacts_dir):
     run = _submit(ws, _src(tmp_path, "edit", "print('hi')\n"), current_env)
     run.wait_for_completion(raise_on_error=True)
     status, _, _ = _api(http, token, "PATCH", "/api/runs/%s" % run.id, {"tags": {"old": "1", "keep": "yes"}})
@@ -340,6 +340,7 @@ def test_edit_name_and_tags_persists(ws, page, base_url, http, token, tmp_path, 
     _open(page, base_url, run.id, "overview")
     page.click("button.edit-run")
     page.fill("#edit-name", "renamed run")
+    page.fill("#edit-description", "Baseline run.\nSecond line.")
     page.click('.tag-chip[data-tag="old"] button.tag-remove')
     page.fill("#edit-tag-key", "stage")
     page.fill("#edit-tag-value", "prod")
@@ -352,10 +353,15 @@ def test_edit_name_and_tags_persists(ws, page, base_url, http, token, tmp_path, 
     status, _, data = _api(http, token, "GET", "/api/runs/%s" % run.id)
     details = json.loads(data)
     assert details["displayName"] == "renamed run"
+    assert details["description"] == "Baseline run.\nSecond line."
     assert details["tags"] == {"keep": "yes", "stage": "prod"}
     page.reload()
     page.locator(".title-row h1", has_text="renamed run").wait_for()
     page.locator("section.card", has_text="Tags").locator("td", has_text="stage").wait_for()
+    assert page.locator("p.description").inner_text() == "Baseline run.\nSecond line."
+    page.click("button.edit-run")
+    assert page.input_value("#edit-description") == "Baseline run.\nSecond line."
+    page.click("button.cancel-edit")
     # a bad edit says what is wrong and keeps the form
     page.click("button.edit-run")
     page.fill("#edit-name", "x" * 300)

@@ -17,6 +17,7 @@ import importlib
 from urllib.parse import quote
 
 from kyanite.exceptions import UserErrorException
+from kyanite.protocol.identifiers import DESCRIPTION_MAX
 from kyanite.protocol.states import TERMINAL_STATES, RunStatus
 from kyanite.runtime import run as _runtime
 
@@ -106,6 +107,21 @@ class Run(_runtime.Run):
         if not isinstance(value, str) or not value.strip():
             raise UserErrorException("display_name must be a non-empty string, got %r." % (value,))
         self._details = self._client.patch("/api/runs/%s" % self._id, {"display_name": value})
+
+    @property
+    def description(self):
+        """The run's description (None until one is set); assigning it saves it (text of at
+        most 10000 characters; None or "" clears it)."""
+        return self._details.get("description")
+
+    @description.setter
+    def description(self, value):
+        if value is not None and not isinstance(value, str):
+            raise UserErrorException("description must be text (or None to clear it), got %r." % (value,))
+        if value is not None and len(value) > DESCRIPTION_MAX:
+            raise UserErrorException("description has %d characters, more than the %d allowed; shorten it."
+                                     % (len(value), DESCRIPTION_MAX))
+        self._details = self._client.patch("/api/runs/%s" % self._id, {"description": value or ""})
 
     def create_children(self, count=None, tag_key=None, tag_values=None):
         """Create ``count`` child runs (status Running; log to them and ``complete()`` each)

@@ -30,7 +30,8 @@ Contract:
   ``run_type``, ``status``, ``target``, ``created``, ``start_time``, ``end_time``,
   ``heartbeat`` (unix times as floats, or None), ``cancel_requested`` (bool), ``tags`` and
   ``properties`` (str -> str), ``definition`` (a ``RunDefinition``, empty for interactive
-  runs), ``error`` (object or None), ``resolved_packages`` and ``host`` (objects or None).
+  runs), ``error`` (object or None), ``resolved_packages`` and ``host`` (objects or None),
+  ``description`` (free text, None when not set).
   ``to_json``/``from_json`` use the camelCase names of the attributes (``parentId``...);
   the v1 ``get_details()`` shape the HTTP API answers is built by the server
   (``kyanite.server.wire``), not here.
@@ -101,7 +102,8 @@ class RunRecord(object):
              ("target", "target"), ("created", "created"), ("start_time", "startTime"),
              ("end_time", "endTime"), ("heartbeat", "heartbeat"), ("cancel_requested", "cancelRequested"),
              ("tags", "tags"), ("properties", "properties"), ("definition", "definition"),
-             ("error", "error"), ("resolved_packages", "resolvedPackages"), ("host", "host"))
+             ("error", "error"), ("resolved_packages", "resolvedPackages"), ("host", "host"),
+             ("description", "description"))
 
     def __init__(self, id: str, experiment: str, number: Optional[int] = None, parent_id: Optional[str] = None,
                  display_name: Optional[str] = None, run_type: str = "run", status: str = "NotStarted",
@@ -110,7 +112,8 @@ class RunRecord(object):
                  heartbeat: Optional[float] = None, cancel_requested: bool = False,
                  tags: Optional[Dict[str, str]] = None, properties: Optional[Dict[str, str]] = None,
                  definition: "Optional[Any]" = None, error: Optional[Dict[str, Any]] = None,
-                 resolved_packages: Optional[Any] = None, host: Optional[Dict[str, Any]] = None) -> None:
+                 resolved_packages: Optional[Any] = None, host: Optional[Dict[str, Any]] = None,
+                 description: Optional[str] = None) -> None:
         self.id = id
         self.number = number
         self.experiment = experiment
@@ -134,6 +137,7 @@ class RunRecord(object):
         self.error = error
         self.resolved_packages = resolved_packages
         self.host = host
+        self.description = description
 
     @property
     def name(self) -> str:
@@ -165,6 +169,8 @@ class RunRecord(object):
         for key in ("tags", "properties"):
             if data.get(key) is not None:
                 obj("Run record", key, data[key])
+        if data.get("description") is not None:
+            text("Run record", "description", data["description"])
         values = dict((keys[k], v) for k, v in data.items())
         try:
             return cls(**values)

@@ -2,7 +2,8 @@
 
 Contract: ``run_details(record)`` is the one place the API's run object is built, byte for
 byte the shape the SDK, the CLI and the studio read: ``runId``, ``number``, ``experiment``,
-``parentRunId``, ``displayName`` (the run id when none was set), ``runType``, ``status``,
+``parentRunId``, ``displayName`` (the run id when none was set), ``description`` (None
+when none was set), ``runType``, ``status``,
 ``target``, ``createdUtc``, ``startTimeUtc``, ``endTimeUtc`` and ``lastHeartbeatUtc``
 (ISO 8601 UTC, milliseconds, ``Z``), ``durationSeconds`` (to now while running),
 ``cancelRequested``, ``tags``, ``properties``, ``runDefinition`` (the definition as
@@ -31,6 +32,7 @@ def run_details(run):
         "experiment": run.experiment,
         "parentRunId": run.parent_id,
         "displayName": run.display_name or run.id,
+        "description": run.description,
         "runType": run.run_type,
         "status": run.status,
         "target": run.target,

@@ -66,7 +66,7 @@ def _record(row, experiment_name):
         properties=json.loads(row.properties or "{}"), definition=definition,
         error=json.loads(row.error) if row.error else None,
         resolved_packages=json.loads(row.resolved_packages) if row.resolved_packages else None,
-        host=json.loads(row.host) if row.host else None)
+        host=json.loads(row.host) if row.host else None, description=row.description)
 
 
 def _private_sqlite_files(path):
@@ -224,7 +224,11 @@ class Store(object):
         return out
 
     def update_run(self, run_id, tags=None, remove_tags=None, properties=None, host=None,
-                   resolved_packages=None, definition_updates=None, display_name=None):
+                   resolved_packages=None, definition_updates=None, display_name=None, description=None):
+        """Change a run: merge ``tags`` (and drop ``remove_tags``), add ``properties``
+        (immutable: a different value for a key already set is a ConflictException), merge
+        ``host``, set ``resolved_packages``, ``display_name``, ``description`` ("" clears
+        it) and update definition fields; None leaves a field as it is."""
         with self._write_lock, self.engine.begin() as conn:
             row = conn.execute(select(s.runs).where(s.runs.c.id == run_id)).first()
             if row is None:
@@ -250,6 +254,8 @@ class Store(object):
                 values["resolved_packages"] = json.dumps(resolved_packages)
             if display_name is not None:
                 values["display_name"] = display_name
+            if description is not None:
+                values["description"] = description or None
             if definition_updates:
                 if isinstance(definition_updates, RunDefinition):
                     definition_updates = definition_updates.to_json()

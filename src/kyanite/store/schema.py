@@ -36,6 +36,7 @@ runs = Table(
     Column("error", Text, nullable=True),           # JSON: message, code, log tail
     Column("resolved_packages", Text, nullable=True),  # JSON: {name: version}
     Column("host", Text, nullable=True),             # JSON: executor handle (pid, job id)
+    Column("description", Text, nullable=True),      # free text (revision 0009), NULL when unset
 )
 Index("ix_runs_experiment_created", runs.c.experiment_id, runs.c.created)
 Index("ix_runs_parent", runs.c.parent_id)

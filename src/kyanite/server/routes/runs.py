@@ -19,7 +19,7 @@ from kyanite.protocol.runs import RunDefinition
 from kyanite.server import jsonio, run_tokens
 from kyanite.server.wire import run_details, runs_details
 from kyanite.server.jsonio import StrictJSONResponse
-from kyanite.protocol.identifiers import check_identifier, check_mapping, check_text
+from kyanite.protocol.identifiers import DESCRIPTION_MAX, check_identifier, check_mapping, check_text
 from kyanite.server.routes import known
 from kyanite.store.artifacts import run_key
 from kyanite.server.params import Int64
@@ -54,6 +54,7 @@ class RunPatch(BaseModel):
     definition: Optional[dict] = None
     host: Optional[dict] = None  # merged into the executor's handle (the run host adds the script's pid)
     display_name: Optional[str] = None  # renames the run (SDK v1 ``run.display_name = ...``)
+    description: Optional[str] = None  # at most DESCRIPTION_MAX characters; "" clears it
 
 
 class StatusChange(BaseModel):
@@ -191,10 +192,11 @@ def patch_run(run_id: str, body: RunPatch, request: Request):
     check_mapping("tags", body.tags)
     check_mapping("properties", body.properties)
     check_text("display_name", body.display_name)
+    check_text("description", body.description, DESCRIPTION_MAX)
     run = k(request).store.update_run(run_id, tags=body.tags, remove_tags=body.remove_tags,
                                       properties=body.properties, resolved_packages=body.resolved_packages,
                                       definition_updates=body.definition, host=body.host,
-                                      display_name=body.display_name)
+                                      display_name=body.display_name, description=body.description)
     k(request).notifier.changed(run_id)
     return run_details(run)
 
