@@ -13,17 +13,30 @@ and the other ``AzureML-...`` names, listed by ``Environment.list(ws)``; a v1 cu
 (``AzureML-sklearn-0.24-ubuntu18.04-py37-cpu``) gets the nearest one, an unknown one a
 clear error; names starting with ``AzureML-`` cannot be registered.
 
+Files and builds: ``env.save_to_directory(path)`` writes ``azureml_environment.json``
+(and ``conda_dependencies.yml``) as v1 does, ``Environment.load_from_directory(path)``
+reads them back; ``env.build_local(ws)`` and ``env.build(ws).wait_for_completion()``
+build the uv environment on this machine now, into the node cache that runs and services
+started here reuse (v1 built a conda environment or a Docker image).
+
 Docker settings (``env.docker``: enabled, base_image, base_dockerfile,
 base_image_registry, shared_volumes, shm_size, arguments, gpu_support) are kept on the
 record; runs never use Docker, and a run whose environment sets them says so in its log.
 """
 
+import json
 import os
+
+import yaml
 
 from kyanite.core.conda_dependencies import CondaDependencies, _checked
 from kyanite.exceptions import NotFoundException, UserErrorException
 
-__all__ = ["Environment", "PythonSection", "DockerSection", "ContainerRegistry"]
+__all__ = ["Environment", "PythonSection", "DockerSection", "ContainerRegistry", "ImageBuildDetails"]
+
+#: the files of ``save_to_directory``, named as v1 names them
+ENV_FILE = "azureml_environment.json"
+CONDA_FILE = "conda_dependencies.yml"
 
 
 class PythonSection(object):
@@ -208,8 +221,93 @@ class Environment(object):
         self.version = str(rec["version"])
         return self
 
+    # -- files -------------------------------------------------------------------------------
+    def save_to_directory(self, path, overwrite=False):
+        """Write this environment into folder ``path``: ``azureml_environment.json`` (name,
+        version, Python, Docker settings, variables) and, unless it is made from a
+        requirements file, ``conda_dependencies.yml``. An existing folder needs
+        ``overwrite=True``."""
+        if os.path.exists(path) and not overwrite:
+            raise UserErrorException("Folder %r already exists; pass overwrite=True to write over it." % path)
+        os.makedirs(path, exist_ok=True)
+        d = self._definition()
+        conda = d.pop("conda")
+        d.update(name=self.name, version=self.version, condaDependenciesFile=CONDA_FILE if conda is not None else None)
+        if conda is not None:
+            self.python.conda_dependencies.save_to_file(path, CONDA_FILE)
+        with open(os.path.join(path, ENV_FILE), "w") as f:
+            json.dump(d, f, indent=2, sort_keys=True)
+
+    @staticmethod
+    def load_from_directory(path):
+        """The environment ``save_to_directory(path)`` wrote (its conda file as edited since)."""
+        file = os.path.join(path, ENV_FILE)
+        if not os.path.isfile(file):
+            raise UserErrorException("Folder %r holds no %s; write one with env.save_to_directory(%r)."
+                                     % (path, ENV_FILE, path))
+        with open(file) as f:
+            d = json.load(f)
+        if d.get("condaDependenciesFile"):
+            with open(os.path.join(path, d["condaDependenciesFile"])) as f:
+                d["conda"] = yaml.safe_load(f)
+        env = Environment._from_record({"name": d["name"], "version": 0, "definition": d})
+        env.version = d.get("version")
+        return env
+
+    # -- builds ------------------------------------------------------------------------------
+    def build_local(self, workspace=None, platform=None, **kwargs):
+        """Build this environment on this machine now, printing the build log, into the
+        node cache (``KYANITE_CACHE_DIR``) that runs and services started here use: a run
+        with the same packages then starts without building. ``platform`` and v1's Docker
+        arguments are accepted and ignored. Raises UserErrorException when the packages
+        cannot be installed."""
+        self._build_now(print)
+
+    def build(self, workspace, image_build_compute=None):
+        """v1 built a Docker image in the workspace; kyanite builds the uv environment on
+        this machine as :meth:`build_local` does, and returns an :class:`ImageBuildDetails`
+        whose ``wait_for_completion(show_output=True)`` prints the build log."""
+        lines = []
+        try:
+            self._build_now(lines.append)
+        except UserErrorException as exc:
+            return ImageBuildDetails("Failed", lines, str(exc))
+        return ImageBuildDetails("Succeeded", lines)
+
+    def _build_now(self, log):
+        from kyanite import settings
+        from kyanite.envs import EnvBuildError, EnvBuilder, EnvSpecError
+        spec = self._spec()
+        try:
+            return EnvBuilder(settings.get("KYANITE_CACHE_DIR")).ensure(spec, log=log)
+        except (EnvSpecError, EnvBuildError) as exc:
+            raise UserErrorException("environment %r: %s" % (self.name, exc)) from None
+
     def get_image_details(self, workspace):
         return {"dockerImage": None, "note": "kyanite runs environments as uv virtual environments"}
 
     def __repr__(self):
         return "Environment(Name: %s,\nVersion: %s)" % (self.name, self.version)
+
+
+class ImageBuildDetails(object):
+    """What ``Environment.build`` returns (v1 ``azureml.core.environment.ImageBuildDetails``):
+    ``status`` is ``"Succeeded"`` or ``"Failed"``; ``wait_for_completion(show_output=False)``
+    prints the build log with ``show_output`` and raises UserErrorException for a failed
+    build; ``get_log()`` is the log's text."""
+
+    def __init__(self, status, lines, error=None):
+        self.status, self._lines, self.error = status, list(lines), error
+
+    def get_log(self):
+        return "\n".join(self._lines) + ("\n" + self.error if self.error else "")
+
+    def wait_for_completion(self, show_output=False):
+        if show_output:
+            print(self.get_log())
+        if self.error:
+            raise UserErrorException(self.error)
+        return {"status": self.status}
+
+    def __repr__(self):
+        return "ImageBuildDetails(status=%r)" % self.status

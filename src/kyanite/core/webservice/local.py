@@ -49,14 +49,22 @@ class LocalWebservice(Webservice):
         return self
 
     def reload(self, wait=False):
-        """Start the scoring process again with the entry script's folder as it is now."""
+        """Start the scoring process again with the entry script's folder as it is now (or,
+        for a service this object deployed from an entry script alone, as v1's samples do,
+        that script as it is now)."""
         inf = self._record.get("inference") or {}
-        if not inf.get("sourceDirectory"):
-            raise WebserviceException("reload() needs a service deployed with a source_directory.")
         from kyanite.core.model import InferenceConfig
         env = self._deployed_environment()
-        cfg = InferenceConfig(entry_script=inf["entryScript"], source_directory=inf["sourceDirectory"],
-                              environment=env)
+        if inf.get("sourceDirectory"):
+            cfg = InferenceConfig(entry_script=inf["entryScript"], source_directory=inf["sourceDirectory"],
+                                  environment=env)
+        elif self._entry_script_path:
+            cfg = InferenceConfig(entry_script=self._entry_script_path, environment=env)
+        else:
+            raise WebserviceException(
+                "reload() cannot find service %s's entry script: it was deployed without a source_directory "
+                "from another LocalWebservice object; call service.update(inference_config=InferenceConfig("
+                "entry_script=..., source_directory=...))." % self.name)
         self._update(inference_config=cfg)
         if wait:
             self.wait_for_deployment()

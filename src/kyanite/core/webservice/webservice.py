@@ -110,7 +110,12 @@ class Webservice(object):
         self._keys = None
         self._token = None
         self._log_offset = 0
+        self._entry_script_path = None  # the entry script deployed without a source_directory, for reload()
         self._set(rec)
+
+    def _remember_entry_script(self, inference_config):
+        if inference_config is not None and inference_config.source_directory is None:
+            self._entry_script_path = inference_config._script_path()
 
     def _set(self, rec):
         self._record = rec
@@ -328,6 +333,8 @@ class Webservice(object):
             body["models"] = [m.id if isinstance(m, Model) else str(m) for m in models]
         if inference_config is not None:
             body["inference"] = inference_config._definition(self.workspace)
+            self._entry_script_path = None
+            self._remember_entry_script(inference_config)
         if config:
             body["config"] = config
         if tags is not None:
@@ -433,6 +440,7 @@ class Webservice(object):
         with ws_errors():
             rec = workspace._client.post("/api/deployments", body)
         svc = Webservice._from_record(workspace, rec)
+        svc._remember_entry_script(inference_config)
         if show_output:
             svc.wait_for_deployment(show_output=True)
         return svc
