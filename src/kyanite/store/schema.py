@@ -202,5 +202,7 @@ run_fields = Table(
 )
 Index("ix_run_fields_num", run_fields.c.kind, run_fields.c.key, run_fields.c.num)
 Index("ix_run_fields_value", run_fields.c.kind, run_fields.c.key, run_fields.c.value)
+# top-level runs newest first (revision 0008): a filtered list walks it and stops at a page
+Index("ix_runs_parent_created", runs.c.parent_id, runs.c.created)
 
 __all__ += ["run_fields"]

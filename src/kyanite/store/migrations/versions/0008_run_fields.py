@@ -1,7 +1,8 @@
 """Run parameters and tags as rows for the runs filter (``kyanite.store.runs_filter``):
 ``run_fields`` (run_id, kind "param"|"tag", key, value, num) with indexes on
 (kind, key, num) and (kind, key, value). Existing runs are filled in: their tags, the options
-of their arguments and their MLflow params.
+of their arguments and their MLflow params. ``ix_runs_parent_created``: top-level runs newest
+first, which a filtered list walks until it has a page.
 
 Revision ID: 0008
 Revises: 0007
@@ -30,6 +31,7 @@ def upgrade():
     )
     op.create_index("ix_run_fields_num", "run_fields", ["kind", "key", "num"])
     op.create_index("ix_run_fields_value", "run_fields", ["kind", "key", "value"])
+    op.create_index("ix_runs_parent_created", "runs", ["parent_id", "created"])
     conn = op.get_bind()
     runs = sa.table("runs", sa.column("id"), sa.column("tags"), sa.column("properties"), sa.column("definition"))
     rows = []
@@ -48,6 +50,7 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_index("ix_runs_parent_created", "runs")
     op.drop_index("ix_run_fields_value", "run_fields")
     op.drop_index("ix_run_fields_num", "run_fields")
     op.drop_table("run_fields")
