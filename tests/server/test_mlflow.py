@@ -15,6 +15,9 @@ from mlflow.exceptions import MlflowException  # noqa: E402
 from kyanite.core import Experiment, Run, ScriptRunConfig  # noqa: E402
 from kyanite.server import run_tokens  # noqa: E402
 
+#: no system/ metrics beside what MLflow logs, so the runs' metrics are MLflow's alone
+SERVER_ENV = {"KYANITE_SYSTEM_METRICS_INTERVAL": "0"}
+
 
 @pytest.fixture(autouse=True)
 def tracking(ws, monkeypatch):

@@ -163,9 +163,29 @@ class MlflowStore(object):
             conn.execute(update(s.runs).where(s.runs.c.id == run_id).values(end_time=end_time))
 
     # -- metrics ----------------------------------------------------------------------
-    def log_metrics(self, run_id, points):
+    def log_metrics(self, run_id, points, once=False):
         """Store ``points``, ``[(key, value float, timestamp ms, step)]`` in the order given,
-        as metric points of ``run_id``; returns how many were stored."""
+        as metric points of ``run_id``; returns how many were stored. With ``once``, a point
+        equal (key, value, timestamp, step) to one the run already holds is not stored again,
+        as in MLflow, whose ``log_model`` logs a run's points again to link them to the model."""
+        with self.store._write_lock:  # no other writer between reading what is there and storing
+            if once:
+                points = self._new_points(run_id, points)
+            return self._log_metrics(run_id, points)
+
+    def _new_points(self, run_id, points):
+        """``points`` less those the run already holds."""
+        m = s.metrics.c
+        held = set()
+        with self.engine.connect() as conn:
+            for key in set(p[0] for p in points):
+                logged = self._logged_steps(conn, run_id, key)
+                for step, value, ts in conn.execute(select(m.step, m.value, m.ts).where(
+                        and_(m.run_id == run_id, m.name == key, m.kind == "scalar"))):
+                    held.add((key, value, int(round(ts * 1000)), logged.get(step, step)))
+        return [p for p in points if (p[0], p[1], p[2], p[3]) not in held]
+
+    def _log_metrics(self, run_id, points):
         by_key = {}
         for key, value, ts, step in points:
             vals, stamps, steps = by_key.setdefault(key, ([], [], []))
@@ -175,19 +195,18 @@ class MlflowStore(object):
         if not by_key:
             return 0
         m = s.metrics.c
-        with self.store._write_lock:  # no other writer between reading the bases and storing
-            with self.engine.connect() as conn:
-                bases = {}
-                for key in by_key:
-                    last = conn.execute(select(m.step).where(and_(m.run_id == run_id, m.name == key))
-                                        .order_by(m.step.desc()).limit(1)).scalar()
-                    bases[key] = 0 if last is None else last + 1
-            n = self.store.add_metrics(run_id, [{"name": key, "kind": "scalar", "values": v[0], "ts": v[1]}
-                                                for key, v in by_key.items()])
-            with self.engine.begin() as conn:
-                conn.execute(metric_steps.insert(), [
-                    {"run_id": run_id, "name": key, "first_step": bases[key], "steps": json.dumps(v[2])}
-                    for key, v in by_key.items()])
+        with self.engine.connect() as conn:
+            bases = {}
+            for key in by_key:
+                last = conn.execute(select(m.step).where(and_(m.run_id == run_id, m.name == key))
+                                    .order_by(m.step.desc()).limit(1)).scalar()
+                bases[key] = 0 if last is None else last + 1
+        n = self.store.add_metrics(run_id, [{"name": key, "kind": "scalar", "values": v[0], "ts": v[1]}
+                                            for key, v in by_key.items()])
+        with self.engine.begin() as conn:
+            conn.execute(metric_steps.insert(), [
+                {"run_id": run_id, "name": key, "first_step": bases[key], "steps": json.dumps(v[2])}
+                for key, v in by_key.items()])
         return n
 
     def _logged_steps(self, conn, run_id, key):

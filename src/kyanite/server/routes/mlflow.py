@@ -475,9 +475,13 @@ def _metric_points(items):
     return out
 
 
-async def _store_metrics(request, run_id, points):
+async def _store_metrics(request, run_id, points, items):
+    """Store ``points`` (parsed from the request's metric ``items``); points sent with a
+    ``model_id`` (MLflow links a run's points to a logged model by sending them again) are
+    stored once."""
     if points:
-        await run_in_threadpool(_ml(request).log_metrics, run_id, points)
+        once = any(isinstance(m, dict) and m.get("model_id") for m in items)
+        await run_in_threadpool(_ml(request).log_metrics, run_id, points, once)
         _k(request).notifier.changed(run_id)
 
 
@@ -488,7 +492,7 @@ async def log_metric(request):
     run_id = body.get("run_id") or _need(body, "run_uuid")
     _live_run(request, run_id)
     _need(body, "key")
-    await _store_metrics(request, run_id, _metric_points([body]))
+    await _store_metrics(request, run_id, _metric_points([body]), [body])
     return {}
 
 
@@ -504,7 +508,7 @@ async def log_batch(request):
     points = _metric_points(body.get("metrics") or [])
     _log_params(request, run, _pairs(body.get("params"), "params"))
     _set_tags(request, run_id, _pairs(body.get("tags"), "tags"))
-    await _store_metrics(request, run_id, points)
+    await _store_metrics(request, run_id, points, body["metrics"] if points else [])
     return {}
 
 

@@ -1,0 +1,92 @@
+"""MLflow autologging inside kyanite runs: a script that calls only ``mlflow.keras.autolog()``
+trains Keras 3 on JAX (a slice of the real MNIST files) as a kyanite run, in an environment
+built with uv (the Keras test pins plus ``mlflow-skinny``; pandas because MLflow's dataset and
+signature code imports it). What autolog logged is read back through kyanite's SDK: the
+per-epoch metrics, the fit's params (run properties ``mlflow.param.*``), the model's files
+among the run's outputs, and ``run.register_model`` over them.
+
+The environment is cached in the node cache of tests/conftest.py (``KYANITE_CACHE_DIR``),
+so it is built once."""
+
+import shutil
+
+import pytest
+
+from kyanite.core import Environment, Experiment, Model, ScriptRunConfig
+from kyanite.envs import find_pythons
+from kyanite_testing import KERAS_CONDA, REPO
+
+#: KERAS_CONDA plus the MLflow client: mlflow-skinny (the tracking client and the flavors,
+#: without the server's dependencies) and pandas, which mlflow.keras imports.
+MLFLOW_KERAS_CONDA = KERAS_CONDA + """    - mlflow-skinny==3.17.2
+    - pandas==3.1.1
+"""
+
+TRAIN = """
+import sys
+import keras
+import mlflow
+from utils import load_mnist
+
+x, y = load_mnist(sys.argv[1], "train")
+x, y = x[:1000], y[:1000].astype("int32")
+mlflow.keras.autolog()
+model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(32, activation="relu"),
+                          keras.layers.Dense(10, activation="softmax")])
+model.compile(optimizer=keras.optimizers.Adam(0.002), loss="sparse_categorical_crossentropy",
+              metrics=["accuracy"])
+model.fit(x, y, epochs=2, batch_size=100, verbose=2)
+"""
+
+
+def test_points_sent_again_with_a_model_id_are_stored_once(ws):
+    """MLflow's log_model logs a run's points again with the logged model's id (to link
+    them): the run's series keep one point each, and the latest value stays the last step's."""
+    mlflow = pytest.importorskip("mlflow")
+    from mlflow.entities import Metric
+    c = mlflow.MlflowClient(ws.get_mlflow_tracking_uri())
+    run = Experiment(ws, "ml-once").start_logging()
+    c.log_batch(run.id, metrics=[Metric("loss", 0.9, 1000, 0), Metric("loss", 0.5, 2000, 1)])
+    c.log_batch(run.id, metrics=[Metric("loss", 0.9, 1000, 0, model_id="m-1"),
+                                 Metric("loss", 0.4, 3000, 2, model_id="m-1")])
+    assert run.get_metrics() == {"loss": [0.9, 0.5, 0.4]}
+    c.log_batch(run.id, metrics=[Metric("loss", 0.4, 3000, 2)])  # without a model id: MLflow keeps both
+    assert run.get_metrics() == {"loss": [0.9, 0.5, 0.4, 0.4]}
+    assert [(m.step, m.value) for m in c.get_metric_history(run.id, "loss")][:3] == [(0, 0.9), (1, 0.5), (2, 0.4)]
+    run.complete()
+
+
+@pytest.mark.skipif(not any(i.version[:2] == (3, 11) for i in find_pythons()),
+                    reason="needs a Python 3.11 interpreter")
+def test_keras_autolog_in_a_run(ws, tmp_path, mnist_dir):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "train.py").write_text(TRAIN)
+    shutil.copy(str(REPO / "examples" / "keras-mnist" / "utils.py"), str(src / "utils.py"))
+    (tmp_path / "conda_dependencies.yml").write_text(MLFLOW_KERAS_CONDA)
+    env = Environment.from_conda_specification("keras-mlflow", str(tmp_path / "conda_dependencies.yml"))
+    run = Experiment(ws, "keras-autolog").submit(ScriptRunConfig(
+        source_directory=str(src), script="train.py", arguments=[str(mnist_dir)], environment=env))
+    details = run.wait_for_completion(raise_on_error=False)
+    log = run.get_details_with_logs()["logFiles"]["user_logs/std_log.txt"]
+    assert details["status"] == "Completed", log[-3000:]
+    assert details["resolvedPackages"]["mlflow-skinny"] == "3.17.2"
+
+    metrics = run.get_metrics()  # one point per epoch, as autolog logged them
+    assert sorted(k for k in metrics if not k.startswith("system/")) == ["accuracy", "loss"], metrics
+    assert len(metrics["loss"]) == 2 and len(metrics["accuracy"]) == 2, metrics
+    assert metrics["loss"][1] < metrics["loss"][0] and 0.5 < metrics["accuracy"][1] <= 1.0, metrics
+    props = run.get_properties()  # model.fit's arguments and the optimizer's settings
+    assert props["mlflow.param.epochs"] == "2" and props["mlflow.param.batch_size"] == "100", props
+    assert props["mlflow.param.optimizer_name"] == "adam", props
+    assert float(props["mlflow.param.optimizer_learning_rate"]) == pytest.approx(0.002)
+    assert run.get_tags()["mlflow.autologging"] == "keras"
+
+    files = run.get_file_names()
+    assert {"outputs/model/MLmodel", "outputs/model/data/model.keras",
+            "outputs/model/requirements.txt"} <= set(files), files
+    model = run.register_model(model_name="keras-autolog", model_path="outputs/model")
+    assert (model.name, model.version) == ("keras-autolog", 1)
+    assert Model(ws, "keras-autolog").version == 1
+    got = model.download(target_dir=str(tmp_path / "dl"))
+    assert "keras_version: 3.15.1" in open(got + "/MLmodel").read()
