@@ -195,3 +195,59 @@ def test_too_many_wrong_tokens_hold_sign_in_back(tmp_path, http_to):
                             headers={"Authorization": "Bearer " + ws._client.token})[0] == 200
     finally:
         stop_workspace(tmp_path)
+
+
+def test_embed_ticket_of_a_sweep_reads_its_children_only(http, ws, two_runs):
+    """A ticket for a run covers GETs of the runs below it (children, grandchildren: details,
+    metrics, series, files) and /api/sweeps/<its run>; not other runs, not its parent, not
+    other sweeps, not writes."""
+    api = ws._client
+    spec = {"sampling": {"name": "random", "parameterSpace": {"--lr": ["uniform", [0.0, 1.0]]}, "properties": {}},
+            "policy": None, "primaryMetricName": "loss", "primaryMetricGoal": "minimize", "maxTotalRuns": 2,
+            "maxConcurrentRuns": 2}
+    sweeps = []
+    for _ in range(2):
+        sid = api.post("/api/runs", {"experiment": "auth", "run_type": "hyperdrive", "status": "Completed",
+                                     "definition": {"hyperdrive": spec, "childDefinition": {}}})["runId"]
+        kid = api.post("/api/runs", {"experiment": "auth", "parent_id": sid, "status": "Completed",
+                                     "definition": {"hyperparameters": {"--lr": 0.1}},
+                                     "properties": {"hyperdrive.index": "0"}})["runId"]
+        api.post("/api/runs/%s/metrics" % kid, {"metrics": [
+            {"name": "loss", "kind": "scalar", "values": [0.5, 0.25], "ts": [1700000000.0, 1700000001.0]}]})
+        sweeps.append((sid, kid))
+    (sid, kid), (other_sid, other_kid) = sweeps
+    grandchild = api.post("/api/runs", {"experiment": "auth", "parent_id": kid, "status": "Running"})["runId"]
+    t = {"X-Kyanite-Ticket": api.post("/api/studio/embed", {"run_id": sid})["ticket"]}
+
+    def get(path):
+        status, _, body, _ = http.request("GET", path, headers=t)
+        return status, body
+    status, body = get("/api/sweeps/%s" % sid)
+    assert status == 200 and [c["runId"] for c in json.loads(body)["children"]] == [kid]
+    status, body = get("/api/runs/%s/metrics/loss/series" % kid)
+    assert status == 200, body
+    status, body = get("/api/runs/%s/metrics?name=loss" % kid)
+    assert status == 200 and json.loads(body)["metrics"][0]["values"] == [0.5, 0.25]
+    for path in ["/api/runs/%s" % kid, "/api/runs/%s/metrics/summary" % kid, "/api/runs/%s/artifacts" % kid,
+                 "/api/runs/%s" % grandchild, "/api/runs/%s/children" % kid]:
+        assert get(path)[0] == 200, path
+    refused = ["/api/runs/%s" % other_kid, "/api/runs/%s/metrics/loss/series" % other_kid,
+               "/api/runs/%s" % other_sid, "/api/sweeps/%s" % other_sid, "/api/runs/%s" % two_runs[0].id,
+               "/api/sweeps/%s?include_resumed=true" % sid, "/api/runs/no-such-run", "/api/runs",
+               "/api/sweeps", "/api/experiments", "/api/runs/%s/../%s" % (kid, other_kid)]
+    for path in refused:
+        assert get(path)[0] in (401, 404), path
+    for method, path in [("POST", "/api/runs/%s/cancel" % kid), ("POST", "/api/sweeps/%s/cancel" % sid),
+                         ("PATCH", "/api/runs/%s" % kid), ("POST", "/api/runs/%s/metrics" % grandchild)]:
+        status = http.request(method, path, body="{}", headers=dict(t, **{"Content-Type": "application/json"}))[0]
+        assert status == 401, (method, path, status)
+    # a child's ticket does not reach up to its sweep or its siblings
+    tk = {"X-Kyanite-Ticket": api.post("/api/studio/embed", {"run_id": kid})["ticket"]}
+    assert http.request("GET", "/api/runs/%s" % grandchild, headers=tk)[0] == 200
+    assert http.request("GET", "/api/runs/%s" % sid, headers=tk)[0] == 401
+    assert http.request("GET", "/api/sweeps/%s" % sid, headers=tk)[0] == 401
+    # the sweep's embed page is the sweep view; ?view=run its run page
+    rec = api.post("/api/studio/embed", {"run_id": sid})
+    assert b'data-page="sweep"' in http.request("GET", rec["path"])[2]
+    assert b'data-page="run"' in http.request("GET", rec["path"] + "&view=run")[2]
+    assert b'data-page="run"' in http.request("GET", api.post("/api/studio/embed", {"run_id": kid})["path"])[2]

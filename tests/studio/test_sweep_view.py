@@ -124,3 +124,42 @@ def test_sweep_run_metrics_tab_charts_the_childrens_primary_metric(ws, page, bas
     chart.locator("canvas").wait_for()
     assert chart.locator(".u-legend .u-series").count() == 1 + len(ids)  # step + one line per child
     assert "#0" in chart.locator(".u-legend").inner_text()
+
+
+def test_sweep_widget_shows_the_children_with_their_metric(ws, browser, base_url, sweep, artifacts_dir):
+    """RunDetails(sweep run) in a notebook (another site: the embed ticket, no cookie): the
+    sweep view with the children and their primary metric, the charts of their series, and
+    the sweep's run page one click away, with no request refused."""
+    from kyanite.core import Run
+    from kyanite.widgets import RunDetails
+    sid, ids = sweep
+    html = RunDetails(Run.get(ws, sid))._repr_html_()
+    assert "/runs/%s/embed?ticket=" % sid in html
+    ctx = browser.new_context(viewport={"width": 1200, "height": 900})
+    pg = ctx.new_page()
+    errors, refused = [], []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.on("response", lambda r: refused.append(r.url) if r.status >= 400 else None)
+    pg.set_content('<html><body style="margin:0">%s</body></html>' % html.replace('height="720"', 'height="880"'))
+    frame = pg.frame_locator("iframe")
+    table = frame.locator("div.table-box table.grid")
+    table.locator("tbody tr").nth(len(ids) - 1).wait_for()
+    assert table.locator("thead th").first.inner_text() == "best loss"
+    assert table.locator("tbody tr").first.get_attribute("data-key") == ids[0]
+    assert table.locator("tbody tr").first.locator("td").first.inner_text() == "0.1235"
+    assert frame.locator("b.best-metric").inner_text() == "0.1235"
+    assert frame.locator("input.pick").count() == 0  # the compare page needs the studio itself
+    chart = frame.locator('.chart[data-metric="loss"]')
+    chart.locator("canvas").wait_for()
+    frame.locator(".chart-info", has_text="%d points" % (2 * len(ids))).wait_for()
+    assert frame.locator("svg.parcoords path.pc-line").count() == len(ids)
+    pg.screenshot(path=os.path.join(artifacts_dir, "sweep-widget.png"))
+    # the sweep's run page, its metrics tab charting the children's series
+    frame.locator("a.run-view").click()
+    frame.locator("a.sweep-view").wait_for()
+    frame.locator("button[data-tab=metrics]").click()
+    frame.locator('.sweep-chart[data-metric="loss"] canvas').wait_for()
+    frame.locator("button[data-tab=children]").click()
+    frame.locator('.panel[data-panel="children"] tbody tr').nth(len(ids) - 1).wait_for()
+    ctx.close()
+    assert not errors and not refused, (errors, refused)

@@ -106,7 +106,7 @@ def authenticate(request):
         raise HTTPException(*refused)
     # Studio pages: the session cookie (CSRF-guarded) or a notebook embed ticket; see kyanite.studio.auth.
     from kyanite.studio.auth import authorize_api
-    if not token and authorize_api(request, request.app.state.k.token):
+    if not token and authorize_api(request, request.app.state.k.token, request.app.state.k.store):
         return
     raise HTTPException(401, "missing or wrong workspace token")
 

@@ -10,7 +10,9 @@
   shows nothing the API would not show the same person;
 - ``GET /static/...``: the scripts, styles and the vendored chart library, shipped in
   the package (no CDN); like the pages, only for a signed-in browser or an embed ticket;
-- ``POST /api/studio/embed``: an embed ticket for one run (what ``RunDetails`` shows).
+- ``POST /api/studio/embed``: an embed ticket for one run (what ``RunDetails`` shows); its
+  page ``/runs/<run>/embed`` is the run page, or for a sweep the sweep view
+  (``?view=run``: the sweep's run page).
   Charts of long metric series are answered from the block summaries the store keeps at
   ingest (``Store.metric_series``), so nothing runs in the background for them.
 
@@ -35,6 +37,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from kyanite.exceptions import NotFoundException
 from kyanite.studio import auth
 
 log = logging.getLogger(__name__)
@@ -238,7 +241,13 @@ def mount(app, require_token, background=True):
         token = studio.token(request)
         ticket = request.query_params.get("ticket")
         if auth.ticket_allows(request, token, run_id=run_id):
-            return studio.render(request, _page("run"), {"run_id": run_id}, embed_ticket=ticket)
+            # a sweep opens on the sweep view (children, their primary metric, the charts);
+            # ?view=run gives its run page
+            page = _page("run")
+            if request.query_params.get("view") != "run" and any(p.name == "sweep" for p in studio.pages()):
+                if await run_in_threadpool(_run_type, request.app.state.k.store, run_id) == "hyperdrive":
+                    page = _page("sweep")
+            return studio.render(request, page, {"run_id": run_id}, embed_ticket=ticket)
         if auth.has_session(request, token):
             return RedirectResponse("/runs/" + urllib.parse.quote(run_id, safe=""), status_code=303)
         return _signin_redirect(request)
@@ -347,6 +356,14 @@ def _sample(state, name):
 
 def _page(name):
     return next(p for p in PAGES if p.name == name)
+
+
+def _run_type(store, run_id):
+    """The run's type, None for an unknown run."""
+    try:
+        return store.run(run_id).run_type
+    except NotFoundException:
+        return None
 
 
 def _page_handler(studio, page):

@@ -20,9 +20,12 @@ The workspace token is the one secret. It never appears in a page, a cookie or a
   Notebook front ends (an editor's webview, a notebook server on another host name) are
   other sites, where the SameSite cookie is not sent. The widget asks the server (with the
   token) for a ticket: ``<run id, base64url>.<expiry>.<HMAC(token, "embed|<run>|<expiry>")>``.
-  It opens ``/runs/<run>/embed?ticket=...`` and lets the page read that one run: GET
-  requests under ``/api/runs/<run>`` (details, metrics, logs, files, children) and the
-  studio's static files, nothing else, until it expires (``TICKET_SECONDS``).
+  It opens ``/runs/<run>/embed?ticket=...`` and lets the page read that one run and the
+  runs under it: GET requests under ``/api/runs/<run>`` and ``/api/runs/<descendant>``
+  (details, metrics, series, logs, files, children; a run is a descendant when walking its
+  parents in the store reaches the ticket's run), ``/api/sweeps/<run>`` (a sweep's summary,
+  without ``include_resumed``, which names other runs) and the studio's static files,
+  nothing else, until it expires (``TICKET_SECONDS``).
 - **Sign-in throttle**: after ``SIGNIN_FAILURES`` wrong tokens from one address within
   ``SIGNIN_WINDOW`` seconds, ``POST /signin`` answers 429 with ``Retry-After`` (even for
   the right token) until the oldest of those failures leaves the window.
@@ -36,6 +39,8 @@ import time
 import urllib.parse
 
 from fastapi import HTTPException
+
+from kyanite.exceptions import NotFoundException
 
 COOKIE = "kyanite_session"
 CSRF_HEADER = "x-kyanite-csrf"
@@ -152,9 +157,11 @@ def request_ticket(request):
     return request.headers.get(TICKET_HEADER) or request.query_params.get("ticket")
 
 
-def ticket_allows(request, token, run_id=None):
+def ticket_allows(request, token, run_id=None, store=None):
     """Whether the request carries a ticket that covers it: a GET for ``run_id`` (a page)
-    or, without ``run_id``, a GET under ``/api/runs/<ticket's run>`` or ``/static/``."""
+    or, without ``run_id``, a GET under ``/static/`` or ``/api/runs/<ticket's run>``; with
+    ``store`` (the metadata Store) also under ``/api/runs/<a run below it>`` and of
+    ``/api/sweeps/<ticket's run>`` (see the module docstring)."""
     if request.method not in ("GET", "HEAD"):
         return False
     rid = ticket_run(token, request_ticket(request))
@@ -168,21 +175,50 @@ def ticket_allows(request, token, run_id=None):
     if path.startswith("/static/"):
         return True
     base = "/api/runs/" + rid  # request.url.path is already percent-decoded
-    return path == base or path.startswith(base + "/")
+    if path == base or path.startswith(base + "/"):
+        return True
+    if store is None:
+        return False
+    if path == "/api/sweeps/" + rid:
+        return "include_resumed" not in request.query_params
+    parts = path.split("/")  # "", "api", "runs", <run>, ...
+    if len(parts) >= 4 and parts[1:3] == ["api", "runs"] and parts[3]:
+        cache = request.scope.setdefault("kyanite.ticket_parents", {})  # one lookup per run per request
+        return _descends(store, parts[3], rid, cache)
+    return False
+
+
+def _descends(store, run_id, ancestor, parents, max_depth=64):
+    """True when walking up from ``run_id`` through its parents reaches ``ancestor``.
+    ``parents``: ``{run id: parent id or None}``, filled from ``store.run_state`` as it
+    walks; an unknown run ends the walk (False)."""
+    for _ in range(max_depth):
+        if run_id not in parents:
+            try:
+                parents[run_id] = store.run_state(run_id)[2]
+            except NotFoundException:
+                parents[run_id] = None
+        run_id = parents[run_id]
+        if not run_id:
+            return False
+        if run_id == ancestor:
+            return True
+    return False
 
 
 # -- the API's view ---------------------------------------------------------------------
-def authorize_api(request, token):
+def authorize_api(request, token, store=None):
     """For ``require_token``: True when a request without a valid bearer token may go on
-    by the session cookie (with the CSRF guard) or an embed ticket; raises 403 when the
-    cookie is valid but the CSRF guard fails."""
+    by the session cookie (with the CSRF guard) or an embed ticket (``store`` lets a
+    ticket reach the runs below its run); raises 403 when the cookie is valid but the
+    CSRF guard fails."""
     if has_session(request, token):
         if request.method not in SAFE_METHODS:
             if request.headers.get(CSRF_HEADER) != "1" or not same_origin(request):
                 raise HTTPException(403, "A studio request that changes something needs the "
                                          "X-Kyanite-CSRF header and this server's origin.")
         return True
-    return ticket_allows(request, token)
+    return ticket_allows(request, token, store=store)
 
 
 def same_origin(request):

@@ -526,8 +526,9 @@ K.pages.run = async function (main, params) {
         const first = main.querySelector("#edit-name"); if (first) first.focus();
       } } }, "Edit"));
     }
-    if (run.runType === "hyperdrive" && K.hasPage("sweep") && !K.embed)
-      actions.appendChild(K.link("/sweeps/" + K.enc(id), "Sweep view", { class: "btn small" }));
+    if (run.runType === "hyperdrive" && K.hasPage("sweep"))  // in an embed: the embedded sweep view
+      actions.appendChild(K.link(K.embed ? K.withTicket("/runs/" + K.enc(id) + "/embed") : "/sweeps/" + K.enc(id),
+                                 "Sweep view", { class: "btn small sweep-view" }));
     if (!K.isTerminal(run.status) && !K.embed && run.status !== "CancelRequested") {
       actions.appendChild(K.h("button.btn.small.danger", { type: "button", on: { click: async (e) => {
         e.target.disabled = true;

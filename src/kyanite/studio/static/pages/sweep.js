@@ -1,7 +1,8 @@
 /* A hyperparameter sweep: its children with their hyperparameters and primary metric, the
  * best run, the primary metric of the children over steps, a scatter of each hyperparameter
  * against the metric, a parallel-coordinates view of all of them, and which children the
- * early termination policy stopped. */
+ * early termination policy stopped. In a notebook embed (RunDetails of a sweep) the same view,
+ * read with the sweep's embed ticket; "Run view" there is the sweep's embedded run page. */
 "use strict";
 K.pages.sweep = async function (main, params) {
   const id = params.run_id;
@@ -13,9 +14,12 @@ K.pages.sweep = async function (main, params) {
 
   const badge = K.h("span.status-slot");
   main.appendChild(K.h("div.page-head",
-    K.h("div.crumbs", K.link("/experiments", "Experiments"), " / ", K.link(K.expUrl(data.run.experiment), data.run.experiment), " /"),
+    K.h("div.crumbs", K.embed
+      ? K.link("/sweeps/" + K.enc(id), "Open in studio ↗", { target: "_blank", rel: "noopener" })
+      : [K.link("/experiments", "Experiments"), " / ", K.link(K.expUrl(data.run.experiment), data.run.experiment), " /"]),
     K.h("div.title-row", K.h("h1", data.run.displayName || id), badge,
-      K.h("div.actions", K.link(K.runUrl(id), "Run view", { class: "btn small" }))),
+      K.h("div.actions", K.link(K.embed ? K.withTicket("/runs/" + K.enc(id) + "/embed?view=run") : K.runUrl(id),
+                                "Run view", { class: "btn small run-view" }))),
     K.h("div.strip", K.h("span", K.h("b", "Primary metric "), (metric || "—") + (maximize ? " (maximize)" : " (minimize)")),
       K.h("span", K.h("b", "Sampling "), ((spec.sampling || {}).name) || "—"),
       K.h("span", K.h("b", "Policy "), ((spec.policy || {}).name) || "none"),
@@ -66,14 +70,14 @@ K.pages.sweep = async function (main, params) {
     ])));
   }
 
-  const pick = K.runSelection();  // children picked for the compare page
+  const pick = K.embed ? null : K.runSelection();  // children picked for the compare page (not in an embed)
   function drawTable() {
     const names = hpNames();
     const kids = data.children.slice().sort((a, b) => better(a.bestMetric, b.bestMetric) ? -1 : better(b.bestMetric, a.bestMetric) ? 1 : a.index - b.index);
     const top = best(data.children);
-    K.clear(tableCard).appendChild(K.h("div.chart-head", K.h("h2", "Child runs (" + kids.length + ")"), pick.button));
+    K.clear(tableCard).appendChild(K.h("div.chart-head", K.h("h2", "Child runs (" + kids.length + ")"), pick && pick.button));
     tableCard.appendChild(kids.length ? K.h("div.table-box", K.table([
-      pick.column((c) => c.runId),
+      ...(pick ? [pick.column((c) => c.runId)] : []),
       { label: "best " + (metric || "metric"), cls: "num metric best-col", get: (c) => round4(c.bestMetric) },
       { label: "#", cls: "num", get: (c) => String(c.index) },
       { label: "Run", get: (c) => K.h("span", K.runLink({ runId: c.runId }), top && c.runId === top.runId ? K.h("span.badge.st-Completed.best", " best") : null) },
