@@ -3,7 +3,8 @@
 The widget is the studio's live run page in an IFrame, so it works wherever a notebook
 front end renders HTML output (the classic notebook, the lab interface, notebooks inside
 an editor) without a front-end extension. The page is opened with an embed ticket that
-the workspace server signs for this one run (read-only, valid for a day; see
+the workspace server signs for this run (read-only, valid for a day; it reads the runs
+below it too, so a sweep's widget is the sweep view with its children; see
 :mod:`kyanite.studio.auth`): notebook front ends are other sites to the browser, where the
 studio's sign-in cookie is not sent. The workspace token itself never reaches the
 notebook's output (the ticket does, in the IFrame's address: it reads this run only).
