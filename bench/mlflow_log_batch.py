@@ -1,9 +1,9 @@
 #!/usr/bin/env python
 """MLflow's ``log_batch`` into kyanite's MLflow API against the same call into MLflow's own server.
 
-    python bench/mlflow_log_batch.py [-n 100000] [--keep] [--check]
+    python bench/mlflow_log_batch.py [--points 100000] [--keep] [--check]
 
-The same client code, the MLflow client from PyPI, logs N points of one metric
+The same client code, the MLflow client from PyPI, logs N (``--points``, or ``-n``) points of one metric
 (``MlflowClient().log_batch(run_id, metrics=[Metric(...)] * N)``; the client sends them 1,000
 per request, as it always does) to one run:
 
@@ -90,10 +90,13 @@ def _mlflow_server(tmp):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("-n", type=int, default=100000)
+    p.add_argument("--points", "-n", dest="n", type=int, default=100000,
+                   help="points of one metric logged in one log_batch call (default 100000)")
     p.add_argument("--keep", action="store_true")
     p.add_argument("--check", action="store_true")
     args = p.parse_args(argv)
+    if args.n < 1:
+        p.error("--points must be at least 1, got %d" % args.n)
     try:
         import mlflow  # noqa: F401
     except ImportError:

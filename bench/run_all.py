@@ -36,7 +36,8 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
 # Preferred order (cheap and central first); any other bench/*.py runs after these.
-ORDER = ["run_overhead", "metric_ingest", "sweep", "studio", "runs_filter", "ray_overhead", "system_metrics"]
+ORDER = ["run_overhead", "metric_ingest", "sweep", "studio", "runs_filter", "ray_overhead", "system_metrics",
+         "mlflow_log_batch"]
 
 QUICK_ARGS = {
     "run_overhead": ["-n", "5"],
@@ -45,6 +46,7 @@ QUICK_ARGS = {
     "studio": ["--runs", "2000", "--points", "200000", "--repeat", "10"],
     "runs_filter": ["--runs", "2000", "--compare-runs", "4", "--points", "20000", "--repeat", "5"],
     "ray_overhead": ["-n", "3"],
+    "mlflow_log_batch": ["--points", "20000"],
 }
 
 
@@ -190,8 +192,21 @@ def parse_system_metrics(out):
             for r in table if r["case"].startswith("sampler")]
 
 
+def parse_mlflow_log_batch(out):
+    table = read_table(out, ["system", "pts/s", "read back"])
+    kya = next((r for r in table if r["system"].startswith("kyanite")), None)
+    base = next((r for r in table if r["system"].startswith("MLflow server")), None)
+    if kya is None:  # MLflow not installed: the benchmark says so in its SUMMARY line
+        skipped = re.search(r"^SUMMARY mlflow_log_batch: skipped \((.*)\)", out, re.M)
+        return [row("MLflow log_batch into kyanite (skipped)", None, "", skipped.group(1), None, "")] if skipped else []
+    return [row("MLflow log_batch into kyanite, points per second", _num(kya["pts/s"]), "pts/s",
+                base["system"] if base else "n/a", _num(base["pts/s"]) if base else None, "higher",
+                "%s of %s points read back, target >= 10x" % (kya["read back"], kya["N"]))]
+
+
 PARSERS = {"run_overhead": parse_run_overhead, "metric_ingest": parse_metric_ingest, "sweep": parse_sweep,
-           "studio": parse_studio, "runs_filter": parse_runs_filter, "ray_overhead": parse_ray_overhead, "system_metrics": parse_system_metrics}
+           "studio": parse_studio, "runs_filter": parse_runs_filter, "ray_overhead": parse_ray_overhead,
+           "system_metrics": parse_system_metrics, "mlflow_log_batch": parse_mlflow_log_batch}
 
 
 # -- running --------------------------------------------------------------------------------------
