@@ -16,11 +16,12 @@ import os
 import shutil
 import tempfile
 import threading
+from typing import Any
 
 from kyanite.exceptions import ConflictException, NotFoundException, UserErrorException
 
 
-def check_key(key):
+def check_key(key: str) -> str:
     """``key`` when it is an allowed artifact key (see the module docstring), else
     UserErrorException naming it."""
     if not isinstance(key, str) or not key or "\\" in key or "\x00" in key or key.startswith("/") \
@@ -31,7 +32,7 @@ def check_key(key):
     return key
 
 
-def run_key(run_id, path=None):
+def run_key(run_id: str, path: str | None = None) -> str:
     """The key of run ``run_id``'s folder, or of ``path`` inside it (checked with
     ``check_key``; a run id must be one path segment)."""
     if not isinstance(run_id, str) or "/" in run_id or run_id in ("", ".", ".."):
@@ -41,40 +42,40 @@ def run_key(run_id, path=None):
 
 class ArtifactStore(abc.ABC):
     @abc.abstractmethod
-    def put(self, key, fileobj):
+    def put(self, key: str, fileobj: Any) -> int:
         """Store the bytes read from ``fileobj`` (or a bytes object) under ``key``."""
 
     @abc.abstractmethod
-    def local_path(self, key):
+    def local_path(self, key: str) -> str:
         """A local file path holding ``key``'s bytes; NotFoundException when absent."""
 
     @abc.abstractmethod
-    def list(self, prefix):
+    def list(self, prefix: str) -> list[dict[str, Any]]:
         """``[{"path": key relative to prefix, "size": bytes}]`` under ``prefix``, sorted."""
 
     @abc.abstractmethod
-    def size(self, key):
+    def size(self, key: str) -> int:
         """Size in bytes, or -1 when absent."""
 
     @abc.abstractmethod
-    def append(self, key, offset, data):
+    def append(self, key: str, offset: int, data: bytes) -> int:
         """Append as described in the module docstring; returns the new size."""
 
     @abc.abstractmethod
-    def read(self, key, offset=0, max_bytes=None):
+    def read(self, key: str, offset: int = 0, max_bytes: int | None = None) -> tuple[bytes, int]:
         """``(bytes from offset, total size)``; ``(b"", 0)`` when absent."""
 
 
 class LocalArtifactStore(ArtifactStore):
     """Files under a root folder (the workspace's ``artifacts`` folder)."""
 
-    def __init__(self, root):
+    def __init__(self, root: str) -> None:
         self.root = os.path.abspath(root)
         os.makedirs(self.root, exist_ok=True)
-        self._locks = {}
+        self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
-    def _path(self, key):
+    def _path(self, key: str) -> str:
         parts = check_key(key).split("/")
         path = os.path.join(self.root, *parts)
         owner = os.path.realpath(os.path.join(self.root, *parts[:2]))
@@ -83,11 +84,11 @@ class LocalArtifactStore(ArtifactStore):
             raise UserErrorException("File name %r is not allowed: it resolves outside %s." % (key, "/".join(parts[:2])))
         return path
 
-    def _lock(self, key):
+    def _lock(self, key: str) -> threading.Lock:
         with self._locks_guard:
             return self._locks.setdefault(key, threading.Lock())
 
-    def put(self, key, fileobj):
+    def put(self, key: str, fileobj: Any) -> int:
         path = self._path(key)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".upload-")
@@ -104,13 +105,13 @@ class LocalArtifactStore(ArtifactStore):
             raise
         return os.path.getsize(path)
 
-    def local_path(self, key):
+    def local_path(self, key: str) -> str:
         path = self._path(key)
         if not os.path.isfile(path):
             raise NotFoundException("No file %r." % key)
         return path
 
-    def list(self, prefix):
+    def list(self, prefix: str) -> list[dict[str, Any]]:
         base = self._path(prefix)
         out = []
         for root, _dirs, files in os.walk(base):
@@ -122,11 +123,11 @@ class LocalArtifactStore(ArtifactStore):
                             "size": os.path.getsize(full)})
         return sorted(out, key=lambda f: f["path"])
 
-    def size(self, key):
+    def size(self, key: str) -> int:
         path = self._path(key)
         return os.path.getsize(path) if os.path.isfile(path) else -1
 
-    def append(self, key, offset, data):
+    def append(self, key: str, offset: int, data: bytes) -> int:
         path = self._path(key)
         with self._lock(key):
             size = os.path.getsize(path) if os.path.isfile(path) else 0
@@ -140,7 +141,7 @@ class LocalArtifactStore(ArtifactStore):
                 f.write(data[size - offset:])
             return offset + len(data)
 
-    def read(self, key, offset=0, max_bytes=None):
+    def read(self, key: str, offset: int = 0, max_bytes: int | None = None) -> tuple[bytes, int]:
         path = self._path(key)
         if not os.path.isfile(path):
             return b"", 0

@@ -21,10 +21,12 @@ import os
 import secrets
 import threading
 import time
-from typing import NamedTuple, Optional
+from typing import Any, NamedTuple, Optional
+from collections.abc import Iterator
 
 from sqlalchemy import and_, create_engine, delete, event, func, select, update
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 
 from kyanite.exceptions import ConflictException, NotFoundException, UserErrorException
 from kyanite.protocol.records import RecordError
@@ -43,13 +45,13 @@ class QueuedRun(NamedTuple):
     target: Optional[str]
 
 
-def _iso(t):
+def _iso(t: Any) -> str | None:
     if t is None:
         return None
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % int((t % 1) * 1000)
 
 
-def _record(row, experiment_name):
+def _record(row: Any, experiment_name: str) -> RunRecord:
     """The ``RunRecord`` of a ``runs`` row. A stored definition that no longer validates (a
     row written before definitions were checked) reads as an empty definition, logged."""
     definition = json.loads(row.definition) if row.definition else {}
@@ -69,7 +71,7 @@ def _record(row, experiment_name):
         host=json.loads(row.host) if row.host else None, description=row.description)
 
 
-def _private_sqlite_files(path):
+def _private_sqlite_files(path: str | None) -> None:
     """Make a SQLite database file owner-only (0600) before the first connection, creating
     it empty when absent: SQLite gives its -wal and -shm files the database file's mode.
     Existing -wal/-shm files (of a database made before) are fixed too: the database holds
@@ -87,7 +89,7 @@ def _private_sqlite_files(path):
 
 
 class Store(object):
-    def __init__(self, url):
+    def __init__(self, url: str) -> None:
         self.url = url
         kwargs = {}
         if url.startswith("sqlite"):
@@ -97,7 +99,7 @@ class Store(object):
             _private_sqlite_files(self.engine.url.database)
 
             @event.listens_for(self.engine, "connect")
-            def _pragmas(dbapi_conn, _record):
+            def _pragmas(dbapi_conn: Any, _record: Any) -> None:
                 cur = dbapi_conn.cursor()
                 cur.execute("PRAGMA journal_mode=WAL")
                 cur.execute("PRAGMA synchronous=NORMAL")
@@ -105,7 +107,7 @@ class Store(object):
                 cur.close()
         self._write_lock = threading.RLock()
 
-    def migrate(self):
+    def migrate(self) -> None:
         """Upgrade the schema to the newest revision (creates it on an empty database)."""
         from alembic import command
         from alembic.config import Config
@@ -115,11 +117,11 @@ class Store(object):
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
-    def dispose(self):
+    def dispose(self) -> None:
         self.engine.dispose()
 
     # -- experiments ---------------------------------------------------------------
-    def experiment(self, name, create=False):
+    def experiment(self, name: str, create: bool = False) -> dict[str, Any]:
         with self.engine.connect() as conn:
             row = conn.execute(select(s.experiments).where(s.experiments.c.name == name)).first()
         if row is None and create:
@@ -133,19 +135,19 @@ class Store(object):
             raise NotFoundException("No experiment named %r in this workspace." % name)
         return {"id": row.id, "name": row.name, "createdUtc": _iso(row.created)}
 
-    def list_experiments(self):
+    def list_experiments(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(s.experiments).order_by(s.experiments.c.name)).all()
-            counts = dict(conn.execute(select(s.runs.c.experiment_id, func.count())
+            counts: dict[Any, Any] = dict(conn.execute(select(s.runs.c.experiment_id, func.count())
                                        .where(s.runs.c.parent_id.is_(None))
                                        .group_by(s.runs.c.experiment_id)).all())
         return [{"id": r.id, "name": r.name, "createdUtc": _iso(r.created), "runCount": counts.get(r.id, 0)}
                 for r in rows]
 
     # -- runs ------------------------------------------------------------------------
-    def create_run(self, experiment, status=RunStatus.NOT_STARTED, run_id=None, parent_id=None,
-                   target=None, definition=None, display_name=None, run_type="run", tags=None,
-                   properties=None):
+    def create_run(self, experiment: Any, status: str = RunStatus.NOT_STARTED, run_id: str | None = None, parent_id: str | None = None,
+                   target: Any = None, definition: Any = None, display_name: str | None = None, run_type: str = "run", tags: dict[str, Any] | None = None,
+                   properties: dict[str, Any] | None = None) -> Any:
         check_status(status)
         if definition is not None and not isinstance(definition, RunDefinition):
             definition = RunDefinition.from_json(definition)
@@ -171,18 +173,18 @@ class Store(object):
             _index_fields(conn, run_id, _strs(tags or {}), _strs(properties or {}), definition)
         return self.run(run_id)
 
-    def _select_runs(self):
+    def _select_runs(self) -> Any:
         return select(s.runs, s.experiments.c.name.label("experiment_name")).join(
             s.experiments, s.runs.c.experiment_id == s.experiments.c.id)
 
-    def run(self, run_id):
+    def run(self, run_id: str) -> Any:
         with self.engine.connect() as conn:
             row = conn.execute(self._select_runs().where(s.runs.c.id == run_id)).first()
         if row is None:
             raise NotFoundException("No run with id %r in this workspace." % run_id)
         return _record(row, row.experiment_name)
 
-    def run_state(self, run_id):
+    def run_state(self, run_id: str) -> tuple[Any, Any, Any]:
         """``(status, end_time epoch or None, parent id or None)`` of one run, from the
         primary key alone (what the API's run-token check reads on every call)."""
         r = s.runs.c
@@ -192,8 +194,8 @@ class Store(object):
             raise NotFoundException("No run with id %r in this workspace." % run_id)
         return row.status, row.end_time, row.parent_id
 
-    def list_runs(self, experiment=None, parent_id=None, top_level=True, status=None, target=None,
-                  limit=None, offset=0, newest_first=True):
+    def list_runs(self, experiment: Any = None, parent_id: str | None = None, top_level: bool = True, status: Any = None, target: Any = None,
+                  limit: int | None = None, offset: int = 0, newest_first: bool = True) -> list[Any]:
         q = self._select_runs()
         if experiment is not None:
             q = q.where(s.runs.c.experiment_id == self.experiment(experiment)["id"])
@@ -212,7 +214,7 @@ class Store(object):
         with self.engine.connect() as conn:
             return [_record(r, r.experiment_name) for r in conn.execute(q).all()]
 
-    def children(self, run_id, recursive=False):
+    def children(self, run_id: str, recursive: bool = False) -> list[Any]:
         self.run(run_id)
         out, frontier = [], [run_id]
         while frontier:
@@ -223,8 +225,8 @@ class Store(object):
             frontier = [k.id for k in kids] if recursive else []
         return out
 
-    def update_run(self, run_id, tags=None, remove_tags=None, properties=None, host=None,
-                   resolved_packages=None, definition_updates=None, display_name=None, description=None):
+    def update_run(self, run_id: str, tags: dict[str, Any] | None = None, remove_tags: list[str] | None = None, properties: dict[str, Any] | None = None, host: Any = None,
+                   resolved_packages: Any = None, definition_updates: Any = None, display_name: str | None = None, description: str | None = None) -> Any:
         """Change a run: merge ``tags`` (and drop ``remove_tags``), add ``properties``
         (immutable: a different value for a key already set is a ConflictException), merge
         ``host``, set ``resolved_packages``, ``display_name``, ``description`` ("" clears
@@ -233,7 +235,7 @@ class Store(object):
             row = conn.execute(select(s.runs).where(s.runs.c.id == run_id)).first()
             if row is None:
                 raise NotFoundException("No run with id %r in this workspace." % run_id)
-            values = {}
+            values: dict[str, Any] = {}
             if tags is not None or remove_tags:
                 cur = json.loads(row.tags)
                 cur.update(_strs(tags or {}))
@@ -271,11 +273,11 @@ class Store(object):
                               RunDefinition.from_json(json.loads(d)) if d else None)
         return self.run(run_id)
 
-    def run_params(self, run_ids):
+    def run_params(self, run_ids: list[str]) -> dict[Any, Any]:
         """``{run_id: {key: value}}``: each run's parameters - the options of its arguments
         (``kyanite.protocol.arguments``) overlaid with its MLflow params - numbers typed."""
         run_ids = list(run_ids)
-        out = dict((rid, {}) for rid in run_ids)
+        out: dict[str, dict[str, Any]] = dict((rid, {}) for rid in run_ids)
         f = s.run_fields
         with self.engine.connect() as conn:
             for i in range(0, len(run_ids), 500):
@@ -285,7 +287,7 @@ class Store(object):
                     out[rid][key] = typed(value)
         return out
 
-    def set_status(self, run_id, status, error=None, expect=None):
+    def set_status(self, run_id: str, status: Any, error: Any = None, expect: Any = None) -> tuple[Any, bool]:
         """Move a run to ``status``. A terminal run never changes again (the call returns
         the run unchanged with ``changed=False``); a run never moves backwards among the
         active states. ``expect`` (a tuple) makes the change conditional on the current
@@ -315,11 +317,11 @@ class Store(object):
                 changed = True
         return self.run(run_id), changed
 
-    def request_cancel(self, run_id):
+    def request_cancel(self, run_id: str) -> None:
         with self._write_lock, self.engine.begin() as conn:
             conn.execute(update(s.runs).where(s.runs.c.id == run_id).values(cancel_requested=True))
 
-    def heartbeat(self, run_id):
+    def heartbeat(self, run_id: str) -> bool:
         """Record a heartbeat; returns whether cancellation was requested."""
         with self.engine.begin() as conn:
             conn.execute(update(s.runs).where(s.runs.c.id == run_id).values(heartbeat=time.time()))
@@ -329,7 +331,7 @@ class Store(object):
             raise NotFoundException("No run with id %r in this workspace." % run_id)
         return bool(row.cancel_requested)
 
-    def stale_runs(self, older_than):
+    def stale_runs(self, older_than: float) -> list[Any]:
         """Active runs with a host whose last heartbeat is older than ``older_than``."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(s.runs.c.id).where(and_(
@@ -337,13 +339,13 @@ class Store(object):
                 s.runs.c.heartbeat < older_than))).all()
         return [r.id for r in rows]
 
-    def count_active(self, target):
+    def count_active(self, target: Any) -> Any:
         with self.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(s.runs).where(and_(
                 s.runs.c.target == target, s.runs.c.status.in_(ACTIVE_STATES),
                 s.runs.c.host.is_not(None)))).scalar()
 
-    def queued_runs(self):
+    def queued_runs(self) -> list[QueuedRun]:
         """The Queued runs, oldest first, as ``QueuedRun(id, target)`` pairs."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(s.runs.c.id, s.runs.c.target).where(
@@ -351,7 +353,7 @@ class Store(object):
         return [QueuedRun(r.id, r.target) for r in rows]
 
     # -- sweeps: the queries of the sweep controller -------------------------------------
-    def open_run_ids(self, run_type):
+    def open_run_ids(self, run_type: str) -> list[Any]:
         """Ids of the runs of ``run_type`` (e.g. ``"hyperdrive"``) that have not ended (any
         status outside ``TERMINAL_STATES``, CancelRequested included), oldest first."""
         r = s.runs.c
@@ -360,7 +362,7 @@ class Store(object):
         with self.engine.connect() as conn:
             return [row.id for row in conn.execute(q)]
 
-    def orphan_run_ids(self, parent_run_type):
+    def orphan_run_ids(self, parent_run_type: str) -> list[Any]:
         """Ids of the child runs still to be stopped whose parent, a run of ``parent_run_type``,
         has ended: the child is neither in a terminal state nor CancelRequested. Oldest first."""
         parent, child = s.runs.alias("parent_run"), s.runs.alias("child_run")
@@ -371,12 +373,12 @@ class Store(object):
         with self.engine.connect() as conn:
             return [row.id for row in conn.execute(q)]
 
-    def scalar_values(self, run_ids, name):
+    def scalar_values(self, run_ids: list[str], name: str) -> dict[Any, Any]:
         """``{run_id: [values in step order]}`` of the scalar metric ``name`` for each of
         ``run_ids``: every id given is a key (``[]`` when it logged no value of ``name``, or
         does not exist); points without a number (rows, tables, images) are left out. One
         query per 500 runs."""
-        out = dict((rid, []) for rid in run_ids)
+        out: dict[str, list[Any]] = dict((rid, []) for rid in run_ids)
         ids, m = list(out), s.metrics.c
         if not ids:
             return out
@@ -388,7 +390,7 @@ class Store(object):
                     out[row.run_id].append(row.value)
         return out
 
-    def metric_names(self, run_ids):
+    def metric_names(self, run_ids: list[str]) -> list[Any]:
         """The names of the metrics (of any kind) logged by any of ``run_ids``, each once,
         sorted; ``[]`` for no runs."""
         if not run_ids:
@@ -400,14 +402,15 @@ class Store(object):
         return [row.name for row in rows]
 
     # -- metrics -------------------------------------------------------------------
-    def add_metrics(self, run_id, series, batch_id=None):
+    def add_metrics(self, run_id: str, series: Any, batch_id: str | None = None) -> int:
         """Append points. ``series``: ``[{"name", "kind", "values": [...], "ts": [...]}]``;
         a scalar value is a float, an int or a string (each kept as such, see
         ``_check_series``). Steps continue each (run, name) series from its last step. One
         multi-row insert.
         A ``batch_id`` seen before for this run stores nothing (a retried post); returns
         the number of points stored."""
-        rows, blocks = [], []
+        rows: list[Any] = []
+        blocks: list[Any] = []
         with self._write_lock, self.engine.begin() as conn:
             if conn.execute(select(s.runs.c.id).where(s.runs.c.id == run_id)).first() is None:
                 raise NotFoundException("No run with id %r in this workspace." % run_id)
@@ -422,6 +425,8 @@ class Store(object):
                     s.metrics.c.run_id == run_id, s.metrics.c.name == name))).scalar()
                 base = 0 if last is None else last + 1
                 n = len(values)
+                payloads: list[Any]
+                numbers: list[Any]
                 if kind != "scalar":
                     payloads, numbers, vtypes = [json.dumps(v) for v in values], [None] * n, [None] * n
                 elif vtypes is None:  # floats only: the fast path
@@ -443,7 +448,7 @@ class Store(object):
                 _upsert_blocks(conn, blocks)
         return len(rows)
 
-    def _ingest_blocks(self, conn, run_id, name, base, values):
+    def _ingest_blocks(self, conn: Connection, run_id: str, name: str, base: Any, values: Any) -> Any:
         """Block summary rows for ``values`` stored from step ``base`` on; a block the
         series already began is merged with its stored row."""
         out = _block_rows(run_id, name, values, base)
@@ -455,7 +460,7 @@ class Store(object):
                 out[0] = _merge_block_rows(out[0][:3] + tuple(old), out[0])
         return out
 
-    def get_metrics(self, run_id, name=None):
+    def get_metrics(self, run_id: str, name: str | None = None) -> list[dict[str, Any]]:
         """``[{"name", "kind", "steps", "values", "ts"}]`` in step order, plus ``"types"``
         (``"float"``, ``"int"`` or ``"str"`` per point) for a scalar series holding an int or
         a string. A scalar point is a float (NaN and infinities included: SQLite keeps a NaN
@@ -468,8 +473,11 @@ class Store(object):
             q = q.where(s.metrics.c.name == name)
         q = q.order_by(s.metrics.c.name, s.metrics.c.step)
         out = {}
+        steps: Any
+        values: Any
+        stamps: Any
         cur_name, steps, values, stamps = None, None, None, None
-        typed = {}  # name -> [(index, vtype)] of its int and string points
+        typed: dict[str, list[Any]] = {}  # name -> [(index, vtype)] of its int and string points
         with self.engine.connect() as conn:
             for name_, kind, step, value, payload, ts, vtype in conn.execute(q):
                 if name_ != cur_name:
@@ -490,7 +498,7 @@ class Store(object):
         return list(out.values())
 
     # -- compute targets -----------------------------------------------------------
-    def create_compute(self, name, type_, config):
+    def create_compute(self, name: str, type_: str, config: Any) -> Any:
         _check_name("compute target", name)
         with self._write_lock, self.engine.begin() as conn:
             if conn.execute(select(s.computes.c.name).where(s.computes.c.name == name)).first():
@@ -499,7 +507,7 @@ class Store(object):
                                                     created=time.time()))
         return self.compute(name)
 
-    def compute(self, name):
+    def compute(self, name: str) -> dict[str, Any]:
         with self.engine.connect() as conn:
             row = conn.execute(select(s.computes).where(s.computes.c.name == name)).first()
         if row is None:
@@ -507,18 +515,18 @@ class Store(object):
         return {"name": row.name, "type": row.type, "config": json.loads(row.config),
                 "createdUtc": _iso(row.created)}
 
-    def list_computes(self):
+    def list_computes(self) -> list[Any]:
         with self.engine.connect() as conn:
             names = [r.name for r in conn.execute(select(s.computes.c.name).order_by(s.computes.c.name))]
         return [self.compute(n) for n in names]
 
-    def delete_compute(self, name):
+    def delete_compute(self, name: str) -> None:
         self.compute(name)
         with self._write_lock, self.engine.begin() as conn:
             conn.execute(s.computes.delete().where(s.computes.c.name == name))
 
     # -- environments ----------------------------------------------------------------
-    def register_environment(self, name, definition):
+    def register_environment(self, name: str, definition: Any) -> Any:
         """Store a new version unless the definition equals the latest one."""
         _check_name("environment", name)
         body = json.dumps(definition, sort_keys=True)
@@ -533,7 +541,7 @@ class Store(object):
                                                             created=time.time()))
         return self.environment(name, version)
 
-    def environment(self, name, version=None):
+    def environment(self, name: str, version: Any = None) -> dict[str, Any]:
         q = select(s.environments).where(s.environments.c.name == name)
         q = q.where(s.environments.c.version == int(version)) if version is not None else \
             q.order_by(s.environments.c.version.desc()).limit(1)
@@ -545,7 +553,7 @@ class Store(object):
         return {"name": row.name, "version": row.version, "definition": json.loads(row.definition),
                 "createdUtc": _iso(row.created)}
 
-    def list_environments(self):
+    def list_environments(self) -> list[Any]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(s.environments.c.name, func.max(s.environments.c.version))
                                 .group_by(s.environments.c.name).order_by(s.environments.c.name)).all()
@@ -554,8 +562,8 @@ class Store(object):
     # -- studio queries: paged run tables, metric summaries, downsampled series --------
     RUN_SORTS = ("created", "number", "name", "status", "target", "start", "end", "duration")
 
-    def query_runs(self, experiment=None, parent_id=None, status=None, target=None, search=None,
-                   sort="created", descending=True, limit=50, offset=0, top_level=True, filter=None):
+    def query_runs(self, experiment: Any = None, parent_id: str | None = None, status: Any = None, target: Any = None, search: str | None = None,
+                   sort: str = "created", descending: bool = True, limit: int = 50, offset: int = 0, top_level: bool = True, filter: Any = None) -> dict[str, Any]:
         """One page of runs and the total that match: ``{"runs": [...], "total": n}``.
 
         The children of ``parent_id`` when given, else top-level runs (all runs with
@@ -566,7 +574,7 @@ class Store(object):
         (newest first within an experiment) walks the ``(experiment_id, created)`` index.
         ``filter``: parsed runs-filter clauses (``kyanite.store.runs_filter``), all must hold."""
         r = s.runs
-        conds = [r.c.parent_id == parent_id] if parent_id is not None else \
+        conds: list[Any] = [r.c.parent_id == parent_id] if parent_id is not None else \
             [r.c.parent_id.is_(None)] if top_level else []
         if experiment is not None:
             conds.append(r.c.experiment_id == self.experiment(experiment)["id"])
@@ -581,6 +589,7 @@ class Store(object):
             conds.append(func.lower(r.c.id).like(like, escape="\\")
                          | func.lower(func.coalesce(r.c.display_name, "")).like(like, escape="\\"))
         order = []
+        key: Any
         if sort.startswith("metric:") and sort[len("metric:"):]:
             m = s.metrics.alias("m")
             key = (select(m.c.value).where(m.c.run_id == r.c.id, m.c.name == sort[len("metric:"):],
@@ -605,7 +614,7 @@ class Store(object):
             rows = conn.execute(q).all()
         return {"runs": [_record(row, row.experiment_name) for row in rows], "total": total}
 
-    def runs_using_dataset(self, name, limit=200):
+    def runs_using_dataset(self, name: str, limit: int = 200) -> list[tuple[Any, list[dict[str, Any]]]]:
         """Runs (children too) whose inputs include the registered dataset ``name``, newest
         first: ``[(RunRecord, [{"input", "version", "mode"}])]``. The run
         definitions are searched as text first, so only candidates are parsed."""
@@ -626,7 +635,7 @@ class Store(object):
                         break
         return out
 
-    def metric_summaries(self, run_ids):
+    def metric_summaries(self, run_ids: list[str]) -> dict[Any, list[Any]]:
         """``{run_id: [{"name", "kind", "count", "last", "lastStep"}]}``: every metric of
         the given runs with its newest value (scalars: a number, None when not finite, or
         the text of a string point, which adds ``"text": true``) and point count, found with
@@ -646,7 +655,7 @@ class Store(object):
                 out[rid] = [_summary(row) for row in conn.execute(sql, {"rid": rid})]
         return out
 
-    def metric_series(self, run_id, name, max_points=2000, min_step=None, max_step=None):
+    def metric_series(self, run_id: str, name: str, max_points: int = 2000, min_step: Any = None, max_step: Any = None) -> dict[str, Any]:
         """A scalar series for a chart: ``{"name", "count", "minStep", "maxStep", "steps",
         "values", "downsampled"}`` with at most ``max_points`` points between ``min_step``
         and ``max_step`` (both optional, inclusive).
@@ -693,7 +702,7 @@ class Store(object):
             blocks = self._stored_blocks(run_id, name, first, last, lo, hi, max(1, int(width)))
         else:  # zoomed in finer than the blocks: aggregate the range's points
             blocks = self._aggregate_blocks(run_id, name, lo, hi, max(1, int(width)))
-        buckets = {}
+        buckets: dict[Any, Any] = {}
         for b in blocks:  # [first, last, vmin, vmax, step_of_min, step_of_max]
             i = min(nb - 1, max(0, int((b[0] - lo) / width)))
             if i in buckets:
@@ -710,10 +719,10 @@ class Store(object):
         out["downsampled"] = True
         return out
 
-    def _stamps(self, run_id, name, steps):
+    def _stamps(self, run_id: str, name: str, steps: Any) -> list[Any | None]:
         """The times of the points at ``steps`` of one series (index seeks, in pieces)."""
         m = s.metrics
-        found = {}
+        found: dict[Any, Any] = {}
         with self.engine.connect() as conn:
             for i in range(0, len(steps), 500):
                 q = select(m.c.step, m.c.ts).where(m.c.run_id == run_id, m.c.name == name,
@@ -721,7 +730,7 @@ class Store(object):
                 found.update(conn.execute(q).all())
         return [found.get(st) for st in steps]
 
-    def metric_points(self, run_id, name):
+    def metric_points(self, run_id: str, name: str) -> Any:
         """An iterator over every point of one scalar series in step order, read in pieces:
         ``(step, value, ts)`` with ``value`` a float (NaN for a stored NULL) or the text of
         a string value. NotFound for an unknown run or a run without that metric; a
@@ -739,7 +748,7 @@ class Store(object):
         q = (select(m.c.step, m.c.value, m.c.payload, m.c.ts).where(m.c.run_id == run_id, m.c.name == name)
              .order_by(m.c.step).execution_options(yield_per=20000))
 
-        def points():
+        def points() -> Iterator[Any]:
             with self.engine.connect() as conn:
                 for part in conn.execute(q).partitions():
                     for step, value, payload, ts in part:
@@ -748,7 +757,7 @@ class Store(object):
 
     RAW_RANGE = 131072  # the most points a chart request aggregates from the points themselves
 
-    def _stored_blocks(self, run_id, name, first, last, lo, hi, size):
+    def _stored_blocks(self, run_id: str, name: str, first: Any, last: Any, lo: int, hi: int, size: int) -> Any:
         """``[first, last, vmin, vmax, step_of_min, step_of_max]`` covering [lo, hi]: the
         stored summaries of the blocks inside it and, for the partial blocks at its edges
         (each under a block long), the points aggregated in pieces of ``size`` steps."""
@@ -783,7 +792,7 @@ class Store(object):
             out.extend(self._aggregate_blocks(run_id, name, a1 + 1, hi, size))
         return out
 
-    def rebuild_metric_blocks(self, run_id, name):
+    def rebuild_metric_blocks(self, run_id: str, name: str) -> int:
         """Build and store the block summaries of one series from its points (one scan):
         for series stored before ``add_metrics`` kept them, or written around it."""
         m = s.metrics
@@ -791,6 +800,8 @@ class Store(object):
         with self._write_lock, self.engine.begin() as conn:
             conn.execute(delete(s.metric_blocks).where(s.metric_blocks.c.run_id == run_id,
                                                        s.metric_blocks.c.name == name))
+            steps: list[Any]
+            values: list[Any]
             out, cur, steps, values = [], None, [], []
             for part in conn.execute(q.execution_options(yield_per=50000)).partitions():
                 for step, value in part:
@@ -805,7 +816,7 @@ class Store(object):
             _upsert_blocks(conn, out)
         return len(out)
 
-    def _aggregate_blocks(self, run_id, name, lo, hi, size):
+    def _aggregate_blocks(self, run_id: str, name: str, lo: int, hi: int, size: int) -> list[list[Any]]:
         """Per block of ``size`` steps in [lo, hi]: ``[first, last, vmin, vmax, step_of_min,
         step_of_max]`` (the steps of the extremes are placed within their block)."""
         m = s.metrics
@@ -814,7 +825,7 @@ class Store(object):
             # (min, max) over a generated list of blocks take about half the time.
             rng = "x.run_id = :rid AND x.name = :name AND x.step >= :lo + b.k * :size" \
                   " AND x.step < :lo + (b.k + 1) * :size AND x.step <= :hi"
-            q = text("WITH RECURSIVE b(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM b WHERE k < :nb) "
+            q: Any = text("WITH RECURSIVE b(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM b WHERE k < :nb) "
                      "SELECT :lo + b.k * :size, (SELECT min(x.value) FROM metrics x WHERE %s), "
                      "(SELECT max(x.value) FROM metrics x WHERE %s) FROM b" % (rng, rng))
             with self.engine.connect() as conn:
@@ -840,7 +851,7 @@ _NAN = float("nan")
 _VTYPE_NAMES = {None: "float", "i": "int", "s": "str"}  # metrics.vtype -> the wire's "types"
 
 
-def _index_fields(conn, run_id, tags, properties, definition):
+def _index_fields(conn: Connection, run_id: str, tags: dict[str, Any], properties: dict[str, Any], definition: Any) -> None:
     """Rewrite the ``run_fields`` rows (params and tags the runs filter searches) of a run."""
     conn.execute(delete(s.run_fields).where(s.run_fields.c.run_id == run_id))
     rows = field_rows(run_id, tags, params_of(definition, properties))
@@ -848,7 +859,7 @@ def _index_fields(conn, run_id, tags, properties, definition):
         conn.execute(s.run_fields.insert(), rows)
 
 
-def _summary(row):
+def _summary(row: Any) -> dict[str, Any]:
     """One entry of ``metric_summaries`` from its newest point."""
     out = {"name": row.name, "kind": row.kind, "count": row.step + 1, "lastStep": row.step, "last": None}
     if row.kind == "scalar":
@@ -861,7 +872,7 @@ def _summary(row):
     return out
 
 
-def _block_row(run_id, name, blk, values, start, steps=None):
+def _block_row(run_id: str, name: str, blk: Any, values: Any, start: int, steps: Any = None) -> tuple[Any, Any, Any, int, Any, Any, Any, Any, Any | None, Any | None]:
     """One ``metric_blocks`` row for ``values`` (floats, NaN or None) of block ``blk`` at
     consecutive steps from ``start`` (or at ``steps``); NaN and None count as points but
     not as values."""
@@ -882,7 +893,7 @@ def _block_row(run_id, name, blk, values, start, steps=None):
             None if f is None or f != f else f, None if l is None or l != l else l)
 
 
-def _block_rows(run_id, name, values, base):
+def _block_rows(run_id: str, name: str, values: Any, base: Any) -> list[Any]:
     """The ``metric_blocks`` rows of ``values`` stored at steps ``base``, ``base + 1``..."""
     out, i, n = [], 0, len(values)
     while i < n:
@@ -894,7 +905,7 @@ def _block_rows(run_id, name, values, base):
     return out
 
 
-def _merge_block_rows(old, new):
+def _merge_block_rows(old: Any, new: Any) -> tuple[Any, Any, Any, Any, Any, Any, Any, Any, Any, Any]:
     """A stored block row extended by the row of the points that follow it."""
     run_id, name, blk, n, vmin, vmax, smin, smax, first, _ = old
     if new[4] is not None and (vmin is None or new[4] < vmin):
@@ -904,7 +915,7 @@ def _merge_block_rows(old, new):
     return (run_id, name, blk, n + new[3], vmin, vmax, smin, smax, first, new[9])
 
 
-def _upsert_blocks(conn, rows):
+def _upsert_blocks(conn: Connection, rows: Any) -> None:
     if not rows:
         return
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
@@ -916,7 +927,7 @@ def _upsert_blocks(conn, rows):
         % ", ".join([mark] * 10), rows)
 
 
-def _check_series(m):
+def _check_series(m: Any) -> tuple[Any, str, list[Any], list[Any], Any]:
     """Validate one series of a metrics batch; returns ``(name, kind, values, ts, vtypes)``
     with times as floats. A scalar value is a float (a bool becomes one), an int or a str:
     ``vtypes`` is None when every value is a float, else one ``metrics.vtype`` per value
@@ -960,17 +971,17 @@ _SCALAR_TYPES = {float: None, bool: None, int: "i", str: "s"}
 _EXACT = 2 ** 53  # an int kept as an int is stored in a float column: exact below this
 
 
-def _strs(d):
+def _strs(d: Any) -> dict[str, str]:
     return dict((str(k), str(v)) for k, v in d.items())
 
 
-def _check_name(what, name):
+def _check_name(what: str, name: str) -> None:
     if not isinstance(name, str) or not name.strip() or len(name) > 255 or "/" in name:
         raise UserErrorException(
             "Invalid %s name %r: use 1-255 characters without '/'." % (what, name))
 
 
-def _merge_block(into, b):
+def _merge_block(into: Any, b: Any) -> None:
     into[1] = b[1]
     if b[2] is not None and (into[2] is None or b[2] < into[2]):
         into[2], into[4] = b[2], b[4]
@@ -978,5 +989,5 @@ def _merge_block(into, b):
         into[3], into[5] = b[3], b[5]
 
 
-def _finite(v):
+def _finite(v: Any) -> Any:
     return v if v is None or math.isfinite(v) else None

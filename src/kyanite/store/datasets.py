@@ -17,6 +17,7 @@ Thread safety: writers hold the store's write lock, so version numbers never col
 import json
 import time
 import uuid
+from typing import Any
 
 from sqlalchemy import select
 
@@ -28,20 +29,20 @@ from kyanite.store import schema as s
 __all__ = ["DataRepository", "mask_secret"]
 
 
-def _iso(t):
+def _iso(t: Any) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % int((t % 1) * 1000)
 
 
-def _check_name(what, name):
+def _check_name(what: str, name: str) -> None:
     if not isinstance(name, str) or not name.strip() or len(name) > 255 or "/" in name or name != name.strip():
         raise UserErrorException("Invalid %s name %r: use 1-255 characters without '/'." % (what, name))
 
 
-def mask_secret(secret):
+def mask_secret(secret: dict[str, Any] | None) -> dict[str, Any] | None:
     """``{"accessKeyId": "****WXYZ", "secretAccessKey": "********"}`` (None when unset)."""
     if not secret:
         return None
-    out = {}
+    out: dict[str, Any] = {}
     key = secret.get("access_key_id")
     if key:
         out["accessKeyId"] = "****" + key[-4:] if len(key) >= 12 else "****"
@@ -50,25 +51,25 @@ def mask_secret(secret):
     return out or None
 
 
-def default_datastore_record():
+def default_datastore_record() -> dict[str, bool | str | None]:
     return {"name": DEFAULT_DATASTORE, "type": "Workspace", "default": True, "bucket": None,
             "endpointUrl": None, "region": None, "prefix": None, "credentials": None, "createdUtc": None}
 
 
 class DataRepository(object):
-    def __init__(self, store):
+    def __init__(self, store: Any) -> None:
         self.store = store
         self.engine = store.engine
 
     # -- datastores ------------------------------------------------------------------
-    def _ds_record(self, row):
+    def _ds_record(self, row: Any) -> dict[str, Any]:
         cfg = json.loads(row.config)
         return {"name": row.name, "type": row.type, "default": False, "bucket": cfg.get("bucket"),
                 "endpointUrl": cfg.get("endpoint_url"), "region": cfg.get("region"),
                 "prefix": cfg.get("prefix"), "credentials": mask_secret(json.loads(row.secret or "null")),
                 "createdUtc": _iso(row.created)}
 
-    def create_datastore(self, name, type_, config, secret, overwrite=False):
+    def create_datastore(self, name: str, type_: str, config: Any, secret: str, overwrite: bool = False) -> Any:
         _check_name("datastore", name)
         if name == DEFAULT_DATASTORE:
             raise ConflictException("%r is the workspace's built-in datastore; choose another name." % name)
@@ -83,7 +84,7 @@ class DataRepository(object):
                 secret=json.dumps(secret) if secret else None))
         return self.datastore(name)
 
-    def datastore(self, name):
+    def datastore(self, name: str) -> Any:
         if name == DEFAULT_DATASTORE:
             return default_datastore_record()
         with self.engine.connect() as conn:
@@ -93,7 +94,7 @@ class DataRepository(object):
                 name, ", ".join(d["name"] for d in self.list_datastores())))
         return self._ds_record(row)
 
-    def datastore_config(self, name):
+    def datastore_config(self, name: str) -> tuple[Any, Any, Any]:
         """``(record, config, secret)``: for the server's backends only."""
         rec = self.datastore(name)
         if rec["default"]:
@@ -102,12 +103,12 @@ class DataRepository(object):
             row = conn.execute(select(s.datastores).where(s.datastores.c.name == name)).first()
         return rec, json.loads(row.config), json.loads(row.secret or "null")
 
-    def list_datastores(self):
+    def list_datastores(self) -> list[Any]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(s.datastores).order_by(s.datastores.c.name)).all()
         return [default_datastore_record()] + [self._ds_record(r) for r in rows]
 
-    def delete_datastore(self, name):
+    def delete_datastore(self, name: str) -> None:
         if name == DEFAULT_DATASTORE:
             raise UserErrorException("The workspace datastore %r cannot be unregistered." % name)
         self.datastore(name)
@@ -115,7 +116,7 @@ class DataRepository(object):
             conn.execute(s.datastores.delete().where(s.datastores.c.name == name))
 
     # -- datasets ----------------------------------------------------------------------
-    def _record(self, row, with_files):
+    def _record(self, row: Any, with_files: bool) -> dict[str, Any]:
         rec = {"id": row.id, "name": row.name, "version": row.version, "kind": row.kind,
                "description": row.description, "tags": json.loads(row.tags or "{}"),
                "definition": json.loads(row.definition), "fingerprint": row.fingerprint,
@@ -124,8 +125,8 @@ class DataRepository(object):
             rec["files"] = json.loads(row.files)
         return rec
 
-    def save_dataset(self, name, kind, definition, files, description=None, tags=None,
-                     create_new_version=False):
+    def save_dataset(self, name: str, kind: str, definition: Any, files: Any, description: str | None = None, tags: dict[str, Any] | None = None,
+                     create_new_version: bool = False) -> Any:
         """Register (``name``) or save (no name) a dataset; returns its record.
 
         The same files and options as the latest version of ``name`` give that version
@@ -167,19 +168,19 @@ class DataRepository(object):
                 file_count=len(files), total_size=total, created=time.time()))
         return self.dataset_by_id(new_id)
 
-    def dataset_by_id(self, dataset_id, with_files=True):
+    def dataset_by_id(self, dataset_id: str, with_files: bool = True) -> Any:
         with self.engine.connect() as conn:
             row = conn.execute(select(s.datasets).where(s.datasets.c.id == dataset_id)).first()
         if row is None:
             raise NotFoundException("No dataset with id %r in this workspace." % dataset_id)
         return self._record(row, with_files)
 
-    def versions(self, name):
+    def versions(self, name: str) -> list[Any]:
         with self.engine.connect() as conn:
             return [r[0] for r in conn.execute(select(s.datasets.c.version).where(s.datasets.c.name == name)
                                                .order_by(s.datasets.c.version))]
 
-    def dataset(self, name, version=None, with_files=True):
+    def dataset(self, name: str, version: Any = None, with_files: bool = True) -> Any:
         """Version ``version`` of ``name`` (None or "latest": the newest)."""
         t = s.datasets
         q = select(t).where(t.c.name == name)
@@ -202,7 +203,7 @@ class DataRepository(object):
                 name, version, ", ".join(str(v) for v in versions)))
         return self._record(row, with_files)
 
-    def list_datasets(self):
+    def list_datasets(self) -> list[Any]:
         """The latest version of every registered dataset, by name."""
         t = s.datasets
         with self.engine.connect() as conn:

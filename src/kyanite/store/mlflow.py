@@ -16,8 +16,11 @@ Runs are read straight from the ``runs`` table into ``RunView``s.
 import json
 import secrets
 import time
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Column, Float, ForeignKey, Integer, String, Table, Text, and_, select, update
+from sqlalchemy.engine import Connection
 
 from kyanite.exceptions import NotFoundException
 from kyanite.store import schema as s
@@ -60,7 +63,7 @@ experiment_extra = Table(
 class RunView(object):
     """One run as the MLflow API needs it (from a ``runs`` row)."""
 
-    def __init__(self, row):
+    def __init__(self, row: Any) -> None:
         self.id = row.id
         self.experiment_id = row.experiment_id
         self.experiment = row.experiment_name
@@ -75,22 +78,22 @@ class RunView(object):
         self.properties = json.loads(row.properties or "{}")
 
     @property
-    def params(self):
+    def params(self) -> dict[Any, Any]:
         n = len(PARAM_PREFIX)
         return dict((k[n:], v) for k, v in self.properties.items() if k.startswith(PARAM_PREFIX))
 
     @property
-    def deleted(self):
+    def deleted(self) -> Any:
         return self.tags.get(DELETED_TAG) == "deleted"
 
 
 class MlflowStore(object):
-    def __init__(self, store):
+    def __init__(self, store: Any) -> None:
         self.store = store
         self.engine = store.engine
 
     # -- experiments ---------------------------------------------------------------
-    def _experiment(self, where):
+    def _experiment(self, where: Any) -> list[dict[str, Any]]:
         e, x = s.experiments, experiment_extra
         q = select(e.c.id, e.c.name, e.c.created, x.c.tags, x.c.lifecycle_stage).select_from(
             e.outerjoin(x, x.c.experiment_id == e.c.id)).where(where).order_by(e.c.id)
@@ -98,7 +101,7 @@ class MlflowStore(object):
             return [{"id": r.id, "name": r.name, "created": r.created, "tags": json.loads(r.tags or "{}"),
                      "lifecycle_stage": r.lifecycle_stage or "active"} for r in conn.execute(q)]
 
-    def experiment_by_id(self, experiment_id):
+    def experiment_by_id(self, experiment_id: str) -> Any:
         """The experiment of an MLflow experiment id ("0": ``Default``, made on first use)."""
         if str(experiment_id) == "0":
             return self.experiment_by_name(DEFAULT_EXPERIMENT, create=True)
@@ -110,7 +113,7 @@ class MlflowStore(object):
             raise NotFoundException("No experiment with id=%s in this workspace." % (experiment_id,))
         return found[0]
 
-    def experiment_by_name(self, name, create=False):
+    def experiment_by_name(self, name: str, create: bool = False) -> Any:
         if create:
             self.store.experiment(name, create=True)
         found = self._experiment(s.experiments.c.name == name)
@@ -118,10 +121,10 @@ class MlflowStore(object):
             raise NotFoundException("No experiment named %r in this workspace." % (name,))
         return found[0]
 
-    def experiments(self):
+    def experiments(self) -> Any:
         return self._experiment(s.experiments.c.id.is_not(None))
 
-    def update_experiment(self, experiment_id, tags=None, remove_tags=(), lifecycle_stage=None, name=None):
+    def update_experiment(self, experiment_id: str, tags: dict[str, Any] | None = None, remove_tags: Sequence[str] = (), lifecycle_stage: str | None = None, name: str | None = None) -> None:
         exp = self.experiment_by_id(experiment_id)
         new_tags = dict(exp["tags"], **(tags or {}))
         for k in remove_tags:
@@ -136,34 +139,34 @@ class MlflowStore(object):
                 conn.execute(experiment_extra.insert().values(experiment_id=exp["id"], **values))
 
     # -- runs ----------------------------------------------------------------------------
-    def _runs_query(self):
+    def _runs_query(self) -> Any:
         return select(s.runs, s.experiments.c.name.label("experiment_name")).join(
             s.experiments, s.runs.c.experiment_id == s.experiments.c.id)
 
-    def run(self, run_id):
+    def run(self, run_id: str) -> RunView:
         with self.engine.connect() as conn:
             row = conn.execute(self._runs_query().where(s.runs.c.id == run_id)).first()
         if row is None:
             raise NotFoundException("Run with id=%s not found." % (run_id,))
         return RunView(row)
 
-    def runs(self, experiment_ids):
+    def runs(self, experiment_ids: list[str]) -> list[RunView]:
         """Every run (children too) of the experiments, newest first."""
         q = self._runs_query().where(s.runs.c.experiment_id.in_(list(experiment_ids))).order_by(
             s.runs.c.created.desc(), s.runs.c.number.desc())
         with self.engine.connect() as conn:
             return [RunView(r) for r in conn.execute(q)]
 
-    def set_display_name(self, run_id, name):
+    def set_display_name(self, run_id: str, name: str) -> None:
         with self.store._write_lock, self.engine.begin() as conn:
             conn.execute(update(s.runs).where(s.runs.c.id == run_id).values(display_name=name))
 
-    def set_end_time(self, run_id, end_time):
+    def set_end_time(self, run_id: str, end_time: float) -> None:
         with self.store._write_lock, self.engine.begin() as conn:
             conn.execute(update(s.runs).where(s.runs.c.id == run_id).values(end_time=end_time))
 
     # -- metrics ----------------------------------------------------------------------
-    def log_metrics(self, run_id, points, once=False):
+    def log_metrics(self, run_id: str, points: Any, once: bool = False) -> Any:
         """Store ``points``, ``[(key, value float, timestamp ms, step)]`` in the order given,
         as metric points of ``run_id``; returns how many were stored. With ``once``, a point
         equal (key, value, timestamp, step) to one the run already holds is not stored again,
@@ -173,7 +176,7 @@ class MlflowStore(object):
                 points = self._new_points(run_id, points)
             return self._log_metrics(run_id, points)
 
-    def _new_points(self, run_id, points):
+    def _new_points(self, run_id: str, points: Any) -> list[Any]:
         """``points`` less those the run already holds."""
         m = s.metrics.c
         held = set()
@@ -185,8 +188,8 @@ class MlflowStore(object):
                     held.add((key, value, int(round(ts * 1000)), logged.get(step, step)))
         return [p for p in points if (p[0], p[1], p[2], p[3]) not in held]
 
-    def _log_metrics(self, run_id, points):
-        by_key = {}
+    def _log_metrics(self, run_id: str, points: Any) -> Any:
+        by_key: dict[Any, Any] = {}
         for key, value, ts, step in points:
             vals, stamps, steps = by_key.setdefault(key, ([], [], []))
             vals.append(value)
@@ -209,7 +212,7 @@ class MlflowStore(object):
                 for key, v in by_key.items()])
         return n
 
-    def _logged_steps(self, conn, run_id, key):
+    def _logged_steps(self, conn: Connection, run_id: str, key: str) -> dict[Any, Any]:
         """``{kyanite step: logged step}`` of one series."""
         out = {}
         for first, steps in conn.execute(select(metric_steps.c.first_step, metric_steps.c.steps).where(
@@ -218,7 +221,7 @@ class MlflowStore(object):
                 out[first + i] = st
         return out
 
-    def metric_history(self, run_id, key):
+    def metric_history(self, run_id: str, key: str) -> list[tuple[float | Any, int, Any]]:
         """``[(value, timestamp ms, step)]`` of one metric, in the order logged."""
         m = s.metrics.c
         with self.engine.connect() as conn:
@@ -229,7 +232,7 @@ class MlflowStore(object):
         return [(nan if value is None else value, int(round(ts * 1000)), logged.get(step, step))
                 for step, value, ts in rows]
 
-    def latest_metrics(self, run_id):
+    def latest_metrics(self, run_id: str) -> list[tuple[Any, float | Any, int, Any]]:
         """``[(key, value, timestamp ms, step)]``: the last point logged of each scalar metric."""
         m = s.metrics.c
         out = []
@@ -256,7 +259,7 @@ class MlflowStore(object):
         return out
 
     # -- logged models (MLflow 3) ---------------------------------------------------------------
-    def create_logged_model(self, run_id, experiment_id, name, path, model_type=None, tags=None, params=None):
+    def create_logged_model(self, run_id: str, experiment_id: str, name: str, path: str, model_type: str | None = None, tags: dict[str, Any] | None = None, params: dict[str, Any] | None = None) -> Any:
         now = time.time()
         model_id = "m-" + secrets.token_hex(16)
         with self.store._write_lock, self.engine.begin() as conn:
@@ -266,22 +269,22 @@ class MlflowStore(object):
                 params=json.dumps(params or {}), created=now, updated=now))
         return self.logged_model(model_id)
 
-    def logged_model(self, model_id):
+    def logged_model(self, model_id: str) -> Any:
         with self.engine.connect() as conn:
             row = conn.execute(select(logged_models).where(logged_models.c.model_id == model_id)).first()
         if row is None:
             raise NotFoundException("Logged model with ID '%s' not found." % (model_id,))
         return _model(row)
 
-    def logged_models(self, experiment_ids):
+    def logged_models(self, experiment_ids: list[str]) -> list[Any]:
         q = select(logged_models).where(logged_models.c.experiment_id.in_([int(x) for x in experiment_ids])) \
             .order_by(logged_models.c.created.desc())
         with self.engine.connect() as conn:
             return [_model(r) for r in conn.execute(q)]
 
-    def update_logged_model(self, model_id, status=None, tags=None, remove_tags=(), params=None):
+    def update_logged_model(self, model_id: str, status: Any = None, tags: dict[str, Any] | None = None, remove_tags: Sequence[str] = (), params: dict[str, Any] | None = None) -> Any:
         model = self.logged_model(model_id)
-        values = {"updated": time.time()}
+        values: dict[str, Any] = {"updated": time.time()}
         if status:
             values["status"] = status
         if tags or remove_tags:
@@ -296,7 +299,7 @@ class MlflowStore(object):
         return self.logged_model(model_id)
 
 
-def _model(row):
+def _model(row: Any) -> dict[str, Any]:
     return {"model_id": row.model_id, "run_id": row.run_id, "experiment_id": row.experiment_id,
             "name": row.name, "path": row.path, "status": row.status, "model_type": row.model_type,
             "tags": json.loads(row.tags), "params": json.loads(row.params), "created": row.created,

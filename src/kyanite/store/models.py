@@ -24,8 +24,10 @@ import secrets
 import shutil
 import threading
 import time
+from typing import Any
 
 from sqlalchemy import and_, func, select, update
+from sqlalchemy.engine import Connection
 
 from kyanite.exceptions import ConflictException, ModelNotFoundException, NotFoundException, UserErrorException
 from kyanite.store import schema as s
@@ -36,24 +38,24 @@ __all__ = ["ModelStore", "ModelFiles", "model_to_api", "deployment_to_api", "par
 DEPLOYMENT_STATES = ("Transitioning", "Healthy", "Unhealthy", "Failed")
 
 
-def _iso(t):
+def _iso(t: Any) -> str | None:
     if t is None:
         return None
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % int((t % 1) * 1000)
 
 
-def _strs(d):
+def _strs(d: Any) -> dict[str, str]:
     return dict((str(k), "" if v is None else str(v)) for k, v in (d or {}).items())
 
 
-def check_name(what, name):
+def check_name(what: str, name: str) -> str:
     if not isinstance(name, str) or not name.strip() or len(name) > 255 or "/" in name or ":" in name \
             or name in (".", ".."):
         raise UserErrorException("Invalid %s name %r: use 1-255 characters without '/' or ':'." % (what, name))
     return name
 
 
-def parse_model_id(model_id):
+def parse_model_id(model_id: str) -> tuple[str, int]:
     """``"name:version"`` -> ``(name, int(version))``."""
     name, sep, version = str(model_id).rpartition(":")
     if not sep or not name:
@@ -64,7 +66,7 @@ def parse_model_id(model_id):
         raise UserErrorException("Model id %r: version %r is not a number." % (model_id, version))
 
 
-def model_to_api(row, deployments=()):
+def model_to_api(row: Any, deployments: Any = ()) -> dict[str, Any]:
     return {
         "id": "%s:%d" % (row.name, row.version),
         "name": row.name,
@@ -88,7 +90,7 @@ def model_to_api(row, deployments=()):
     }
 
 
-def deployment_to_api(row, models=()):
+def deployment_to_api(row: Any, models: Any = ()) -> dict[str, Any]:
     spec = json.loads(row.spec)
     config = spec.get("config") or {}
     inference = spec.get("inference") or {}
@@ -127,15 +129,15 @@ def deployment_to_api(row, models=()):
 class ModelStore(object):
     """Repository of models and deployments on a Store's engine (see the module docstring)."""
 
-    def __init__(self, store):
+    def __init__(self, store: Any) -> None:
         self.store = store
         self.engine = store.engine
         self._write_lock = store._write_lock
         self._register_lock = threading.Lock()  # allocates versions; files move in under it
 
     # -- models ---------------------------------------------------------------------
-    def _deployments_of(self, conn, pairs):
-        out = {}
+    def _deployments_of(self, conn: Connection, pairs: Any) -> dict[Any, Any]:
+        out: dict[Any, Any] = {}
         if not pairs:
             return out
         q = select(s.deployment_models.c.model_name, s.deployment_models.c.model_version,
@@ -145,9 +147,9 @@ class ModelStore(object):
             out.setdefault((r.model_name, r.model_version), []).append(r.deployment)
         return out
 
-    def register_model(self, name, place_files, asset, is_folder, size, file_count, description=None,
-                       tags=None, properties=None, framework=None, framework_version=None, run_id=None,
-                       experiment_name=None, datasets=None):
+    def register_model(self, name: str, place_files: Any, asset: Any, is_folder: Any, size: int, file_count: Any, description: str | None = None,
+                       tags: dict[str, Any] | None = None, properties: dict[str, Any] | None = None, framework: str | None = None, framework_version: Any = None, run_id: str | None = None,
+                       experiment_name: str | None = None, datasets: Any = None) -> Any:
         """Add the next version of ``name``. ``place_files(version)`` puts the files where
         that version's files belong; it runs under the version lock, before the row exists,
         so a reader never sees a model without its files."""
@@ -167,7 +169,7 @@ class ModelStore(object):
                     datasets=json.dumps(datasets or []), created=now, updated=now))
         return self.model(name, version)
 
-    def model(self, name, version=None):
+    def model(self, name: str, version: Any = None) -> Any:
         q = select(s.models).where(s.models.c.name == name)
         if version is None:
             q = q.order_by(s.models.c.version.desc()).limit(1)
@@ -189,7 +191,7 @@ class ModelStore(object):
             deps = self._deployments_of(conn, [(row.name, row.version)])
         return model_to_api(row, deps.get((row.name, row.version), ()))
 
-    def list_models(self, name=None, run_id=None, framework=None, latest=False, tags=None, properties=None):
+    def list_models(self, name: str | None = None, run_id: str | None = None, framework: str | None = None, latest: bool = False, tags: dict[str, Any] | None = None, properties: dict[str, Any] | None = None) -> list[Any]:
         """Models newest first within each name. ``tags``/``properties``: a list whose items
         are a key (must be present) or ``[key, value]`` (must be equal)."""
         q = select(s.models)
@@ -213,14 +215,14 @@ class ModelStore(object):
                 seen.add(r.name)
         return out
 
-    def update_model(self, name, version, add_tags=None, remove_tags=None, set_tags=None,
-                     add_properties=None, description=None):
+    def update_model(self, name: str, version: Any, add_tags: Any = None, remove_tags: list[str] | None = None, set_tags: Any = None,
+                     add_properties: Any = None, description: str | None = None) -> Any:
         with self._write_lock, self.engine.begin() as conn:
             row = conn.execute(select(s.models).where(and_(
                 s.models.c.name == name, s.models.c.version == int(version)))).first()
             if row is None:
                 raise ModelNotFoundException("ModelNotFound: no model %s:%s." % (name, version))
-            values = {}
+            values: dict[str, Any] = {}
             if set_tags is not None or add_tags or remove_tags:
                 cur = _strs(set_tags) if set_tags is not None else json.loads(row.tags)
                 cur.update(_strs(add_tags))
@@ -243,7 +245,7 @@ class ModelStore(object):
                     s.models.c.name == name, s.models.c.version == int(version))).values(**values))
         return self.model(name, version)
 
-    def delete_model(self, name, version):
+    def delete_model(self, name: str, version: Any) -> Any:
         """Delete the record; refused (ConflictException) while a deployment uses it."""
         rec = self.model(name, version)
         if rec["deployments"]:
@@ -259,8 +261,8 @@ class ModelStore(object):
         return rec
 
     # -- deployments ------------------------------------------------------------------
-    def _models_of(self, conn, names):
-        out = {}
+    def _models_of(self, conn: Connection, names: Any) -> dict[Any, Any]:
+        out: dict[Any, Any] = {}
         q = select(s.deployment_models)
         if names is not None:
             q = q.where(s.deployment_models.c.deployment.in_(list(names)))
@@ -268,7 +270,7 @@ class ModelStore(object):
             out.setdefault(r.deployment, []).append((r.model_name, r.model_version))
         return out
 
-    def _set_models(self, conn, name, models):
+    def _set_models(self, conn: Connection, name: str, models: Any) -> None:
         conn.execute(s.deployment_models.delete().where(s.deployment_models.c.deployment == name))
         for mname, mversion in sorted(set(models)):
             exists = conn.execute(select(s.models.c.version).where(and_(
@@ -278,8 +280,8 @@ class ModelStore(object):
             conn.execute(s.deployment_models.insert().values(deployment=name, model_name=mname,
                                                              model_version=mversion))
 
-    def create_deployment(self, name, compute_type, spec, models, keys=None, tags=None, properties=None,
-                          description=None, state="Transitioning", generation=1):
+    def create_deployment(self, name: str, compute_type: str, spec: Any, models: Any, keys: list[str] | None = None, tags: dict[str, Any] | None = None, properties: dict[str, Any] | None = None,
+                          description: str | None = None, state: str = "Transitioning", generation: int = 1) -> Any:
         check_name("service", name)
         now = time.time()
         with self._write_lock, self.engine.begin() as conn:
@@ -295,7 +297,7 @@ class ModelStore(object):
             self._set_models(conn, name, models)
         return self.deployment(name)
 
-    def deployment_row(self, name):
+    def deployment_row(self, name: str) -> tuple[Any, Any]:
         with self.engine.connect() as conn:
             row = conn.execute(select(s.deployments).where(s.deployments.c.name == name)).first()
             if row is None:
@@ -303,11 +305,11 @@ class ModelStore(object):
             models = self._models_of(conn, [name]).get(name, [])
         return row, models
 
-    def deployment(self, name):
+    def deployment(self, name: str) -> Any:
         row, models = self.deployment_row(name)
         return deployment_to_api(row, models)
 
-    def list_deployments(self, compute_type=None, model_name=None, model_id=None, tags=None, properties=None):
+    def list_deployments(self, compute_type: str | None = None, model_name: str | None = None, model_id: str | None = None, tags: dict[str, Any] | None = None, properties: dict[str, Any] | None = None) -> list[Any]:
         q = select(s.deployments).order_by(s.deployments.c.name)
         if compute_type is not None:
             q = q.where(func.lower(s.deployments.c.compute_type) == compute_type.lower())
@@ -327,7 +329,7 @@ class ModelStore(object):
                 out.append(rec)
         return out
 
-    def update_deployment(self, name, models=None, expect_generation=None, **values):
+    def update_deployment(self, name: str, models: Any = None, expect_generation: int | None = None, **values: Any) -> Any:
         """Change columns (``spec``/``keys``/``process``/``error`` given as objects) and,
         with ``models``, the models used. With ``expect_generation`` the change applies only
         while the record is at that generation; returns None when it did not."""
@@ -349,19 +351,19 @@ class ModelStore(object):
                 self._set_models(conn, name, models)
         return self.deployment(name)
 
-    def delete_deployment(self, name):
+    def delete_deployment(self, name: str) -> None:
         with self._write_lock, self.engine.begin() as conn:
             conn.execute(s.deployment_models.delete().where(s.deployment_models.c.deployment == name))
             n = conn.execute(s.deployments.delete().where(s.deployments.c.name == name)).rowcount
         if not n:
             raise NotFoundException("No service named %r in this workspace." % name)
 
-    def deployment_names(self):
+    def deployment_names(self) -> list[Any]:
         with self.engine.connect() as conn:
             return [r.name for r in conn.execute(select(s.deployments.c.name).order_by(s.deployments.c.name))]
 
 
-def _matches(have, want):
+def _matches(have: Any, want: Any) -> bool:
     """``want``: None, a dict, or a list of keys and ``[key, value]`` pairs (SDK v1 filters)."""
     if not want:
         return True
@@ -383,22 +385,22 @@ class ModelFiles(object):
     their version's prefix once the version is known; on the local store that is one rename.
     """
 
-    def __init__(self, artifacts):
+    def __init__(self, artifacts: Any) -> None:
         self.artifacts = artifacts
 
     @staticmethod
-    def prefix(name, version):
+    def prefix(name: str, version: Any) -> str:
         return "models/%s/%d" % (name, int(version))
 
-    def _local(self, key):
+    def _local(self, key: str) -> Any:
         if isinstance(self.artifacts, LocalArtifactStore):
             return os.path.join(self.artifacts.root, *check_key(key).split("/"))
         return None
 
-    def new_staging(self):
+    def new_staging(self) -> str:
         return "models/.staging/%s" % secrets.token_hex(8)
 
-    def move(self, src_prefix, dst_prefix):
+    def move(self, src_prefix: Any, dst_prefix: Any) -> None:
         src, dst = self._local(src_prefix), self._local(dst_prefix)
         if src is not None:
             if os.path.exists(dst):
@@ -411,23 +413,23 @@ class ModelFiles(object):
                 self.artifacts.put(dst_prefix + "/" + f["path"], fh)
         self.remove(src_prefix)
 
-    def remove(self, prefix):
+    def remove(self, prefix: str) -> None:
         path = self._local(prefix)
         if path is not None:
             shutil.rmtree(path, ignore_errors=True)
         elif hasattr(self.artifacts, "delete_prefix"):
             self.artifacts.delete_prefix(prefix)
 
-    def copy_in(self, staging, rel, local_file):
+    def copy_in(self, staging: Any, rel: str, local_file: Any) -> Any:
         with open(local_file, "rb") as fh:
             return self.artifacts.put(staging + "/" + rel, fh)
 
-    def list(self, name, version):
+    def list(self, name: str, version: Any) -> Any:
         return self.artifacts.list(self.prefix(name, version))
 
-    def local_path(self, name, version, rel):
+    def local_path(self, name: str, version: Any, rel: str) -> Any:
         return self.artifacts.local_path(self.prefix(name, version) + "/" + check_key(rel))
 
-    def local_dir(self, name, version):
+    def local_dir(self, name: str, version: Any) -> Any:
         """The folder holding the version's files when the store is local, else None."""
         return self._local(self.prefix(name, version))

@@ -24,6 +24,7 @@ from sqlalchemy import and_, func, literal, select
 
 from kyanite.protocol.arguments import parse_arguments, typed
 from kyanite.store import schema as s
+from typing import Any
 
 __all__ = ["NUMERIC_ATTRIBUTES", "TEXT_ATTRIBUTES", "PARAM_PREFIX", "conditions", "field_rows", "params_of"]
 
@@ -32,7 +33,7 @@ TEXT_ATTRIBUTES = ("run_id", "run_name", "status", "target", "run_type", "experi
 PARAM_PREFIX = "mlflow.param."  # MLflow params are run properties under this prefix
 
 
-def _num(value):
+def _num(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     v = typed(value)
@@ -41,11 +42,11 @@ def _num(value):
     return None
 
 
-def _text(value):
+def _text(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def params_of(definition, properties):
+def params_of(definition: Any, properties: dict[str, Any]) -> dict[str, Any]:
     """``{key: value}``: the run's parsed arguments (typed) overlaid with its MLflow params
     (text). ``definition``: a RunDefinition or None; ``properties``: a dict."""
     out = parse_arguments(getattr(definition, "arguments", None) or []) if definition is not None else {}
@@ -56,7 +57,7 @@ def params_of(definition, properties):
     return out
 
 
-def field_rows(run_id, tags, params):
+def field_rows(run_id: str, tags: dict[str, Any], params: dict[str, Any]) -> list[dict[str, Any]]:
     """The ``run_fields`` rows of a run with these ``tags`` and ``params`` (dicts)."""
     rows = []
     for kind, d in (("param", params or {}), ("tag", tags or {})):
@@ -65,7 +66,7 @@ def field_rows(run_id, tags, params):
     return rows
 
 
-def _glob(pattern):
+def _glob(pattern: str) -> str:
     """A LIKE pattern as the GLOB pattern that matches the same text, case-sensitively."""
     out = []
     for c in pattern:
@@ -73,7 +74,7 @@ def _glob(pattern):
     return "".join(out)
 
 
-def _compare(col, op, value, dialect):
+def _compare(col: Any, op: Any, value: Any, dialect: Any) -> Any:
     if op == "=":
         return col == value
     if op == "!=":
@@ -97,7 +98,7 @@ def _compare(col, op, value, dialect):
     raise ValueError("unknown comparator %r" % op)
 
 
-def conditions(clauses, dialect):
+def conditions(clauses: Any, dialect: Any) -> list[Any]:
     """SQLAlchemy conditions on ``schema.runs`` for parsed filter ``clauses``."""
     r, f = s.runs, s.run_fields
     out = []
@@ -117,7 +118,7 @@ def conditions(clauses, dialect):
                 out.append(r.c.id.in_(select(f.c.run_id).where(has)))
                 continue
             numeric = isinstance(value, float)
-            col = f.c.num if numeric else f.c.value
+            col: Any = f.c.num if numeric else f.c.value
             out.append(r.c.id.in_(select(f.c.run_id).where(has, _compare(col, op, value, dialect))))
         else:
             if key == "experiment":

@@ -12,7 +12,7 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade():
+def upgrade() -> None:
     op.create_table(
         "experiments",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -71,6 +71,6 @@ def upgrade():
     )
 
 
-def downgrade():
+def downgrade() -> None:
     for table in ("environments", "computes", "metrics", "runs", "experiments"):
         op.drop_table(table)

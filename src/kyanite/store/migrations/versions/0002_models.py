@@ -12,7 +12,7 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade():
+def upgrade() -> None:
     op.create_table(
         "models",
         sa.Column("name", sa.String(255), primary_key=True),
@@ -61,6 +61,6 @@ def upgrade():
     op.create_index("ix_deployment_models_model", "deployment_models", ["model_name", "model_version"])
 
 
-def downgrade():
+def downgrade() -> None:
     for table in ("deployment_models", "deployments", "models"):
         op.drop_table(table)

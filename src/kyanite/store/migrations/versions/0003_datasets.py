@@ -12,7 +12,7 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade():
+def upgrade() -> None:
     op.create_table(
         "datastores",
         sa.Column("name", sa.String(255), primary_key=True),
@@ -40,7 +40,7 @@ def upgrade():
     op.create_index("ix_datasets_fingerprint", "datasets", ["fingerprint"])
 
 
-def downgrade():
+def downgrade() -> None:
     op.drop_index("ix_datasets_fingerprint", "datasets")
     op.drop_index("ix_datasets_name_version", "datasets")
     op.drop_table("datasets")

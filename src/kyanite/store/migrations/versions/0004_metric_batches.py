@@ -12,7 +12,7 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade():
+def upgrade() -> None:
     op.create_table(
         "metric_batches",
         sa.Column("run_id", sa.String(255), sa.ForeignKey("runs.id"), primary_key=True),
@@ -20,5 +20,5 @@ def upgrade():
     )
 
 
-def downgrade():
+def downgrade() -> None:
     op.drop_table("metric_batches")

@@ -16,7 +16,7 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade():
+def upgrade() -> None:
     op.create_table(
         "metric_blocks",
         sa.Column("run_id", sa.String(255), sa.ForeignKey("runs.id"), primary_key=True),
@@ -32,5 +32,5 @@ def upgrade():
     )
 
 
-def downgrade():
+def downgrade() -> None:
     op.drop_table("metric_blocks")

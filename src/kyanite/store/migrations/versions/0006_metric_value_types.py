@@ -15,10 +15,10 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade():
+def upgrade() -> None:
     op.add_column("metrics", sa.Column("vtype", sa.String(1), nullable=True))
 
 
-def downgrade():
+def downgrade() -> None:
     with op.batch_alter_table("metrics") as batch:
         batch.drop_column("vtype")

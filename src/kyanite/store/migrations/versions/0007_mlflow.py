@@ -19,7 +19,7 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade():
+def upgrade() -> None:
     op.create_table(
         "mlflow_metric_steps",
         sa.Column("run_id", sa.String(255), sa.ForeignKey("runs.id"), primary_key=True),
@@ -50,7 +50,7 @@ def upgrade():
     )
 
 
-def downgrade():
+def downgrade() -> None:
     op.drop_table("mlflow_experiments")
     op.drop_index("ix_mlflow_logged_models_run", "mlflow_logged_models")
     op.drop_table("mlflow_logged_models")

@@ -18,7 +18,7 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade():
+def upgrade() -> None:
     from kyanite.protocol.runs import RunDefinition
     from kyanite.store.runs_filter import field_rows, params_of
     table = op.create_table(
@@ -49,7 +49,7 @@ def upgrade():
         op.bulk_insert(table, rows)
 
 
-def downgrade():
+def downgrade() -> None:
     op.drop_index("ix_runs_parent_created", "runs")
     op.drop_index("ix_run_fields_value", "run_fields")
     op.drop_index("ix_run_fields_num", "run_fields")

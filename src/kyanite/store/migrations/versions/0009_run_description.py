@@ -13,10 +13,10 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade():
+def upgrade() -> None:
     op.add_column("runs", sa.Column("description", sa.Text, nullable=True))
 
 
-def downgrade():
+def downgrade() -> None:
     with op.batch_alter_table("runs") as batch:
         batch.drop_column("description")
