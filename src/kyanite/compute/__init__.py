@@ -6,6 +6,7 @@ that has a Ray target.
 """
 
 import threading
+from typing import Any
 
 from kyanite.compute.base import Executor
 from kyanite.compute.local import LocalExecutor
@@ -14,12 +15,12 @@ __all__ = ["Executor", "LocalExecutor", "Executors"]
 
 
 class Executors(dict):
-    def __init__(self, ready, factories=None):
+    def __init__(self, ready: Any, factories: Any = None) -> None:
         dict.__init__(self, ready)
         self._factories = dict(factories or {})
         self._lock = threading.Lock()
 
-    def __missing__(self, kind):
+    def __missing__(self, kind: str) -> Any:
         with self._lock:
             if dict.__contains__(self, kind):
                 return dict.__getitem__(self, kind)

@@ -15,24 +15,26 @@ The server's scheduler is the only caller; it owns the run's state transitions.
 """
 
 import abc
+from typing import Any
+from kyanite.protocol.runs import RunRecord
 
 
 class Executor(abc.ABC):
     @abc.abstractmethod
-    def launch(self, run, env):
+    def launch(self, run: RunRecord, env: dict[str, str]) -> dict[str, Any]:
         """Start the run host; return a handle (dict)."""
 
     @abc.abstractmethod
-    def cancel(self, handle):
+    def cancel(self, handle: dict[str, Any]) -> None:
         """Ask the host to stop."""
 
     @abc.abstractmethod
-    def kill(self, handle):
+    def kill(self, handle: dict[str, Any]) -> None:
         """Stop the host and everything it started, now."""
 
     @abc.abstractmethod
-    def alive(self, handle):
+    def alive(self, handle: dict[str, Any]) -> bool | None:
         """True / False / None (unknown)."""
 
-    def capacity(self, config):
+    def capacity(self, config: dict[str, Any]) -> int:
         return max(1, int(config.get("max_nodes") or 1))

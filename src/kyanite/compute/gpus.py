@@ -31,6 +31,7 @@ Contract:
 
 import shutil
 import subprocess
+from typing import Any
 
 from kyanite import settings
 from kyanite.protocol.compute import VM_SIZE_GPUS, gpus_for_vm_size
@@ -44,11 +45,11 @@ ENV = "KYANITE_GPUS"
 _QUERY = "index,name,memory.total,uuid,driver_version"
 
 
-def _fact(id_, index=None, name=None, memory=None, uuid=None):
+def _fact(id_: Any, index: int | None = None, name: str | None = None, memory: Any = None, uuid: Any = None) -> dict[str, Any]:
     return {"id": id_, "index": index, "name": name, "memoryMiB": memory, "uuid": uuid}
 
 
-def _override(raw):
+def _override(raw: Any) -> list[Any]:
     facts = []
     for item in (x.strip() for x in raw.split(",")):
         if not item:
@@ -58,7 +59,7 @@ def _override(raw):
     return facts
 
 
-def parse_nvidia_smi(text):
+def parse_nvidia_smi(text: str) -> tuple[list[Any], Any | str | None]:
     """``(facts, driver)`` of nvidia-smi's CSV (see the module docstring); lines that do
     not parse are skipped."""
     facts, driver = [], None
@@ -73,11 +74,11 @@ def parse_nvidia_smi(text):
     return facts, driver
 
 
-def _text(value):
+def _text(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-def _nvml():
+def _nvml() -> tuple[list[Any], Any] | None:
     try:
         import pynvml
     except ImportError:
@@ -103,7 +104,7 @@ def _nvml():
             pass
 
 
-def _smi():
+def _smi() -> Any:
     exe = shutil.which("nvidia-smi")
     if not exe:
         return None
@@ -117,7 +118,7 @@ def _smi():
     return parse_nvidia_smi(out.stdout.decode("utf-8", "replace"))
 
 
-def probe():
+def probe() -> tuple[list[Any] | Any, None] | Any:
     """``(GPU facts, driver version)`` in one look at the driver."""
     raw = settings.get(ENV)
     if raw is not None:
@@ -125,17 +126,17 @@ def probe():
     return _nvml() or _smi() or ([], None)
 
 
-def discover():
+def discover() -> Any:
     """The machine's GPUs (see the module docstring)."""
     return probe()[0]
 
 
-def driver_version():
+def driver_version() -> Any:
     """The NVIDIA driver version, or None."""
     return probe()[1]
 
 
-def visible(facts, cuda_visible_devices):
+def visible(facts: Any, cuda_visible_devices: Any) -> list[Any]:
     """The facts of the devices a process sees under ``cuda_visible_devices`` (a string or
     None), in its order; an id the machine does not have ends the list, as in CUDA."""
     if cuda_visible_devices is None:

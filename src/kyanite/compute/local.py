@@ -21,23 +21,25 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Any
 
 from kyanite import supervisor
 from kyanite.compute import run_as
 from kyanite import settings
 from kyanite.compute.base import Executor
+from kyanite.protocol.runs import RunRecord
 
 
 class LocalExecutor(Executor):
-    def __init__(self, log_dir, warm_spare=None, run_as_for=None):
+    def __init__(self, log_dir: str, warm_spare: Any = None, run_as_for: Any = None) -> None:
         self.log_dir = log_dir
         self.run_as_for = run_as_for
         os.makedirs(log_dir, exist_ok=True)
         #: keep one host started ahead, waiting on stdin (KYANITE_WARM_HOST=0 turns it off)
         self.warm_spare = settings.get("KYANITE_WARM_HOST") if warm_spare is None else warm_spare
-        self._spare = None
+        self._spare: tuple[Any, dict[str, Any], str, Any] | None = None
 
-    def launch(self, run, env):
+    def launch(self, run: RunRecord, env: dict[str, str]) -> dict[str, Any]:
         """Hand the run to the warm spare host when one is ready (it has already paid
         Python's start-up and imports), else start a host; then prepare the next spare."""
         run_id = run.id
@@ -74,32 +76,32 @@ class LocalExecutor(Executor):
         handle.update(host.to_json())
         return handle
 
-    def _start(self, args, env, log_path, stdin=None, user=None):
+    def _start(self, args: Any, env: dict[str, Any], log_path: str, stdin: Any = None, user: Any = None) -> Any:
         """Start a host (a ``supervisor.ProcessHandle``); as ``user`` (a ``RunUser``) when
         given. Its log is opened here and handed over as stdout, so the host needs no access
         to the workspace folder."""
         return supervisor.start([sys.executable, "-m", "kyanite.runtime.host"] + args, env=env, log=log_path,
                                 stdin=stdin, user=user)
 
-    def cancel(self, handle):
+    def cancel(self, handle: dict[str, Any]) -> None:
         supervisor.send_signal(supervisor.ProcessHandle.from_json(handle), signal.SIGTERM)
 
-    def kill(self, handle):
+    def kill(self, handle: dict[str, Any]) -> None:
         """End the host, its descendants, and the script's process group (the script runs
         in a session of its own, so it outlives a host killed by force otherwise)."""
         supervisor.stop_tree(supervisor.ProcessHandle.from_json(handle), grace=0,
                              extra=[supervisor.ProcessHandle.from_json(handle, prefix="script_")])
 
-    def alive(self, handle):
+    def alive(self, handle: dict[str, Any]) -> bool | None:
         return supervisor.is_alive(supervisor.ProcessHandle.from_json(handle))
 
-    def capacity(self, config):
+    def capacity(self, config: dict[str, Any]) -> int:
         if config.get("type") == "local":
             return os.cpu_count() or 1
         return super(LocalExecutor, self).capacity(config)
 
 
-def _end_spare(proc):
+def _end_spare(proc: Any) -> None:
     """A spare that will not be used: closing its stdin ends it (the supervisor reaps it)."""
     try:
         proc.stdin.close()

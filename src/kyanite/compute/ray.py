@@ -70,10 +70,12 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from typing import Any
 
 from kyanite.compute.base import Executor
 from kyanite.protocol.compute import ComputeConfig, normalize_ray_address
 from kyanite.runtime.environ import TARGET_ENV_NAMES
+from kyanite.protocol.runs import RunRecord
 
 log = logging.getLogger("kyanite.compute.ray")
 
@@ -92,13 +94,13 @@ class RayLaunchError(Exception):
     """The run cannot be given to the Ray cluster; the message says why."""
 
 
-def normalize_address(address):
+def normalize_address(address: str) -> str:
     """``HOST:PORT`` or ``http(s)://HOST:PORT`` -> the dashboard URL without a trailing slash
     (``kyanite.protocol.compute.normalize_ray_address``; a ValueError otherwise)."""
     return normalize_ray_address(address)
 
 
-def _client_class():
+def _client_class() -> Any:
     try:
         from ray.job_submission import JobSubmissionClient
     except ImportError as exc:
@@ -110,7 +112,7 @@ def _client_class():
 
         timeout = DEFAULT_TIMEOUT
 
-        def _do_request(self, method, endpoint, **kwargs):
+        def _do_request(self, method: str, endpoint: Any, **kwargs: Any) -> Any:
             kwargs.setdefault("timeout", self.timeout)
             return super(_Client, self)._do_request(method, endpoint, **kwargs)
 
@@ -120,13 +122,14 @@ def _client_class():
 class ClusterInfo(object):
     """One look at the cluster: alive nodes with their total and free resources."""
 
-    def __init__(self, address, nodes, taken=None):
+    def __init__(self, address: str, nodes: Any, taken: Any = None) -> None:
         self.address = address
         self.nodes = nodes
         self.taken = taken or time.time()
 
-    def totals(self):
-        total, free = {}, {}
+    def totals(self) -> tuple[dict[Any, Any], dict[Any, Any]]:
+        total: dict[Any, Any] = {}
+        free: dict[Any, Any] = {}
         for n in self.nodes:
             for k, v in n["total"].items():
                 total[k] = total.get(k, 0) + v
@@ -134,13 +137,13 @@ class ClusterInfo(object):
                 free[k] = free.get(k, 0) + v
         return total, free
 
-    def fits_some_node(self, request):
+    def fits_some_node(self, request: dict[str, Any]) -> bool:
         return any(all(n["total"].get(k, 0) >= v for k, v in request.items() if v) for n in self.nodes)
 
-    def fits_now(self, request):
+    def fits_now(self, request: dict[str, Any]) -> bool:
         return any(all(n["free"].get(k, 0) >= v for k, v in request.items() if v) for n in self.nodes)
 
-    def summary(self):
+    def summary(self) -> dict[str, Any]:
         total, free = self.totals()
         return {
             "address": self.address, "reachable": True, "nodeCount": len(self.nodes),
@@ -154,12 +157,12 @@ class ClusterInfo(object):
         }
 
 
-def _custom(key):
+def _custom(key: str) -> bool:
     return key not in ("CPU", "GPU", "memory", "object_store_memory", "objectStoreMemory") \
         and not key.startswith("node:") and not key.startswith("accelerator_type:")
 
 
-def _public(res):
+def _public(res: Any) -> dict[Any, Any]:
     out = {}
     for k, v in res.items():
         if k.startswith("node:"):
@@ -171,7 +174,7 @@ def _public(res):
     return out
 
 
-def describe_request(request, zeros=False):
+def describe_request(request: dict[str, Any], zeros: bool = False) -> str:
     parts = []
     for k, v in sorted(request.items()):
         if not v and not zeros:
@@ -188,19 +191,19 @@ class StoreReporter(object):
     keeps a run Ray is still placing alive, notes what it waits for, and fails a run
     whose Ray job ended without the host reporting. Built by the server with its store."""
 
-    def __init__(self, store, notifier, wake):
+    def __init__(self, store: Any, notifier: Any, wake: Any) -> None:
         self.store, self.notifier, self.wake = store, notifier, wake
 
-    def pending(self, run_id, note=None):
+    def pending(self, run_id: str, note: dict[str, Any] | None = None) -> None:
         self.store.heartbeat(run_id)
         if note:
             self.store.update_run(run_id, host=note)
             self.notifier.changed(run_id)
 
-    def note(self, run_id, note):
+    def note(self, run_id: str, note: dict[str, Any]) -> None:
         self.store.update_run(run_id, host=note)
 
-    def lost(self, run_id, message, code):
+    def lost(self, run_id: str, message: str, code: Any) -> Any:
         from kyanite.protocol.states import RunStatus
         _, changed = self.store.set_status(run_id, RunStatus.FAILED, error={"message": message, "code": code},
                                            expect=(RunStatus.PREPARING, RunStatus.STARTING, RunStatus.RUNNING,
@@ -215,24 +218,24 @@ class RayExecutor(Executor):
     """Run hosts as Ray jobs. ``targets(name)`` returns a compute target record (the
     scheduler's ``target``); ``reporter`` is a ``StoreReporter`` (optional)."""
 
-    def __init__(self, log_dir, targets, reporter=None, cache_seconds=5.0, note_after=5.0):
+    def __init__(self, log_dir: str, targets: Any, reporter: Any = None, cache_seconds: float = 5.0, note_after: float = 5.0) -> None:
         self.log_dir = log_dir
         self.note_after = note_after  # a job PENDING longer than this is noted as waiting
         self.targets = targets
         self.reporter = reporter
         self.cache_seconds = cache_seconds
         self._lock = threading.Lock()
-        self._clients = {}
-        self._info = {}
-        self._canceled = set()
-        self._notes = {}
-        self._ended = set()
-        self._down = {}
+        self._clients: dict[Any, Any] = {}
+        self._info: dict[str, Any] = {}
+        self._canceled: set[str] = set()
+        self._notes: dict[str, Any] = {}
+        self._ended: set[str] = set()
+        self._down: Any = {}
         self.down_seconds = 10.0
         os.makedirs(log_dir, exist_ok=True)
 
     # -- the cluster ----------------------------------------------------------------
-    def client(self, config_or_handle):
+    def client(self, config_or_handle: Any) -> Any:
         address = normalize_address(config_or_handle.get("address"))
         headers = config_or_handle.get("headers") or None
         key = (address, json.dumps(headers, sort_keys=True))
@@ -248,7 +251,7 @@ class RayExecutor(Executor):
                 self._clients[key] = c
         return c
 
-    def cluster(self, config, fresh=False):
+    def cluster(self, config: Any, fresh: bool = False) -> Any:
         """A ClusterInfo, at most ``cache_seconds`` old (``fresh``: asked now). A cluster
         that did not answer is not asked again for ``down_seconds`` (the scheduler and the
         watchdog must not wait on it pass after pass)."""
@@ -271,17 +274,17 @@ class RayExecutor(Executor):
             self._down.pop(address, None)
         return info
 
-    def _mark_down(self, address, exc):
+    def _mark_down(self, address: str, exc: Exception) -> None:
         with self._lock:
             self._down[address] = (time.time() + self.down_seconds,
                                    "The Ray cluster at %s did not answer: %s" % (address, exc))
 
-    def _is_down(self, address):
+    def _is_down(self, address: str) -> bool:
         with self._lock:
             down = self._down.get(address)
         return bool(down) and time.time() < down[0]
 
-    def cluster_status(self, config):
+    def cluster_status(self, config: Any) -> Any:
         """What ``RayCompute.get_status()`` shows: nodes, CPUs, GPUs, memory, what is free."""
         try:
             summary = self.cluster(config, fresh=True).summary()
@@ -292,14 +295,14 @@ class RayExecutor(Executor):
             return {"address": config.get("address"), "reachable": False,
                     "error": "Cannot reach the Ray cluster at %s: %s" % (config.get("address"), exc)}
 
-    def _warm(self, config):
+    def _warm(self, config: Any) -> None:
         try:
             self.client(config)
         except Exception:
             pass
 
     # -- the Executor contract ---------------------------------------------------------
-    def capacity(self, config):
+    def capacity(self, config: Any) -> int:
         if config.get("max_concurrent_runs"):
             return max(1, int(config["max_concurrent_runs"]))
         try:
@@ -310,7 +313,7 @@ class RayExecutor(Executor):
                 info = self._info.get(normalize_address(config.get("address")))
             return max(1, int(info.totals()[0].get("CPU", 1))) if info else 1
 
-    def request(self, run, config):
+    def request(self, run: Any, config: Any) -> dict[str, Any]:
         """The Ray resource request of the run's host: ``{"CPU", "GPU", "memory", custom...}``."""
         res = run.definition.resources or {}
         dist = run.definition.distributed or {}
@@ -329,7 +332,7 @@ class RayExecutor(Executor):
         # each of node_count distinct nodes (kyanite.runtime.ray_spread)
         return req
 
-    def launch(self, run, env):
+    def launch(self, run: RunRecord, env: dict[str, str]) -> dict[str, Any]:
         run_id = run.id
         target = self.targets(run.target)
         config = ComputeConfig.from_json(dict(target["config"], type=target["type"])).to_json()
@@ -391,21 +394,21 @@ class RayExecutor(Executor):
                 "headers": config.get("headers"), "job_id": submission_id, "run_id": run_id,
                 "target": run.target, "request": request, "submitted": time.time()}
 
-    def cancel(self, handle):
+    def cancel(self, handle: Any) -> None:
         with self._lock:
             self._canceled.add(handle.get("job_id"))
         self._stop(handle)
 
-    def kill(self, handle):
+    def kill(self, handle: Any) -> None:
         self._stop(handle)
 
-    def _stop(self, handle):
+    def _stop(self, handle: Any) -> None:
         try:
             self.client(handle).stop_job(handle["job_id"])
         except Exception as exc:
             log.warning("could not stop Ray job %s: %s", handle.get("job_id"), exc)
 
-    def alive(self, handle):
+    def alive(self, handle: Any) -> bool | None:
         job_id, run_id = handle.get("job_id"), handle.get("run_id")
         if self._is_down(handle.get("address")):
             return None  # cannot tell: the heartbeats decide
@@ -451,7 +454,7 @@ class RayExecutor(Executor):
         return False
 
     # -- helpers ---------------------------------------------------------------------------
-    def _pending(self, handle, info):
+    def _pending(self, handle: Any, info: Any) -> Any:
         """Ray has not placed the host: keep the run alive and say what it waits for."""
         if self.reporter is None:
             return
@@ -471,7 +474,7 @@ class RayExecutor(Executor):
         except Exception as exc:
             log.warning("could not note the pending run %s: %s", handle.get("run_id"), exc)
 
-    def _note(self, run_id, note):
+    def _note(self, run_id: str, note: dict[str, Any] | None) -> None:
         note = self._changed(run_id, note)
         if note and self.reporter is not None:
             try:
@@ -479,7 +482,7 @@ class RayExecutor(Executor):
             except Exception as exc:
                 log.warning("could not note run %s: %s", run_id, exc)
 
-    def _changed(self, run_id, note):
+    def _changed(self, run_id: str, note: dict[str, Any] | None) -> dict[str, Any] | None:
         """``note`` when it differs from the last one recorded for the run, else None."""
         with self._lock:
             if self._notes.get(run_id) == note:
@@ -487,7 +490,7 @@ class RayExecutor(Executor):
             self._notes[run_id] = note
         return note
 
-    def _lost(self, run_id, message, code):
+    def _lost(self, run_id: str, message: str, code: Any) -> bool:
         """Fail a run whose host is gone; True when the run was still active."""
         if self.reporter is not None and run_id:
             try:
@@ -496,7 +499,7 @@ class RayExecutor(Executor):
                 log.warning("could not fail the lost run %s: %s", run_id, exc)
         return False
 
-    def _reap(self, handle, node_id):
+    def _reap(self, handle: Any, node_id: str) -> None:
         """The host died but its script (in a session of its own) may live on: end that
         process tree with a small Ray job pinned to the host's node."""
         try:
@@ -515,7 +518,7 @@ class RayExecutor(Executor):
         except Exception as exc:
             log.warning("could not end the script of lost run %s: %s", handle.get("run_id"), exc)
 
-    def _keep_log(self, handle):
+    def _keep_log(self, handle: Any) -> None:
         job_id = handle.get("job_id")
         with self._lock:
             if job_id in self._ended:
@@ -529,7 +532,7 @@ class RayExecutor(Executor):
             log.warning("could not fetch the log of Ray job %s: %s", job_id, exc)
 
 
-def _fetch_nodes(address, headers=None, timeout=DEFAULT_TIMEOUT):
+def _fetch_nodes(address: str, headers: dict[str, Any] | None = None, timeout: float = DEFAULT_TIMEOUT) -> list[dict[str, Any]]:
     """Alive nodes with total and free resources, from the dashboard's cluster status."""
     status = _get_json(address + "/api/cluster_status", headers, timeout)["data"]["clusterStatus"]
     usage = (status.get("loadMetricsReport") or {}).get("usageByNode") or {}
@@ -551,18 +554,18 @@ def _fetch_nodes(address, headers=None, timeout=DEFAULT_TIMEOUT):
     return nodes
 
 
-def _unreachable(exc):
+def _unreachable(exc: Exception) -> bool:
     names = {type(e).__name__ for e in (exc, exc.__cause__, exc.__context__) if e is not None}
     return bool(names & {"ConnectionError", "ConnectTimeout", "ReadTimeout", "Timeout", "RayLaunchError",
                          "URLError", "timeout", "TimeoutError", "ConnectionRefusedError"})
 
 
-def _camel(name):
+def _camel(name: str) -> Any:
     head, *rest = name.split("_")
     return head + "".join(x.title() for x in rest)
 
 
-def _get_json(url, headers=None, timeout=DEFAULT_TIMEOUT):
+def _get_json(url: str, headers: dict[str, Any] | None = None, timeout: float = DEFAULT_TIMEOUT) -> Any:
     req = urllib.request.Request(url, headers=dict(headers or {}))
     with urllib.request.urlopen(req, timeout=timeout) as resp:
         return json.loads(resp.read().decode("utf-8"))

@@ -24,13 +24,14 @@ import sys
 import tempfile
 import time
 import urllib.request
+from typing import Any
 
 import psutil
 
 from kyanite import supervisor
 
 
-def _free_ports(n):
+def _free_ports(n: int) -> list[Any]:
     socks, ports = [], []
     try:
         for _ in range(n):
@@ -44,15 +45,15 @@ def _free_ports(n):
     return ports
 
 
-def _ray_cli():
+def _ray_cli() -> list[str]:
     cand = os.path.join(os.path.dirname(sys.executable), "ray")
     return [cand] if os.path.exists(cand) else [sys.executable, "-m", "ray.scripts.scripts"]
 
 
 class LocalRayHead(object):
-    def __init__(self, handle, address, temp_dir, gcs_address, log_path):
+    def __init__(self, handle: Any, address: str, temp_dir: str, gcs_address: Any, log_path: str) -> None:
         self.handle = handle  # the ``ray start`` process (a supervisor.ProcessHandle), or None
-        self.proc = handle.proc if handle is not None else None  # None when started by another process
+        self.proc: Any = handle.proc if handle is not None else None  # None when started by another process
         self.pid = handle.pid if handle is not None else None
         self.address = address          # the dashboard URL: what RayCompute attaches
         self.gcs_address = gcs_address  # for ``ray start --address`` of more nodes
@@ -60,8 +61,8 @@ class LocalRayHead(object):
         self.log_path = log_path
 
     @classmethod
-    def start(cls, num_cpus=None, num_gpus=None, resources=None, object_store_mb=200, timeout=120.0,
-              extra_env=None):
+    def start(cls, num_cpus: Any = None, num_gpus: Any = None, resources: Any = None, object_store_mb: int = 200, timeout: float = 120.0,
+              extra_env: Any = None) -> "LocalRayHead":
         temp_dir = tempfile.mkdtemp(prefix="kyray-", dir="/tmp")  # short: Ray puts sockets here
         (gcs, dash, nm, om, client, agent_http, agent_grpc, rt_env, metrics, dash_metrics,
          autoscaler_metrics) = _free_ports(11)
@@ -98,14 +99,14 @@ class LocalRayHead(object):
             raise
         return head
 
-    def record(self):
+    def record(self) -> dict[str, Any]:
         """What ``from_record`` needs to stop this head from another process later."""
         return {"pid": self.pid, "create_time": self.handle.create_time if self.handle else None,
                 "address": self.address, "temp_dir": self.temp_dir,
                 "gcs_address": self.gcs_address, "log_path": self.log_path}
 
     @classmethod
-    def from_record(cls, record):
+    def from_record(cls, record: Any) -> "LocalRayHead":
         handle = supervisor.ProcessHandle.from_json(record)
         if handle is not None and handle.create_time is None:
             handle = cls._legacy_root(record["pid"], record["temp_dir"])
@@ -113,7 +114,7 @@ class LocalRayHead(object):
                    record.get("log_path") or os.path.join(record["temp_dir"], "ray-start.log"))
 
     @staticmethod
-    def _legacy_root(pid, temp_dir):
+    def _legacy_root(pid: Any, temp_dir: str) -> Any:
         """The handle of the process at ``pid`` when it names ``temp_dir`` (a record
         without a start time), else None."""
         try:
@@ -123,10 +124,10 @@ class LocalRayHead(object):
             pass
         return None
 
-    def running(self):
+    def running(self) -> Any:
         return supervisor.is_alive(self.handle)
 
-    def _wait(self, timeout):
+    def _wait(self, timeout: float) -> None:
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -143,14 +144,14 @@ class LocalRayHead(object):
             time.sleep(0.25)
         raise RuntimeError("The Ray head did not answer within %.0f s:\n%s" % (timeout, self.log_tail()))
 
-    def log_tail(self, n=40):
+    def log_tail(self, n: int = 40) -> str:
         try:
             with open(self.log_path, "rb") as f:
                 return b"\n".join(f.read().splitlines()[-n:]).decode("utf-8", "replace")
         except OSError:
             return "(no log)"
 
-    def strays(self):
+    def strays(self) -> Any:
         """Handles of the live processes whose command line names this head's temp dir."""
         out = []
         for p in psutil.process_iter(["cmdline"]):
@@ -161,7 +162,7 @@ class LocalRayHead(object):
                 pass
         return out
 
-    def stop(self, grace=10.0, remove_temp_dir=True):
+    def stop(self, grace: float = 10.0, remove_temp_dir: bool = True) -> None:
         """End this head's processes (never others'): SIGTERM to the ``ray start`` tree and
         the strays, SIGKILL after ``grace`` seconds; then remove its temp dir."""
         supervisor.stop_tree(self.handle, grace, extra=self.strays())

@@ -27,6 +27,7 @@ import pwd
 import stat
 import sys
 import tempfile
+from typing import Any
 
 from kyanite.exceptions import UserErrorException
 
@@ -36,18 +37,18 @@ _DROPPED = ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOM
 
 
 class RunAsError(UserErrorException):
-    def __init__(self, message):
+    def __init__(self, message: str) -> None:
         super(RunAsError, self).__init__(message, field="run_as")
 
 
 class RunUser(object):
-    def __init__(self, entry):
+    def __init__(self, entry: Any) -> None:
         self.name = entry.pw_name
         self.uid = entry.pw_uid
         self.gid = entry.pw_gid
         self._home = entry.pw_dir
 
-    def home(self):
+    def home(self) -> Any:
         """The user's home when it exists, else a private folder made for it."""
         if self._home and os.path.isdir(self._home) and os.stat(self._home).st_uid == self.uid:
             return self._home
@@ -63,7 +64,7 @@ class RunUser(object):
                              "kyanite can make it again." % (path, self.name, st.st_uid, st.st_mode & 0o7777))
         return path
 
-    def popen_args(self, env):
+    def popen_args(self, env: dict[str, Any]) -> tuple[dict[str, Any], Any]:
         home = self.home()
         env = dict((k, v) for k, v in env.items() if k not in _DROPPED)
         env.update(HOME=home, USER=self.name, LOGNAME=self.name,
@@ -73,14 +74,14 @@ class RunUser(object):
         return {"start_new_session": True, "user": self.uid, "group": self.gid, "extra_groups": [],
                 "cwd": home}, env
 
-    def launch_error(self, exc):
+    def launch_error(self, exc: Exception) -> RunAsError:
         """A clear message for a host that could not be started as this user."""
         return RunAsError("Could not start the run host as user %r: %s. The Python running kyanite (%s) "
                           "and its packages must be readable by that user (not under /root); install "
                           "kyanite in such a Python, or drop run_as." % (self.name, exc, sys.executable))
 
 
-def lookup(name):
+def lookup(name: str) -> RunUser:
     """The ``RunUser`` called ``name``; RunAsError when it cannot be used."""
     try:
         entry = pwd.getpwnam(name)
