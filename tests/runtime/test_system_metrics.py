@@ -1,9 +1,10 @@
 """System metrics of a run (``kyanite.runtime.system_metrics``): the sampler on a real child
 process tree, through psutil and through /proc, and a real run recording ``system/`` metrics.
 
-``system/`` metrics stay in ``run.get_metrics()`` (SDK v1 has no filter for them, and a
-script's own ``system/...`` names would otherwise vanish); the studio shows them on the run
-page's System tab, apart from the Metrics tab.
+``run.get_metrics()`` leaves ``system/`` metrics out, as SDK v1 (whose ``get_metrics`` holds
+only what the script logged) would, so a notebook's loop over the metrics is unchanged;
+``get_metrics(include_system=True)`` or ``get_metrics(name="system/...")`` returns them. The
+studio shows them on the run page's System tab, apart from the Metrics tab.
 """
 
 import os
@@ -119,7 +120,9 @@ def test_a_run_records_system_metrics(ws, make_script, current_env):
     run = Experiment(ws, "system-metrics").submit(ScriptRunConfig(
         source_directory=str(src), script="train.py", arguments=["2.5"], environment=current_env))
     assert run.wait_for_completion(raise_on_error=True)["status"] == "Completed"
-    m = run.get_metrics()
+    assert not [k for k in run.get_metrics() if k.startswith("system/")]
+    assert list(run.get_metrics(name="system/cpu_percent")) == ["system/cpu_percent"]
+    m = run.get_metrics(include_system=True)
     cpu = m["system/cpu_percent"]
     mem = m["system/memory_mb"]
     cpu, mem = cpu if isinstance(cpu, list) else [cpu], mem if isinstance(mem, list) else [mem]

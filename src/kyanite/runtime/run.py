@@ -34,6 +34,8 @@ __all__ = ["Run", "RunStatus", "TERMINAL_STATES"]
 
 
 _context_run = None
+#: Names of the metrics the run host samples (kyanite.runtime.system_metrics).
+SYSTEM_PREFIX = "system/"
 
 #: Filled when the SDK is imported (``kyanite.core.run`` calls ``register_sdk``): the classes
 #: the runs built here take. Empty in a run environment, where this module's classes serve.
@@ -248,18 +250,21 @@ class Run(object):
         """Send buffered metric points now (they are sent in the background anyway)."""
         self._sink.flush()
 
-    def get_metrics(self, name=None, recursive=False, run_type=None, populate=False):
+    def get_metrics(self, name=None, recursive=False, run_type=None, populate=False, include_system=False):
         """Metrics by name: a value logged once, a list when logged repeatedly, a dict
         of column lists for rows and tables. ``recursive`` returns ``{run_id: metrics}``
-        for this run and its descendants."""
+        for this run and its descendants. The run host's samples (``system/...``: CPU,
+        memory, GPUs) are left out, as in SDK v1, unless ``include_system`` is true or
+        ``name`` asks for one."""
         self.flush()
         if recursive:
-            out = {self._id: self.get_metrics(name)}
+            out = {self._id: self.get_metrics(name, include_system=include_system)}
             for child in self.get_children(recursive=True):
-                out[child.id] = child.get_metrics(name)
+                out[child.id] = child.get_metrics(name, include_system=include_system)
             return out
         data = self._client.get("/api/runs/%s/metrics" % self._id, params={"name": name})
-        return dict((m["name"], _shape_metric(m)) for m in data["metrics"])
+        return dict((m["name"], _shape_metric(m)) for m in data["metrics"]
+                    if include_system or name is not None or not m["name"].startswith(SYSTEM_PREFIX))
 
     # -- tags and properties -----------------------------------------------------
     def tag(self, key, value=None):
