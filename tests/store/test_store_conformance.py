@@ -37,6 +37,7 @@ def _head_revision():
 def _drop_all(store):
     from sqlalchemy import text
     from kyanite.store import schema
+    import kyanite.store.mlflow  # noqa: F401  (its tables join schema.metadata on import)
     with store.engine.begin() as conn:
         schema.metadata.drop_all(conn)
         conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
@@ -401,3 +402,85 @@ def test_run_description_round_trips(store):
     assert store.query_runs(experiment="described")["runs"][0].description == text
     assert store.update_run(run.id, description="").description is None
     assert store.run(run.id).description is None
+
+
+def _summary_rows(store, table, rid, name):
+    with store.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(table.select().where(table.c.run_id == rid, table.c.name == name)
+                                               .order_by(table.c.blk))]
+
+
+def _series_fixture(store):
+    """A run whose 'loss' has 40,000 points stored in batches across block edges, each with its
+    own time, a spike and a dip; returns ``(run id, values, times)``."""
+    import random
+    rid = store.create_run("chart").id
+    rnd = random.Random(5)
+    values = [rnd.random() for _ in range(40000)]
+    values[12345], values[30001] = 9.0, -9.0
+    times = [1.7e9 + i * 0.5 for i in range(len(values))]
+    i = 0
+    for size in [1, 63, 70, 513, 5000, 3, 20000, 14350]:
+        store.add_metrics(rid, [{"name": "loss", "values": values[i:i + size], "ts": times[i:i + size]}])
+        i += size
+    assert i == len(values)
+    return rid, values, times
+
+
+def test_chart_buckets_narrower_than_a_block_come_from_fine_summaries(store):
+    """A chart whose buckets hold fewer points than a METRIC_BLOCK (40,000 points in 1,000
+    buckets) is answered from the fine block summaries kept at ingest (revision 0010), never
+    from the points: each bucket's lowest and highest value at their own steps and times."""
+    from kyanite.store import schema as s
+    rid, values, times = _series_fixture(store)
+    # what ingest kept is what a scan of the points builds, on both levels
+    kept = [_summary_rows(store, t, rid, "loss") for t in (s.metric_blocks, s.metric_fine_blocks)]
+    assert len(kept[1]) == 625 and sum(r[3] for r in kept[1]) == 40000
+    store.rebuild_metric_blocks(rid, "loss")
+    assert [_summary_rows(store, t, rid, "loss") for t in (s.metric_blocks, s.metric_fine_blocks)] == kept
+
+    def no_scan(*a, **k):
+        raise AssertionError("the series was read point by point")
+    store._aggregate_blocks = store.rebuild_metric_blocks = store._stamps = no_scan
+    out = store.metric_series(rid, "loss", max_points=2000)
+    assert out["downsampled"] and out["count"] == 40000 and out["firstTs"] == times[0]
+    assert 1200 <= len(out["steps"]) <= 2000 and out["steps"] == sorted(out["steps"])
+    # every point drawn is a real point, with its own time
+    assert all(values[st] == v and times[st] == t for st, v, t in zip(out["steps"], out["values"], out["ts"]))
+    assert out["steps"][out["values"].index(9.0)] == 12345 and out["steps"][out["values"].index(-9.0)] == 30001
+    # each bucket keeps its extremes: any stretch (widened by a bucket and a block) reaches them
+    for lo in (0, 64 * 100 + 7, 20000, 39900):
+        hi = lo + 40
+        pts = [v for st, v in zip(out["steps"], out["values"]) if lo - 40 - 64 <= st < hi + 40 + 64]
+        assert min(pts) <= min(values[lo:hi]) and max(pts) >= max(values[lo:hi])
+    # a zoom too: its edges inside blocks come from the points (in pieces), the rest from summaries
+    del store._aggregate_blocks, store._stamps
+    zoom = store.metric_series(rid, "loss", max_points=500, min_step=10001, max_step=29999)
+    assert zoom["downsampled"] and len(zoom["steps"]) <= 500 and 9.0 in zoom["values"]
+    assert all(10001 <= st <= 29999 for st in zoom["steps"])
+    assert all(values[st] == v and times[st] == t for st, v, t in zip(zoom["steps"], zoom["values"], zoom["ts"])
+               if 157 * 64 <= st < 468 * 64)  # the whole fine blocks in the range
+    # few enough points: the points themselves, exactly
+    raw = store.metric_series(rid, "loss", max_points=2000, min_step=12300, max_step=12400)
+    assert not raw["downsampled"] and raw["steps"] == list(range(12300, 12401))
+    assert raw["values"] == values[12300:12401] and raw["ts"] == times[12300:12401]
+
+
+def test_series_stored_before_fine_summaries_get_them_on_first_chart(store):
+    """A series stored before revision 0010 (coarse summaries only) gets its fine ones built
+    and stored by the first chart that needs them; the answer is the same as at ingest."""
+    from kyanite.store import schema as s
+    rid, values, times = _series_fixture(store)
+    fresh = store.metric_series(rid, "loss", max_points=2000)
+    kept = _summary_rows(store, s.metric_fine_blocks, rid, "loss")
+    with store.engine.begin() as conn:
+        conn.execute(s.metric_fine_blocks.delete())
+    assert store.metric_series(rid, "loss", max_points=2000) == fresh
+    assert _summary_rows(store, s.metric_fine_blocks, rid, "loss") == kept
+    # and a series extended after the upgrade (its fine summaries partial) likewise
+    with store.engine.begin() as conn:
+        conn.execute(s.metric_fine_blocks.delete())
+    store.add_metrics(rid, [{"name": "loss", "values": [50.0] * 100, "ts": [2e9] * 100}])
+    grown = store.metric_series(rid, "loss", max_points=2000)
+    assert grown["count"] == 40100 and max(grown["values"]) == 50.0 and grown["ts"][-1] == 2e9
+    assert grown["steps"][grown["values"].index(9.0)] == 12345

@@ -410,6 +410,7 @@ class Store(object):
         A ``batch_id`` seen before for this run stores nothing (a retried post); returns
         the number of points stored."""
         rows: list[Any] = []
+        fine: list[Any] = []
         blocks: list[Any] = []
         with self._write_lock, self.engine.begin() as conn:
             if conn.execute(select(s.runs.c.id).where(s.runs.c.id == run_id)).first() is None:
@@ -437,7 +438,9 @@ class Store(object):
                 rows.extend(zip([run_id] * n, [name] * n, range(base, base + n), [kind] * n,
                                 numbers, payloads, ts, vtypes))
                 if n:
-                    blocks.extend(self._ingest_blocks(conn, run_id, name, base, numbers))
+                    f, c = self._ingest_blocks(conn, run_id, name, base, numbers, ts)
+                    fine.extend(f)
+                    blocks.extend(c)
             if rows:
                 # Plain executemany: SQLAlchemy's per-row parameter processing costs more
                 # than the insert itself at 100k+ points per second.
@@ -445,20 +448,26 @@ class Store(object):
                 conn.exec_driver_sql(
                     "INSERT INTO metrics (run_id, name, step, kind, value, payload, ts, vtype) VALUES (%s)"
                     % ", ".join([mark] * 8), rows)
+                _upsert_blocks(conn, fine, fine=True)
                 _upsert_blocks(conn, blocks)
         return len(rows)
 
-    def _ingest_blocks(self, conn: Connection, run_id: str, name: str, base: Any, values: Any) -> Any:
-        """Block summary rows for ``values`` stored from step ``base`` on; a block the
-        series already began is merged with its stored row."""
-        out = _block_rows(run_id, name, values, base)
-        if base % _BLOCK:
-            b = s.metric_blocks.c
-            old = conn.execute(select(b.n, b.vmin, b.vmax, b.step_min, b.step_max, b.first_value, b.last_value)
-                               .where(b.run_id == run_id, b.name == name, b.blk == base // _BLOCK)).first()
-            if old is not None:
-                out[0] = _merge_block_rows(out[0][:3] + tuple(old), out[0])
-        return out
+    def _ingest_blocks(self, conn: Connection, run_id: str, name: str, base: Any, values: Any,
+                       ts: Any) -> tuple[list[Any], list[Any]]:
+        """``(fine, coarse)``: the summary rows of both levels for ``values`` (at times
+        ``ts``) stored from step ``base`` on; a block the series already began is merged
+        with its stored row."""
+        fine = _block_rows(run_id, name, values, ts, base)
+        coarse = _coarse_rows(fine)
+        for rows, size, t in ((fine, _FINE, s.metric_fine_blocks), (coarse, _BLOCK, s.metric_blocks)):
+            if base % size:
+                b = t.c
+                cols = [b.n, b.vmin, b.vmax, b.step_min, b.step_max, b.first_value, b.last_value]
+                old = conn.execute(select(*(cols + [b.ts_min, b.ts_max] if size == _FINE else cols))
+                                   .where(b.run_id == run_id, b.name == name, b.blk == base // size)).first()
+                if old is not None:
+                    rows[0] = _merge_block_rows(rows[0][:3] + tuple(old), rows[0])
+        return fine, coarse
 
     def get_metrics(self, run_id: str, name: str | None = None) -> list[dict[str, Any]]:
         """``[{"name", "kind", "steps", "values", "ts"}]`` in step order, plus ``"types"``
@@ -662,28 +671,30 @@ class Store(object):
 
         When the range holds more points than that, it is cut into ``max_points / 2``
         buckets and each gives its lowest and its highest value at their steps, in step
-        order, so no spike or dip is lost. Wide ranges are answered from the block
-        summaries ``add_metrics`` keeps (``metric_blocks``, one row per ``METRIC_BLOCK``
-        steps) plus the points of the partial blocks at the range's edges, so no request
-        scans a long series; when buckets are narrower than a block, a range of up to
-        ``RAW_RANGE`` points is aggregated from the points themselves (a wider one gets
-        one bucket per block). Series stored before block summaries existed get theirs
-        built and stored by their first request. Non-finite values come back as null."""
+        order, so no spike or dip is lost. Ranges are answered from the block summaries
+        ``add_metrics`` keeps plus the points of the partial blocks at the range's edges,
+        so no request scans a long series: buckets of at least ``METRIC_BLOCK`` steps from
+        ``metric_blocks``, narrower ones of at least half a ``METRIC_FINE_BLOCK`` from
+        ``metric_fine_blocks`` (each bucket takes the blocks that begin in it, so buckets
+        differ in width by up to a block, and half of them may stay empty: ``max_points``
+        is a cap). Narrower buckets are aggregated from the points themselves when the
+        range holds at most ``RAW_RANGE`` points (a wider range gets one bucket per fine
+        block). Series stored before block summaries existed get theirs built and stored by
+        the first request that needs them. Non-finite values come back as null."""
         max_points = max(4, min(int(max_points), 10000))
         m = s.metrics
         where = and_(m.c.run_id == run_id, m.c.name == name)
         with self.engine.connect() as conn:
-            lo_hi = conn.execute(select(  # two subqueries: each is one index seek
+            lo_hi = conn.execute(select(  # three subqueries: each is one index seek
                 select(func.min(m.c.step)).where(where).scalar_subquery(),
-                select(func.max(m.c.step)).where(where).scalar_subquery())).first()
+                select(func.max(m.c.step)).where(where).scalar_subquery(),
+                select(m.c.ts).where(where).order_by(m.c.step).limit(1).scalar_subquery())).first()
         if lo_hi is None or lo_hi[0] is None:
             self.run(run_id)  # 404 for an unknown run
             raise NotFoundException("Run %s has no metric %r." % (run_id, name))
-        first, last = lo_hi
+        first, last, first_ts = lo_hi
         lo = first if min_step is None else max(first, int(min_step))
         hi = last if max_step is None else min(last, int(max_step))
-        with self.engine.connect() as conn:
-            first_ts = conn.execute(select(m.c.ts).where(where, m.c.step == first)).scalar()
         out = {"name": name, "count": last - first + 1, "minStep": first, "maxStep": last, "firstTs": first_ts,
                "steps": [], "values": [], "ts": [], "downsampled": False}
         if hi < lo:
@@ -698,36 +709,48 @@ class Store(object):
             return out
         nb = max_points // 2
         width = (hi - lo + 1) / float(nb)
-        if width >= _BLOCK or hi - lo + 1 > self.RAW_RANGE:
-            blocks = self._stored_blocks(run_id, name, first, last, lo, hi, max(1, int(width)))
+        size = max(1, int(width))
+        if width >= _FINE // 2 or hi - lo + 1 > self.RAW_RANGE:  # at least nb / 2 buckets
+            blocks = self._stored_blocks(run_id, name, first, last, lo, hi, size, _BLOCK if width >= _BLOCK else _FINE)
         else:  # zoomed in finer than the blocks: aggregate the range's points
-            blocks = self._aggregate_blocks(run_id, name, lo, hi, max(1, int(width)))
+            blocks = self._aggregate_blocks(run_id, name, lo, hi, size)
         buckets: dict[Any, Any] = {}
-        for b in blocks:  # [first, last, vmin, vmax, step_of_min, step_of_max]
+        for b in blocks:  # [first, last, vmin, vmax, step_of_min, step_of_max, ts_of_min, ts_of_max]
             i = min(nb - 1, max(0, int((b[0] - lo) / width)))
             if i in buckets:
                 _merge_block(buckets[i], b)
             else:
                 buckets[i] = list(b)
+        unknown = []  # the points whose time the summaries do not hold
         for i in sorted(buckets):
             b = buckets[i]
-            pts = sorted({(b[4], b[2]), (b[5], b[3])})  # (step of min, min), (step of max, max)
-            for step, value in pts:
+            # (step of min, min), (step of max, max), with their times
+            for (step, value), ts in sorted({(b[4], b[2]): b[6], (b[5], b[3]): b[7]}.items()):
+                if ts is None:
+                    unknown.append(len(out["steps"]))
                 out["steps"].append(step)
                 out["values"].append(_finite(value))
-        out["ts"] = self._stamps(run_id, name, out["steps"])
+                out["ts"].append(ts)
+        if unknown:
+            for i, ts in zip(unknown, self._stamps(run_id, name, [out["steps"][i] for i in unknown])):
+                out["ts"][i] = ts
         out["downsampled"] = True
         return out
 
     def _stamps(self, run_id: str, name: str, steps: Any) -> list[Any | None]:
         """The times of the points at ``steps`` of one series (index seeks, in pieces)."""
-        m = s.metrics
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
         found: dict[Any, Any] = {}
-        with self.engine.connect() as conn:
-            for i in range(0, len(steps), 500):
-                q = select(m.c.step, m.c.ts).where(m.c.run_id == run_id, m.c.name == name,
-                                                   m.c.step.in_(steps[i:i + 500]))
-                found.update(conn.execute(q).all())
+        with self.engine.connect() as conn:  # the driver's cursor: no per-parameter processing
+            cur = conn.connection.cursor()
+            try:
+                for i in range(0, len(steps), 500):
+                    part = list(steps[i:i + 500])
+                    cur.execute("SELECT step, ts FROM metrics WHERE run_id = %s AND name = %s AND step IN (%s)"
+                                % (mark, mark, ", ".join([mark] * len(part))), [run_id, name] + part)
+                    found.update(cur.fetchall())
+            finally:
+                cur.close()
         return [found.get(st) for st in steps]
 
     def metric_points(self, run_id: str, name: str) -> Any:
@@ -755,20 +778,25 @@ class Store(object):
                         yield step, (payload if payload is not None else _NAN if value is None else value), ts
         return points()
 
-    RAW_RANGE = 131072  # the most points a chart request aggregates from the points themselves
+    RAW_RANGE = 32768  # the most points a chart request aggregates from the points themselves
 
-    def _stored_blocks(self, run_id: str, name: str, first: Any, last: Any, lo: int, hi: int, size: int) -> Any:
-        """``[first, last, vmin, vmax, step_of_min, step_of_max]`` covering [lo, hi]: the
-        stored summaries of the blocks inside it and, for the partial blocks at its edges
-        (each under a block long), the points aggregated in pieces of ``size`` steps."""
-        kb = first // _BLOCK if lo <= first else -(-lo // _BLOCK)
-        ke = last // _BLOCK if hi >= last else (hi + 1) // _BLOCK - 1
+    def _stored_blocks(self, run_id: str, name: str, first: Any, last: Any, lo: int, hi: int, size: int,
+                       block: int) -> Any:
+        """``[first, last, vmin, vmax, step_of_min, step_of_max, ts_of_min, ts_of_max]``
+        covering [lo, hi]: the stored summaries of the blocks of ``block`` steps
+        (``METRIC_BLOCK`` or ``METRIC_FINE_BLOCK``) inside it and, for the partial blocks
+        at its edges (each under a block long), the points aggregated in pieces of ``size``
+        steps. A time is None where the summaries do not hold it (``metric_blocks``)."""
+        kb = first // block if lo <= first else -(-lo // block)
+        ke = last // block if hi >= last else (hi + 1) // block - 1
         if kb > ke:
             return self._aggregate_blocks(run_id, name, lo, hi, size)
-        a0, a1 = max(kb * _BLOCK, first), min(ke * _BLOCK + _BLOCK - 1, last)
+        a0, a1 = max(kb * block, first), min(ke * block + block - 1, last)
         mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
-        sql = ("SELECT blk, n, vmin, vmax, step_min, step_max FROM metric_blocks WHERE run_id = {0} "
-               "AND name = {0} AND blk >= {0} AND blk <= {0} ORDER BY blk").format(mark)
+        sql = ("SELECT blk, n, vmin, vmax, step_min, step_max, {1} FROM {2} WHERE run_id = {0} "
+               "AND name = {0} AND blk >= {0} AND blk <= {0} ORDER BY blk").format(
+                   mark, *(("ts_min, ts_max", "metric_fine_blocks") if block == _FINE
+                           else ("NULL, NULL", "metric_blocks")))
         for attempt in (0, 1):
             with self.engine.connect() as conn:  # the driver's plain tuples: thousands of rows
                 cur = conn.connection.cursor()
@@ -783,8 +811,8 @@ class Store(object):
                 break
             self.rebuild_metric_blocks(run_id, name)  # stored before blocks were kept: once
         out = self._aggregate_blocks(run_id, name, lo, a0 - 1, size) if lo < a0 else []
-        out.extend([blk * _BLOCK, blk * _BLOCK + _BLOCK - 1, vmin, vmax, smin, smax]
-                   for blk, _, vmin, vmax, smin, smax in rows)
+        out.extend([blk * block, blk * block + block - 1, vmin, vmax, smin, smax, tmin, tmax]
+                   for blk, _, vmin, vmax, smin, smax, tmin, tmax in rows)
         if out and rows:  # the series' ends inside its first and last block
             out[len(out) - len(rows)][0] = max(out[len(out) - len(rows)][0], first)
             out[-1][1] = min(out[-1][1], last)
@@ -793,32 +821,38 @@ class Store(object):
         return out
 
     def rebuild_metric_blocks(self, run_id: str, name: str) -> int:
-        """Build and store the block summaries of one series from its points (one scan):
-        for series stored before ``add_metrics`` kept them, or written around it."""
+        """Build and store the block summaries of one series, both levels, from its points
+        (one scan): for series stored before ``add_metrics`` kept them, or written around
+        it. Returns the number of (coarse) ``metric_blocks`` rows."""
         m = s.metrics
-        q = select(m.c.step, m.c.value).where(m.c.run_id == run_id, m.c.name == name).order_by(m.c.step)
+        q = select(m.c.step, m.c.value, m.c.ts).where(m.c.run_id == run_id, m.c.name == name).order_by(m.c.step)
         with self._write_lock, self.engine.begin() as conn:
-            conn.execute(delete(s.metric_blocks).where(s.metric_blocks.c.run_id == run_id,
-                                                       s.metric_blocks.c.name == name))
+            for t in (s.metric_blocks, s.metric_fine_blocks):
+                conn.execute(delete(t).where(t.c.run_id == run_id, t.c.name == name))
             steps: list[Any]
             values: list[Any]
-            out, cur, steps, values = [], None, [], []
+            stamps: list[Any]
+            fine, cur, steps, values, stamps = [], None, [], [], []
             for part in conn.execute(q.execution_options(yield_per=50000)).partitions():
-                for step, value in part:
-                    if step // _BLOCK != cur:
+                for step, value, ts in part:
+                    if step // _FINE != cur:
                         if steps:
-                            out.append(_block_row(run_id, name, cur, values, steps[0], steps))
-                        cur, steps, values = step // _BLOCK, [], []
+                            fine.append(_block_row(run_id, name, cur, values, steps[0], steps, stamps))
+                        cur, steps, values, stamps = step // _FINE, [], [], []
                     steps.append(step)
                     values.append(value)
+                    stamps.append(ts)
             if steps:
-                out.append(_block_row(run_id, name, cur, values, steps[0], steps))
-            _upsert_blocks(conn, out)
-        return len(out)
+                fine.append(_block_row(run_id, name, cur, values, steps[0], steps, stamps))
+            coarse = _coarse_rows(fine)
+            _upsert_blocks(conn, fine, fine=True)
+            _upsert_blocks(conn, coarse)
+        return len(coarse)
 
     def _aggregate_blocks(self, run_id: str, name: str, lo: int, hi: int, size: int) -> list[list[Any]]:
         """Per block of ``size`` steps in [lo, hi]: ``[first, last, vmin, vmax, step_of_min,
-        step_of_max]`` (the steps of the extremes are placed within their block)."""
+        step_of_max, None, None]`` (the steps of the extremes are placed within their block;
+        their times are not read)."""
         m = s.metrics
         if self.engine.dialect.name == "sqlite":
             # SQLite sorts for a GROUP BY on an expression; two index range scans per block
@@ -835,7 +869,7 @@ class Store(object):
             for a, vmin, vmax in rows:
                 b = min(hi, a + size - 1)
                 if vmin is not None or vmax is not None:
-                    out.append([a, b, vmin, vmax, a, b])
+                    out.append([a, b, vmin, vmax, a, b, None, None])
             return out
         blk = ((m.c.step - lo) // size).label("blk")
         q = (select(blk, func.min(m.c.step), func.max(m.c.step), func.min(m.c.value), func.max(m.c.value))
@@ -843,10 +877,11 @@ class Store(object):
              .group_by(blk).order_by(blk))
         with self.engine.connect() as conn:
             rows = conn.execute(q).all()
-        return [[a, b, vmin, vmax, a, b] for _, a, b, vmin, vmax in rows]
+        return [[a, b, vmin, vmax, a, b, None, None] for _, a, b, vmin, vmax in rows]
 
 
 _BLOCK = s.METRIC_BLOCK
+_FINE = s.METRIC_FINE_BLOCK
 _NAN = float("nan")
 _VTYPE_NAMES = {None: "float", "i": "int", "s": "str"}  # metrics.vtype -> the wire's "types"
 
@@ -872,59 +907,90 @@ def _summary(row: Any) -> dict[str, Any]:
     return out
 
 
-def _block_row(run_id: str, name: str, blk: Any, values: Any, start: int, steps: Any = None) -> tuple[Any, Any, Any, int, Any, Any, Any, Any, Any | None, Any | None]:
-    """One ``metric_blocks`` row for ``values`` (floats, NaN or None) of block ``blk`` at
-    consecutive steps from ``start`` (or at ``steps``); NaN and None count as points but
-    not as values."""
+def _block_row(run_id: str, name: str, blk: Any, values: Any, start: int, steps: Any = None,
+               ts: Any = None) -> tuple[Any, ...]:
+    """One ``metric_fine_blocks`` row (``metric_blocks``' columns, then ``ts_min`` and
+    ``ts_max``) for ``values`` (floats, NaN or None) of block ``blk`` at consecutive steps
+    from ``start`` (or at ``steps``), logged at times ``ts``; NaN and None count as points but
+    not as values. A block without a number has its first and last point as its extremes."""
     try:
         total = sum(values)
         nums = values if total == total else [v for v in values if v == v]
     except TypeError:  # None among them
         nums = [v for v in values if v is not None and v == v]
+    n = len(values)
     if nums:
         vmin, vmax = min(nums), max(nums)
         imin, imax = values.index(vmin), values.index(vmax)
-        smin, smax = (start + imin, start + imax) if steps is None else (steps[imin], steps[imax])
     else:
         vmin = vmax = None
-        smin, smax = start, start + len(values) - 1 if steps is None else steps[-1]
+        imin, imax = 0, n - 1
+    smin, smax = (start + imin, start + imax) if steps is None else (steps[imin], steps[imax])
     f, l = values[0], values[-1]
-    return (run_id, name, blk, len(values), vmin, vmax, smin, smax,
-            None if f is None or f != f else f, None if l is None or l != l else l)
+    return (run_id, name, blk, n, vmin, vmax, smin, smax,
+            None if f is None or f != f else f, None if l is None or l != l else l, ts[imin], ts[imax])
 
 
-def _block_rows(run_id: str, name: str, values: Any, base: Any) -> list[Any]:
-    """The ``metric_blocks`` rows of ``values`` stored at steps ``base``, ``base + 1``..."""
+def _block_rows(run_id: str, name: str, values: Any, ts: Any, base: Any) -> list[Any]:
+    """The ``metric_fine_blocks`` rows of ``values`` (at times ``ts``) stored at steps
+    ``base``, ``base + 1``..."""
     out, i, n = [], 0, len(values)
     while i < n:
         step = base + i
-        blk = step // _BLOCK
-        j = min(n, i + (blk + 1) * _BLOCK - step)
-        out.append(_block_row(run_id, name, blk, values[i:j], step))
+        blk = step // _FINE
+        j = min(n, i + (blk + 1) * _FINE - step)
+        out.append(_block_row(run_id, name, blk, values[i:j], step, None, ts[i:j]))
         i = j
     return out
 
 
-def _merge_block_rows(old: Any, new: Any) -> tuple[Any, Any, Any, Any, Any, Any, Any, Any, Any, Any]:
-    """A stored block row extended by the row of the points that follow it."""
-    run_id, name, blk, n, vmin, vmax, smin, smax, first, _ = old
-    if new[4] is not None and (vmin is None or new[4] < vmin):
-        vmin, smin = new[4], new[6]
-    if new[5] is not None and (vmax is None or new[5] > vmax):
-        vmax, smax = new[5], new[7]
-    return (run_id, name, blk, n + new[3], vmin, vmax, smin, smax, first, new[9])
+def _coarse_rows(fine: list[Any]) -> list[Any]:
+    """The ``metric_blocks`` rows summing up ``fine`` (consecutive ``metric_fine_blocks``
+    rows of one series, in step order): the same as built from their points."""
+    out: list[Any] = []
+    per = _BLOCK // _FINE
+    for row in fine:
+        blk = row[2] // per
+        if out and out[-1][2] == blk:
+            out[-1] = _merge_block_rows(out[-1], row[:10])
+        else:
+            out.append(row[:2] + (blk,) + row[3:10])
+    return out
 
 
-def _upsert_blocks(conn: Connection, rows: Any) -> None:
+def _merge_block_rows(old: Any, new: Any) -> tuple[Any, ...]:
+    """A block row (of either level) extended by the row of the points that follow it."""
+    row = list(old)
+    timed = len(row) > 10
+    row[3] += new[3]
+    if new[4] is not None and (row[4] is None or new[4] < row[4]):
+        row[4], row[6] = new[4], new[6]
+        if timed:
+            row[10] = new[10]
+    if new[5] is not None and (row[5] is None or new[5] > row[5]):
+        row[5], row[7] = new[5], new[7]
+        if timed:
+            row[11] = new[11]
+    elif row[5] is None:  # no number in either: the last point is its end
+        row[7] = new[7]
+        if timed:
+            row[11] = new[11]
+    row[9] = new[9]
+    return tuple(row)
+
+
+def _upsert_blocks(conn: Connection, rows: Any, fine: bool = False) -> None:
+    """Insert or replace summary rows: ``metric_fine_blocks`` ones when ``fine``, else
+    ``metric_blocks`` ones."""
     if not rows:
         return
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    cols = ["n", "vmin", "vmax", "step_min", "step_max", "first_value", "last_value"] + (
+        ["ts_min", "ts_max"] if fine else [])
     conn.exec_driver_sql(
-        "INSERT INTO metric_blocks (run_id, name, blk, n, vmin, vmax, step_min, step_max, first_value, "
-        "last_value) VALUES (%s) ON CONFLICT (run_id, name, blk) DO UPDATE SET n = excluded.n, "
-        "vmin = excluded.vmin, vmax = excluded.vmax, step_min = excluded.step_min, step_max = "
-        "excluded.step_max, first_value = excluded.first_value, last_value = excluded.last_value"
-        % ", ".join([mark] * 10), rows)
+        "INSERT INTO %s (run_id, name, blk, %s) VALUES (%s) ON CONFLICT (run_id, name, blk) DO UPDATE SET %s"
+        % ("metric_fine_blocks" if fine else "metric_blocks", ", ".join(cols), ", ".join([mark] * (len(cols) + 3)),
+           ", ".join("%s = excluded.%s" % (c, c) for c in cols)), rows)
 
 
 def _check_series(m: Any) -> tuple[Any, str, list[Any], list[Any], Any]:
@@ -982,11 +1048,13 @@ def _check_name(what: str, name: str) -> None:
 
 
 def _merge_block(into: Any, b: Any) -> None:
+    """Extend a chart bucket ``[first, last, vmin, vmax, step_of_min, step_of_max,
+    ts_of_min, ts_of_max]`` by the block ``b`` that follows it."""
     into[1] = b[1]
     if b[2] is not None and (into[2] is None or b[2] < into[2]):
-        into[2], into[4] = b[2], b[4]
+        into[2], into[4], into[6] = b[2], b[4], b[6]
     if b[3] is not None and (into[3] is None or b[3] > into[3]):
-        into[3], into[5] = b[3], b[5]
+        into[3], into[5], into[7] = b[3], b[5], b[7]
 
 
 def _finite(v: Any) -> Any:

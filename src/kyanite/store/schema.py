@@ -185,7 +185,28 @@ metric_blocks = Table(
     Column("last_value", Float, nullable=True),
 )
 
-__all__ += ["metric_blocks", "METRIC_BLOCK"]
+# The same summaries over blocks of METRIC_FINE_BLOCK steps (revision 0010), with the times
+# of the extremes: a chart whose buckets are narrower than a METRIC_BLOCK (100,000 points in
+# 1,000 buckets) is answered from these instead of the points.
+METRIC_FINE_BLOCK = 64
+
+metric_fine_blocks = Table(
+    "metric_fine_blocks", metadata,
+    Column("run_id", String(255), ForeignKey("runs.id"), primary_key=True),
+    Column("name", String(255), primary_key=True),
+    Column("blk", Integer, primary_key=True, autoincrement=False),
+    Column("n", Integer, nullable=False),
+    Column("vmin", Float, nullable=True),
+    Column("vmax", Float, nullable=True),
+    Column("step_min", Integer, nullable=False),
+    Column("step_max", Integer, nullable=False),
+    Column("first_value", Float, nullable=True),
+    Column("last_value", Float, nullable=True),
+    Column("ts_min", Float, nullable=True),             # the times of the points at step_min
+    Column("ts_max", Float, nullable=True),             # and step_max
+)
+
+__all__ += ["metric_blocks", "METRIC_BLOCK", "metric_fine_blocks", "METRIC_FINE_BLOCK"]
 
 # A run's parameters and tags as rows (revision 0008), kept by the Store beside the runs'
 # JSON columns so the runs filter (kyanite.store.runs_filter) finds them with index seeks.
