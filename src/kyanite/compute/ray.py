@@ -372,7 +372,7 @@ class RayExecutor(Executor):
         node_env.update(dict((str(k), str(v)) for k, v in (config.get("env_vars") or {}).items()))
         # the script keeps the target's env_vars (kyanite.runtime.environ)
         if config.get("env_vars"):
-            node_env[TARGET_ENV_NAMES] = ",".join(str(k) for k in config.get("env_vars"))
+            node_env[TARGET_ENV_NAMES] = ",".join(str(k) for k in config.get("env_vars") or {})
         job_request = request
         if spread:  # the host reserves the nodes itself (a placement group); its job asks for none
             node_env.update({"KYANITE_RAY_SPREAD": "1", "KYANITE_RAY_BUNDLE": json.dumps(request)})

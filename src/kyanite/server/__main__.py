@@ -15,9 +15,10 @@ import argparse
 import os
 import socket
 import sys
+from typing import Any
 
 
-def main(argv=None):
+def main(argv: Any = None) -> None:
     p = argparse.ArgumentParser(prog="python -m kyanite.server")
     p.add_argument("--workspace-dir", required=True, help="the workspace's .kyanite folder")
     p.add_argument("--host", default=None)
@@ -75,14 +76,14 @@ def main(argv=None):
         lock.release()
 
 
-def _serve(app, config, sockets):
+def _serve(app: Any, config: Any, sockets: Any) -> None:
     """Run uvicorn until SIGTERM/SIGINT. On the signal the long-polls are woken first:
     uvicorn waits for in-flight requests before it stops, and a follower's poll would
     otherwise hold the shutdown for its whole timeout."""
     import uvicorn
 
     class Server(uvicorn.Server):
-        def handle_exit(self, sig, frame):
+        def handle_exit(self, sig: Any, frame: Any) -> None:
             app.state.k.notifier.close()
             super(Server, self).handle_exit(sig, frame)
     Server(config).run(sockets=sockets)

@@ -12,6 +12,7 @@ import logging
 import os
 import secrets
 import sys
+from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
@@ -28,7 +29,7 @@ from kyanite.exceptions import (
 from kyanite.protocol.identifiers import InvalidValue
 from kyanite.runtime.environ import host_environment
 from kyanite.server import guard, jsonio, run_tokens
-from kyanite.server.deployments import attach as attach_deployments
+from kyanite.server.deployments import DeploymentManager, attach as attach_deployments
 from kyanite.server.notifier import Notifier
 from kyanite.server.routes import (
     clusters,
@@ -51,7 +52,10 @@ from kyanite.studio import mount as mount_studio
 class ServerState(object):
     """Everything a request handler needs, on ``app.state.k``."""
 
-    def __init__(self, layout, server_url, database_url=None):
+    sweeps: SweepController  # set by create_app
+    deployments: DeploymentManager  # set by kyanite.server.deployments.attach
+
+    def __init__(self, layout: Any, server_url: str, database_url: str | None = None) -> None:
         self.layout = layout
         layout.secure()  # owner-only files, also for a workspace made before
         self.settings = layout.settings()
@@ -68,27 +72,27 @@ class ServerState(object):
                               factories={"ray": self._ray_executor})
         self.scheduler = Scheduler(self.store, executors, host_env, self.notifier)
 
-    def _run_as(self, run):
+    def _run_as(self, run: Any) -> Any:
         """The OS user a local run's host runs as: its target's ``run_as``, else the
         workspace setting ``run_as`` (read at server start), else None (the server's user)."""
         return self.scheduler.config_for(self.scheduler.target(run.target)).run_as \
             or self.settings.get("run_as")
 
-    def _ray_executor(self):
+    def _ray_executor(self) -> Any:
         """Built when a Ray target is first used (imports Ray's job client only then)."""
         from kyanite.compute.ray import RayExecutor, StoreReporter
         return RayExecutor(self.layout.hosts_dir, self.scheduler.target,
                            StoreReporter(self.store, self.notifier, self.scheduler.wake))
 
 
-def require_token(request: Request):
+def require_token(request: Request) -> None:
     """The routes' auth dependency: a request the RequestGuard (``kyanite.server.guard``)
     authenticated from its headers goes on; any other is checked now (``authenticate``)."""
     if not request.scope.get(guard.AUTHENTICATED):
         authenticate(request)
 
 
-def authenticate(request):
+def authenticate(request: Request) -> None:
     """Returns when the request's headers authenticate it, else raises HTTPException
     (401/403): the workspace token, a run token (``kyanite.server.run_tokens``; sets
     ``request.state.run_token_run``), or the studio's cookie or embed ticket. Reads no body."""
@@ -111,7 +115,7 @@ def authenticate(request):
     raise HTTPException(401, "missing or wrong workspace token")
 
 
-def create_app(layout, server_url, database_url=None, start_scheduler=True):
+def create_app(layout: Any, server_url: str, database_url: str | None = None, start_scheduler: bool = True) -> Any:
     state = ServerState(layout, server_url, database_url)
     state.sweeps = SweepController(state.store, state.scheduler, state.notifier, state.artifacts)
     attach_deployments(state, layout)
@@ -120,12 +124,12 @@ def create_app(layout, server_url, database_url=None, start_scheduler=True):
     app.state.k = state
     app.add_middleware(guard.RequestGuard, authenticate=authenticate)  # auth and body caps, before any body
 
-    @app.get("/api/health")
-    def health():
+    @app.get("/api/health", response_model=None)
+    def health() -> Any:
         return {"status": "ok", "workspace": state.settings["name"]}
 
-    @app.get("/api/workspace", dependencies=[Depends(require_token)])
-    def workspace():
+    @app.get("/api/workspace", dependencies=[Depends(require_token)], response_model=None)
+    def workspace() -> Any:
         """The workspace's name and server URL; the SDK's first call, so a wrong token
         is reported when a workspace is opened."""
         return {"name": state.settings["name"], "serverUrl": state.server_url}
@@ -147,32 +151,32 @@ def create_app(layout, server_url, database_url=None, start_scheduler=True):
 
     if start_scheduler:
         @app.on_event("startup")
-        def _start():
+        def _start() -> None:
             state.scheduler.start()
             state.scheduler.wake()
             state.sweeps.start()
             state.deployments.start()
 
         @app.on_event("shutdown")
-        def _stop():
+        def _stop() -> None:
             state.scheduler.stop()
             state.sweeps.stop()
             state.deployments.stop()
     return app
 
 
-async def _invalid_value_handler(request, exc):
+async def _invalid_value_handler(request: Request, exc: Any) -> Any:
     """400 naming the field and the rule (``kyanite.protocol.identifiers``)."""
     return jsonio.StrictJSONResponse({"detail": str(exc), "field": exc.field}, status_code=400)
 
 
-def _handler(code):
-    async def handle(request, exc):
+def _handler(code: Any) -> Any:
+    async def handle(request: Request, exc: Any) -> Any:
         return jsonio.StrictJSONResponse({"detail": exc.message}, status_code=code)
     return handle
 
 
-async def _validation_handler(request, exc):
+async def _validation_handler(request: Request, exc: Any) -> Any:
     """422 with a one-line ``detail`` (clients show it as the error message); the
     structured list stays under ``errors``."""
     parts = []
@@ -186,7 +190,7 @@ async def _validation_handler(request, exc):
                          "errors": jsonable_encoder(exc.errors())}, status_code=422)
 
 
-async def _unexpected_handler(request, exc):
+async def _unexpected_handler(request: Request, exc: Exception) -> Any:
     """Last resort, for a bug: every known cause of a bad request has its own 4xx. Logs the
     traceback and answers a one-line 500."""
     logging.getLogger("kyanite.server").error("%s %s failed", request.method, request.url.path, exc_info=exc)
@@ -194,6 +198,6 @@ async def _unexpected_handler(request, exc):
                                                 % type(exc).__name__}, status_code=500)
 
 
-def configure_logging():
+def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

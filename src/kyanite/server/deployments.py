@@ -49,6 +49,7 @@ import tarfile
 import threading
 import time
 import traceback
+from typing import Any
 
 import psutil
 
@@ -65,13 +66,13 @@ PROBE_INTERVAL, PROBE_TIMEOUT = 5.0, 3.0
 TOKEN_LIFETIME = 3600
 
 
-def _spec(row):
+def _spec(row: Any) -> Any:
     """The ``Deployment`` record a deployment row holds."""
     return Deployment.from_json(json.loads(row.spec))
 
 
 class DeployError(Exception):
-    def __init__(self, message, code="DeploymentFailed"):
+    def __init__(self, message: str, code: str = "DeploymentFailed") -> None:
         Exception.__init__(self, message)
         self.message, self.code = message, code
 
@@ -79,10 +80,10 @@ class DeployError(Exception):
 class DeployLog(object):
     """Appends the manager's lines to a deployment's ``score.log``."""
 
-    def __init__(self, path):
+    def __init__(self, path: str) -> None:
         self.path = path
 
-    def line(self, text):
+    def line(self, text: str) -> None:
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
         with _open_private_log(self.path, "a") as f:
@@ -90,7 +91,7 @@ class DeployLog(object):
                 f.write("%s [kyanite] %s\n" % (stamp, ln))
 
 
-def _port_free(host, port):
+def _port_free(host: Any, port: int) -> Any:
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -102,7 +103,7 @@ def _port_free(host, port):
         s.close()
 
 
-def _free_port(host):
+def _free_port(host: Any) -> Any:
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         s.bind((host, 0))
@@ -111,7 +112,7 @@ def _free_port(host):
         s.close()
 
 
-def _http(method, host, port, path, headers, timeout):
+def _http(method: str, host: Any, port: int, path: str, headers: dict[str, Any], timeout: float) -> Any:
     """One request straight to a scoring process (no proxy settings apply); the status."""
     conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
@@ -125,18 +126,18 @@ def _http(method, host, port, path, headers, timeout):
         conn.close()
 
 
-def _open_private_log(path, mode="ab"):
+def _open_private_log(path: str, mode: str = "ab") -> Any:
     """Open a log for appending; created owner-only (0600)."""
     return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), mode)
 
 
-def _key_hashes(keys):
+def _key_hashes(keys: dict[str, str] | None) -> list[str] | None:
     """What a scoring process's config holds for the record's keys (see the module docstring)."""
     from kyanite.serving.server import key_hash
     return [key_hash(keys["primary"]), key_hash(keys["secondary"])] if keys else None
 
 
-def _write_private_json(path, data):
+def _write_private_json(path: str, data: Any) -> None:
     tmp = path + ".tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
@@ -144,7 +145,7 @@ def _write_private_json(path, data):
     os.replace(tmp, path)
 
 
-def _read_json(path):
+def _read_json(path: str) -> Any:
     try:
         with open(path) as f:
             return json.load(f)
@@ -152,7 +153,7 @@ def _read_json(path):
         return None
 
 
-def tail_lines(path, n):
+def tail_lines(path: str, n: int) -> Any:
     """The last ``n`` lines of a text file (reads backwards, so big logs cost little)."""
     try:
         with open(path, "rb") as f:
@@ -171,7 +172,7 @@ def tail_lines(path, n):
 
 
 class DeploymentManager(object):
-    def __init__(self, root, models, files, artifacts, notifier, cache=None):
+    def __init__(self, root: str, models: Any, files: Any, artifacts: Any, notifier: Any, cache: Any = None) -> None:
         from kyanite.runtime.host import cache_dir
         self.root = root
         self.models = models
@@ -179,62 +180,62 @@ class DeploymentManager(object):
         self.artifacts = artifacts
         self.notifier = notifier
         self.cache = cache or cache_dir()
-        self._locks = {}
+        self._locks: dict[str, Any] = {}
         self._guard = threading.Lock()
-        self._restarts = {}     # name -> [times]
-        self._probes = {}       # name -> [last probe time, consecutive failures]
+        self._restarts: dict[str, Any] = {}     # name -> [times]
+        self._probes: dict[str, Any] = {}       # name -> [last probe time, consecutive failures]
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._recovered = threading.Event()  # set once the first recovery after a start has run
-        self._thread = None
+        self._thread: threading.Thread | None = None
         os.makedirs(root, exist_ok=True)
 
     # -- helpers ---------------------------------------------------------------------
-    def _lock(self, name):
+    def _lock(self, name: str) -> Any:
         with self._guard:
             return self._locks.setdefault(name, threading.RLock())
 
-    def dir(self, name):
+    def dir(self, name: str) -> Any:
         return os.path.join(self.root, name)
 
-    def gen_dir(self, name, generation):
+    def gen_dir(self, name: str, generation: int) -> Any:
         return os.path.join(self.root, name, "gen-%d" % generation)
 
-    def log(self, name):
+    def log(self, name: str) -> Any:
         return DeployLog(os.path.join(self.dir(name), "score.log"))
 
-    def _changed(self, name):
+    def _changed(self, name: str) -> None:
         self.notifier.changed("deployment:" + name)
 
-    def _set(self, name, expect_generation=None, **values):
+    def _set(self, name: str, expect_generation: int | None = None, **values: Any) -> Any:
         rec = self.models.update_deployment(name, expect_generation=expect_generation, **values)
         self._changed(name)
         return rec
 
-    def _spawn(self, target, *args):
+    def _spawn(self, target: Any, *args: Any) -> Any:
         t = threading.Thread(target=target, args=args, name="kyanite-deploy-%s" % args[0], daemon=True)
         t.start()
         return t
 
     # -- process handles (kyanite.supervisor) ----------------------------------------------
     @staticmethod
-    def _handle(record):
+    def _handle(record: Any) -> Any:
         """The ``ProcessHandle`` of a record's ``process`` (a dict), or None."""
         return supervisor.ProcessHandle.from_json(record)
 
-    def _alive(self, record):
+    def _alive(self, record: Any) -> Any:
         """The process handle of a record while its own process runs, else None."""
         handle = self._handle(record)
         return handle if supervisor.is_alive(handle) else None
 
-    def _exit_code(self, record):
+    def _exit_code(self, record: Any) -> Any:
         return supervisor.exit_code(self._handle(record))
 
-    def _kill(self, record, grace=5.0):
+    def _kill(self, record: Any, grace: float = 5.0) -> None:
         """End the scoring process and its whole tree (SIGKILL after ``grace`` seconds)."""
         supervisor.stop_tree(self._handle(record), grace)
 
-    def _kill_strays(self, name, keep_pid=None):
+    def _kill_strays(self, name: str, keep_pid: Any = None) -> None:
         """End scoring processes of this deployment other than ``keep_pid`` (older
         generations left by a crash of the server during an update)."""
         base = self.dir(name) + os.sep
@@ -246,17 +247,17 @@ class DeploymentManager(object):
                 supervisor.stop_tree(supervisor.ProcessHandle.of_pid(p.info["pid"]), grace=2.0)
 
     # -- lifecycle of the manager ------------------------------------------------------
-    def start(self):
+    def start(self) -> None:
         """Recover (adopt or restart) the deployments, then watch them: one daemon thread."""
         self._thread = threading.Thread(target=self._loop, name="kyanite-deployments", daemon=True)
         self._thread.start()
 
-    def stop(self):
+    def stop(self) -> None:
         """Stop watching. Scoring processes keep serving; the next server adopts them."""
         self._stop.set()
         self._wake.set()
 
-    def _recover(self):
+    def _recover(self) -> None:
         """After a (re)start: adopt running processes, bring back the ones that are gone."""
         try:
             names = self.models.deployment_names()
@@ -273,7 +274,7 @@ class DeploymentManager(object):
             except Exception:
                 log.exception("recovering deployment %s failed", name)
 
-    def _recover_one(self, name):
+    def _recover_one(self, name: str) -> None:
         with self._lock(name):
             row, _ = self.models.deployment_row(name)
             handle = json.loads(row.process) if row.process else None
@@ -309,7 +310,7 @@ class DeploymentManager(object):
                 self._set(name, state=TRANSITIONING, error=None)
                 self._spawn(self._deploy, name, row.generation)
 
-    def _clean_generations(self, name, current):
+    def _clean_generations(self, name: str, current: Any) -> None:
         d = self.dir(name)
         if not os.path.isdir(d):
             return
@@ -318,8 +319,8 @@ class DeploymentManager(object):
                 shutil.rmtree(os.path.join(d, entry), ignore_errors=True)
 
     # -- requests from routes -------------------------------------------------------------
-    def create(self, name, compute_type, spec, models, keys=None, tags=None, properties=None,
-               description=None, overwrite=False):
+    def create(self, name: str, compute_type: str, spec: Any, models: Any, keys: dict[str, str] | None = None, tags: dict[str, Any] | None = None, properties: dict[str, Any] | None = None,
+               description: str | None = None, overwrite: bool = False) -> Any:
         """Record the deployment of ``spec`` (a ``Deployment``) and start deploying it."""
         self._validate(spec)
         port_hint, generation = None, 1
@@ -347,7 +348,7 @@ class DeploymentManager(object):
         self._spawn(self._deploy, name, generation)
         return rec
 
-    def update(self, name, spec=None, models=None, keys=None, redeploy=False, **values):
+    def update(self, name: str, spec: Any = None, models: Any = None, keys: dict[str, str] | None = None, redeploy: bool = False, **values: Any) -> Any:
         """Change a deployment (``spec``: a ``Deployment``); with ``redeploy`` start a new
         generation of its process."""
         if spec is not None:
@@ -371,7 +372,7 @@ class DeploymentManager(object):
             self._spawn(self._deploy, name, rec["generation"])
         return rec
 
-    def delete(self, name):
+    def delete(self, name: str) -> None:
         with self._lock(name):
             row, _ = self.models.deployment_row(name)
             self._delete_locked(name, row)
@@ -379,7 +380,7 @@ class DeploymentManager(object):
         with self._guard:
             self._locks.pop(name, None)
 
-    def _delete_locked(self, name, row):
+    def _delete_locked(self, name: str, row: Any) -> None:
         self.models.delete_deployment(name)  # first: a worker in flight sees it is gone
         handle = json.loads(row.process) if row.process else None
         self._kill(handle)
@@ -388,7 +389,7 @@ class DeploymentManager(object):
         self._restarts.pop(name, None)
         self._probes.pop(name, None)
 
-    def regen_key(self, name, which, set_key=None):
+    def regen_key(self, name: str, which: Any, set_key: Any = None) -> Any:
         import secrets
         which = (which or "").lower()
         if which not in ("primary", "secondary"):
@@ -405,7 +406,7 @@ class DeploymentManager(object):
         self._changed(name)
         return keys
 
-    def keys(self, name):
+    def keys(self, name: str) -> Any:
         row, _ = self.models.deployment_row(name)
         keys = json.loads(row.keys) if row.keys else None
         if not keys:
@@ -413,7 +414,7 @@ class DeploymentManager(object):
                                      "auth_enabled=True)." % name)
         return {"primaryKey": keys["primary"], "secondaryKey": keys["secondary"]}
 
-    def token(self, name):
+    def token(self, name: str) -> Any:
         from kyanite.serving.server import make_token
         row, _ = self.models.deployment_row(name)
         if not _spec(row).config.token_auth_enabled:
@@ -423,11 +424,11 @@ class DeploymentManager(object):
         return {"accessToken": make_token(row.secret, name, expires), "tokenType": "Bearer",
                 "expiryOn": expires, "refreshAfter": expires - TOKEN_LIFETIME // 2}
 
-    def logs(self, name, num_lines=5000):
+    def logs(self, name: str, num_lines: int = 5000) -> Any:
         self.models.deployment_row(name)
         return tail_lines(os.path.join(self.dir(name), "score.log"), max(1, int(num_lines)))
 
-    def log_bytes(self, name, offset=0):
+    def log_bytes(self, name: str, offset: int = 0) -> Any:
         """``(bytes from offset, where they start, log size)``, to follow a deployment's log."""
         path = os.path.join(self.dir(name), "score.log")
         try:
@@ -440,7 +441,7 @@ class DeploymentManager(object):
             return b"", 0, 0
         return data, offset, total
 
-    def _validate(self, spec):
+    def _validate(self, spec: Any) -> None:
         """What the record's own checks cannot see: the snapshot is uploaded, the port is one."""
         if self.artifacts.size("snapshots/%s.tar.gz" % spec.inference.snapshot_id) < 0:
             raise UserErrorException("The source snapshot %r of the entry script was not uploaded."
@@ -449,7 +450,7 @@ class DeploymentManager(object):
         if port is not None and not (isinstance(port, int) and 0 < port < 65536):
             raise UserErrorException("Port %r is not a TCP port number (1-65535)." % (port,))
 
-    def _push_keys(self, name, generation, keys):
+    def _push_keys(self, name: str, generation: int, keys: dict[str, str]) -> None:
         """Write the keys into the running generation's config and tell the process."""
         cfg_path = os.path.join(self.gen_dir(name, generation), "config.json")
         cfg = _read_json(cfg_path)
@@ -464,14 +465,14 @@ class DeploymentManager(object):
             self.log(name).line("could not tell the scoring process about the new keys yet (%s)" % exc)
 
     # -- the worker: prepare and launch one generation -------------------------------------
-    def _current(self, name, generation):
+    def _current(self, name: str, generation: int) -> Any:
         try:
             row, _ = self.models.deployment_row(name)
         except NotFoundException:
             return False
         return row.generation == generation
 
-    def _deploy(self, name, generation):
+    def _deploy(self, name: str, generation: int) -> None:
         dlog = self.log(name)
         t0 = time.time()
         try:
@@ -494,7 +495,7 @@ class DeploymentManager(object):
                 self._fail(name, generation, "Deployment failed: %s: %s" % (type(exc).__name__, exc),
                            "InternalError")
 
-    def _fail(self, name, generation, message, code, extra=None):
+    def _fail(self, name: str, generation: int, message: str, code: Any, extra: Any = None) -> None:
         err = {"message": message, "code": code}
         err.update(extra or {})
         try:
@@ -502,7 +503,7 @@ class DeploymentManager(object):
         except NotFoundException:
             pass
 
-    def _prepare(self, name, generation, dlog):
+    def _prepare(self, name: str, generation: int, dlog: Any) -> Any:
         from kyanite.envs import EnvBuilder, EnvBuildError, EnvSpec, EnvSpecError
         from kyanite.serving.shim import build_shim
         row, models = self.models.deployment_row(name)
@@ -565,7 +566,7 @@ class DeploymentManager(object):
         _write_private_json(os.path.join(gdir, "prepared.json"), prepared)
         return prepared
 
-    def _launch_prepared(self, name, generation, prepared):
+    def _launch_prepared(self, name: str, generation: int, prepared: Any) -> None:
         """Start the scoring process of a prepared generation (caller holds the lock)."""
         row, _ = self.models.deployment_row(name)
         config = _spec(row).config
@@ -619,14 +620,14 @@ class DeploymentManager(object):
         self._wake.set()
 
     # -- the monitor ---------------------------------------------------------------------------
-    def wait_recovered(self, timeout=30.0):
+    def wait_recovered(self, timeout: float = 30.0) -> Any:
         """Block until the recovery after the server's start has run (at most ``timeout``
         seconds): before it, the records still say what the previous server saw, e.g.
         Healthy with the pid of a scoring process that died meanwhile. A manager that was
         never started has nothing to wait for."""
         return self._thread is None or self._recovered.wait(timeout)
 
-    def _loop(self):
+    def _loop(self) -> None:
         try:
             self._recover()  # first, so the monitor never races the recovery
         finally:
@@ -640,7 +641,7 @@ class DeploymentManager(object):
             self._wake.wait(0.05 if busy else 1.0)
             self._wake.clear()
 
-    def watch_once(self):
+    def watch_once(self) -> Any:
         """One pass over all deployments; True while some are transitioning."""
         supervisor.reap()  # scoring processes that ended (a failed init(), a crash): no zombies
         busy = False
@@ -656,7 +657,7 @@ class DeploymentManager(object):
                 self._watch_running(name, row)
         return busy
 
-    def _watch_starting(self, name, row):
+    def _watch_starting(self, name: str, row: Any) -> None:
         handle = json.loads(row.process) if row.process else None
         if not handle or handle.get("generation") != row.generation:
             return  # still preparing
@@ -679,7 +680,7 @@ class DeploymentManager(object):
             self._fail(name, row.generation, "The scoring process exited%s before it was ready. Last log lines:\n%s"
                        % ("" if code is None else " with code %s" % code, tail), "ProcessExited")
 
-    def _watch_running(self, name, row):
+    def _watch_running(self, name: str, row: Any) -> None:
         handle = json.loads(row.process) if row.process else None
         if self._alive(handle) is None:
             with self._lock(name):
@@ -726,7 +727,7 @@ class DeploymentManager(object):
                 "message": "The scoring process does not answer its health route.", "code": "NotResponding"})
             self.log(name).line("the scoring process does not answer: Unhealthy")
 
-    def _health(self, row):
+    def _health(self, row: Any) -> Any:
         host = _spec(row).config.host or "127.0.0.1"
         try:
             return _http("GET", host, row.port, "/health", {}, timeout=PROBE_TIMEOUT) == 200
@@ -734,7 +735,7 @@ class DeploymentManager(object):
             return False
 
 
-def attach(state, layout):
+def attach(state: Any, layout: Any) -> Any:
     """Give a ServerState the model registry and the deployment manager."""
     from kyanite.store.models import ModelFiles, ModelStore
     state.models = ModelStore(state.store)

@@ -26,6 +26,8 @@ without keeping it, so the client reads the reply instead of a reset connection.
 import json
 import os
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from fastapi import HTTPException
 from fastapi.concurrency import run_in_threadpool
@@ -42,11 +44,11 @@ class BodyTooLarge(HTTPException):
     """Raised from ``receive`` when a body passes its cap while a route reads it (an
     HTTPException, so FastAPI's body parsing passes it on and it is answered 413)."""
 
-    def __init__(self, detail):
+    def __init__(self, detail: Any) -> None:
         HTTPException.__init__(self, 413, detail)
 
 
-def _mb(name, default):
+def _mb(name: str, default: Any) -> Any:
     try:
         value = float(os.environ.get(name) or default)
     except ValueError:
@@ -54,7 +56,7 @@ def _mb(name, default):
     return max(value, 0.0)
 
 
-def _caps():
+def _caps() -> Any:
     """``[(method, path pattern, cap in bytes, what it caps)]``, first match wins."""
     upload = int(_mb("KYANITE_UPLOAD_MAX_MB", 20480) * MB)
     snap_mb = _mb("KYANITE_SNAPSHOT_MAX_MB", 300)
@@ -75,7 +77,7 @@ def _caps():
     ]]
 
 
-def _size(n):
+def _size(n: int) -> Any:
     return "%d KB" % (n >> 10) if n < MB else "%g MB" % round(n / float(MB), 1)
 
 
@@ -84,19 +86,19 @@ class RequestGuard(object):
     ``authenticate(request)`` is a plain function that returns when the request may go on
     and raises HTTPException otherwise; it runs in the thread pool (it may read the store)."""
 
-    def __init__(self, app, authenticate):
+    def __init__(self, app: Any, authenticate: Any) -> None:
         self.app = app
         self.authenticate = authenticate
         self.caps = _caps()
 
-    def limit_for(self, method, path):
+    def limit_for(self, method: str, path: str) -> Any:
         """``(cap in bytes, what it caps)`` for a request."""
         for verb, pattern, cap, what in self.caps:
             if verb == method and pattern.fullmatch(path):
                 return cap, what
         return JSON_MAX, "a request body (JSON documents)"
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> Any:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path, method = scope["path"], scope["method"]
@@ -122,7 +124,7 @@ class RequestGuard(object):
         received = [0]
         started = [False]
 
-        async def counted_receive():
+        async def counted_receive() -> Any:
             message = await receive()
             if message["type"] == "http.request":
                 received[0] += len(message.get("body", b""))
@@ -130,7 +132,7 @@ class RequestGuard(object):
                     raise BodyTooLarge(too_large)
             return message
 
-        async def tracked_send(message):
+        async def tracked_send(message: Any) -> None:
             if message["type"] == "http.response.start":
                 started[0] = True
             await send(message)
@@ -143,7 +145,7 @@ class RequestGuard(object):
             await _reply(send, 413, exc.detail, mlflow=mlflow)
 
 
-async def _reply(send, status, detail, headers=None, mlflow=False):
+async def _reply(send: Any, status: int, detail: Any, headers: Mapping[str, str] | None = None, mlflow: bool = False) -> None:
     if mlflow:  # what the MLflow client reads
         code = {401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 413: "INVALID_PARAMETER_VALUE"}.get(
             status, "INVALID_PARAMETER_VALUE")

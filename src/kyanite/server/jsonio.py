@@ -16,6 +16,7 @@ and which are non-finite floats (``kyanite.server.routes.runs.metrics_wire``).
 
 import json
 import math
+from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -28,12 +29,12 @@ MAX_DEPTH = 100  # arrays/objects inside each other in one request body
 NON_FINITE = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
 
 
-def _depth_error(what):
+def _depth_error(what: str) -> Any:
     return UserErrorException("%s nests arrays/objects more than %d deep; send a flatter document."
                               % (what, MAX_DEPTH))
 
 
-def check_depth(value, what="The request body"):
+def check_depth(value: Any, what: str = "The request body") -> None:
     """Raise ``UserErrorException`` (400) when ``value`` nests deeper than ``MAX_DEPTH``;
     iterative, so any depth is answered."""
     stack = [(value, 1)]
@@ -48,7 +49,7 @@ def check_depth(value, what="The request body"):
         stack.extend((x, d + 1) for x in v if isinstance(x, (dict, list)))
 
 
-def parse(raw, what="The request body"):
+def parse(raw: Any, what: str = "The request body") -> Any:
     """``raw`` (bytes or str) as JSON, depth checked; ``UserErrorException`` when it is not
     JSON or nests too deep."""
     try:
@@ -61,14 +62,14 @@ def parse(raw, what="The request body"):
     return value
 
 
-def check_body(request: Request):
+def check_body(request: Request) -> None:
     """Router dependency: the depth check for a JSON body FastAPI already parsed (it parses
     before dependencies run; a body too deep for the parser itself is a 400 there)."""
     if hasattr(request, "_json"):  # starlette's cache of request.json()
         check_depth(request._json)
 
 
-def to_wire(value):
+def to_wire(value: Any) -> Any:
     """``value`` with every non-finite float replaced by its ``NON_FINITE`` name (a copy;
     containers without one come back unchanged)."""
     if isinstance(value, float):
@@ -82,7 +83,7 @@ def to_wire(value):
     return value
 
 
-def dumps(value):
+def dumps(value: Any) -> Any:
     """Strict, compact JSON text of ``value`` (non-finite floats as strings). A document
     without one is encoded once, with no walk over it."""
     try:
@@ -94,5 +95,5 @@ def dumps(value):
 class StrictJSONResponse(JSONResponse):
     """A JSON response in strict JSON (see ``dumps``)."""
 
-    def render(self, content):
+    def render(self, content: Any) -> Any:
         return dumps(content).encode("utf-8")

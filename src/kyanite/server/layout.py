@@ -21,20 +21,21 @@ import os
 import secrets
 import stat
 import time
+from typing import Any
 
 DIRNAME = ".kyanite"
 PRIVATE_DIRS = ("artifacts", "hosts", "deployments")
 
 
 class WorkspaceLayout(object):
-    def __init__(self, root):
+    def __init__(self, root: str) -> None:
         self.root = os.path.abspath(root)  # the .kyanite folder itself
 
     @classmethod
-    def for_path(cls, path):
+    def for_path(cls, path: str) -> Any:
         return cls(os.path.join(os.path.abspath(path), DIRNAME))
 
-    def p(self, *parts):
+    def p(self, *parts: Any) -> Any:
         return os.path.join(self.root, *parts)
 
     config_path = property(lambda self: self.p("config.json"))
@@ -45,10 +46,10 @@ class WorkspaceLayout(object):
     artifacts_dir = property(lambda self: self.p("artifacts"))
     hosts_dir = property(lambda self: self.p("hosts"))
 
-    def exists(self):
+    def exists(self) -> Any:
         return os.path.isfile(self.settings_path)
 
-    def secure(self):
+    def secure(self) -> None:
         """Owner-only modes (see the module docstring); creates the private subfolders."""
         os.makedirs(self.root, mode=0o700, exist_ok=True)
         for d in PRIVATE_DIRS:
@@ -63,7 +64,7 @@ class WorkspaceLayout(object):
             except OSError:
                 pass  # gone meanwhile, or not ours
 
-    def create(self, name):
+    def create(self, name: str) -> None:
         """Create the folder (owner-only, see :meth:`secure`), settings and a fresh token.
         Idempotent."""
         self.secure()
@@ -77,25 +78,25 @@ class WorkspaceLayout(object):
         _write_json(self.config_path, {"workspace_name": self.settings()["name"],
                                        "workspace_dir": self.root})
 
-    def token(self):
+    def token(self) -> Any:
         with open(self.token_path) as f:
             return f.read().strip()
 
-    def settings(self):
+    def settings(self) -> Any:
         with open(self.settings_path) as f:
             return json.load(f)
 
-    def write_settings(self, settings):
+    def write_settings(self, settings: Any) -> None:
         _write_json(self.settings_path, settings)
 
-    def database_url(self):
+    def database_url(self) -> Any:
         return self.settings().get("database_url") or "sqlite:///" + self.p("kyanite.db")
 
-    def write_server_info(self, info):
+    def write_server_info(self, info: dict[str, Any]) -> None:
         """Write ``server.json`` (0600) atomically."""
         _write_json(self.server_path, info)
 
-    def server_info(self):
+    def server_info(self) -> Any:
         try:
             with open(self.server_path) as f:
                 return json.load(f)
@@ -103,7 +104,7 @@ class WorkspaceLayout(object):
             return None
 
 
-def _write_json(path, data):
+def _write_json(path: str, data: Any) -> None:
     """Replace ``path`` atomically with ``data``, owner-only (0600)."""
     tmp = path + ".tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -20,6 +20,7 @@ filter (``kyanite.store.runs_filter``): values of params and tags may also be un
 """
 
 import re
+from typing import Any
 
 __all__ = ["SearchError", "parse", "matches", "sort_runs"]
 
@@ -45,7 +46,7 @@ class SearchError(ValueError):
     """A filter or order_by MLflow's grammar does not accept (message: one line)."""
 
 
-def _tokens(text):
+def _tokens(text: str) -> Any:
     """``[(kind, text, start)]`` of ``text``; ``start`` counts characters from 0."""
     pos, out = 0, []
     text = text.rstrip()
@@ -56,12 +57,12 @@ def _tokens(text):
             raise SearchError("Invalid filter %r: cannot read it from %r on (at character %d)."
                               % (text, text[at:at + 20], at + 1))
         pos = m.end()
-        kind = m.lastgroup
+        kind: Any = m.lastgroup
         out.append((kind, m.group(kind), m.start(kind)))
     return out
 
 
-def _unquote(tok):
+def _unquote(tok: Any) -> Any:
     kind, v = tok[0], tok[1]
     if kind == "str":
         return v[1:-1].replace("''", "'").replace("\\'", "'").replace('\\"', '"')
@@ -70,7 +71,7 @@ def _unquote(tok):
     return v
 
 
-def _key(tokens, i, attributes=(NUMERIC_ATTRIBUTES, STRING_ATTRIBUTES)):
+def _key(tokens: Any, i: int, attributes: Any = (NUMERIC_ATTRIBUTES, STRING_ATTRIBUTES)) -> Any:
     """``(kind, key, next index)`` of an entity such as ``metrics.acc`` or ``params."a b"``."""
     kind, v = tokens[i][0], tokens[i][1]
     if kind != "word":
@@ -96,7 +97,7 @@ def _key(tokens, i, attributes=(NUMERIC_ATTRIBUTES, STRING_ATTRIBUTES)):
     return entity, key, i
 
 
-def parse(text, loose=False, attributes=(NUMERIC_ATTRIBUTES, STRING_ATTRIBUTES)):
+def parse(text: str | None, loose: bool = False, attributes: Any = (NUMERIC_ATTRIBUTES, STRING_ATTRIBUTES)) -> Any:
     """The clauses of a filter string (``[]`` for an empty one)."""
     if not text or not text.strip():
         return []
@@ -111,8 +112,9 @@ def parse(text, loose=False, attributes=(NUMERIC_ATTRIBUTES, STRING_ATTRIBUTES))
         raise SearchError(msg if "(at character" in msg else "%s (at character %d)" % (msg.rstrip("."), at))
 
 
-def _parse(tokens, state, loose, attributes):
-    clauses, i = [], 0
+def _parse(tokens: Any, state: Any, loose: bool, attributes: Any) -> Any:
+    clauses: list[Any] = []
+    i = 0
     while i < len(tokens):
         state["i"] = i
         entity, key, i = _key(tokens, i, attributes)
@@ -144,7 +146,7 @@ def _parse(tokens, state, loose, attributes):
             if i >= len(tokens):
                 raise SearchError("Invalid filter: the list after %s is not closed." % op)
             i += 1
-            value = values
+            value: Any = values
         elif op in ("=", "!=", ">", ">=", "<", "<=", "LIKE", "ILIKE"):
             state["i"] = i
             if i >= len(tokens):
@@ -172,7 +174,7 @@ def _parse(tokens, state, loose, attributes):
     return clauses
 
 
-def _and(tokens, i):
+def _and(tokens: Any, i: int) -> Any:
     if i < len(tokens):
         if tokens[i][1].upper() != "AND":
             raise SearchError("Invalid filter: clauses join with AND only, got %r." % tokens[i][1])
@@ -182,12 +184,12 @@ def _and(tokens, i):
     return i
 
 
-def _like(pattern, value, ci):
+def _like(pattern: str, value: Any, ci: Any) -> Any:
     rx = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
     return re.match(rx + r"\Z", value, re.S | (re.I if ci else 0)) is not None
 
 
-def _test(op, have, want):
+def _test(op: Any, have: Any, want: Any) -> Any:
     if op == "IS NULL":
         return have is None
     if op == "IS NOT NULL":
@@ -217,7 +219,7 @@ def _test(op, have, want):
     return False
 
 
-def matches(clauses, fields):
+def matches(clauses: Any, fields: Any) -> Any:
     """True when the run with ``fields`` satisfies every clause."""
     for entity, key, op, value in clauses:
         have = fields[entity].get(key)
@@ -228,7 +230,7 @@ def matches(clauses, fields):
     return True
 
 
-def sort_runs(runs, order_by, fields_of):
+def sort_runs(runs: Any, order_by: Any, fields_of: Any) -> Any:
     """``runs`` sorted by MLflow ``order_by`` clauses (``["metrics.acc DESC", ...]``);
     ties, and no order_by, keep start time descending. Runs without a key come last."""
     out = sorted(runs, key=lambda r: -(fields_of(r)["attributes"].get("start_time") or 0))

@@ -8,15 +8,16 @@ awaits the future: ``fut = subscribe(id)``; read; ``await wait_for(fut, timeout)
 
 import asyncio
 import threading
+from typing import Any
 
 
 class Notifier(object):
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._waiters = {}
+        self._waiters: dict[Any, Any] = {}
         self.closing = False
 
-    def close(self):
+    def close(self) -> None:
         """The server is shutting down: wake every waiter once. Long-polls that check
         ``closing`` answer at once instead of holding the shutdown for their whole timeout."""
         self.closing = True
@@ -26,20 +27,20 @@ class Notifier(object):
         for loop, fut in waiters:
             loop.call_soon_threadsafe(_resolve, fut)
 
-    def changed(self, run_id):
+    def changed(self, run_id: str) -> None:
         with self._lock:
             waiters = self._waiters.pop(run_id, [])
         for loop, fut in waiters:
             loop.call_soon_threadsafe(_resolve, fut)
 
-    def subscribe(self, run_id):
+    def subscribe(self, run_id: str) -> Any:
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
         with self._lock:
             self._waiters.setdefault(run_id, []).append((loop, fut))
         return fut
 
-    def unsubscribe(self, run_id, fut):
+    def unsubscribe(self, run_id: str, fut: Any) -> None:
         with self._lock:
             lst = self._waiters.get(run_id)
             if lst:
@@ -47,7 +48,7 @@ class Notifier(object):
                 if not lst:
                     del self._waiters[run_id]
 
-    async def wait(self, run_id, timeout):
+    async def wait(self, run_id: str, timeout: float) -> Any:
         """Wait for the next change (no state read in between; see the module docstring)."""
         fut = self.subscribe(run_id)
         try:
@@ -59,6 +60,6 @@ class Notifier(object):
             self.unsubscribe(run_id, fut)
 
 
-def _resolve(fut):
+def _resolve(fut: Any) -> None:
     if not fut.done():
         fut.set_result(True)

@@ -25,8 +25,9 @@ import hmac
 import os
 import re
 import time
+from typing import Any
 
-from fastapi import HTTPException
+from fastapi import HTTPException, Request
 
 from kyanite import settings
 from kyanite.exceptions import NotFoundException
@@ -46,13 +47,13 @@ _DENIED = [(verb, re.compile(pattern), why) for verb, pattern, why in [  # metho
 _RUN_WRITE = re.compile(r"/(runs|sweeps)/([^/]+)(/.*)?$")
 
 
-def issue(workspace_token, run_id):
+def issue(workspace_token: str, run_id: str) -> Any:
     """The run token of ``run_id``."""
     mac = hmac.new(workspace_token.encode("utf-8"), ("run|%s" % run_id).encode("utf-8"), hashlib.sha256)
     return "%s%s.%s" % (PREFIX, run_id, mac.hexdigest())
 
 
-def run_of(workspace_token, token):
+def run_of(workspace_token: str, token: str) -> Any:
     """The run id a genuine run token names, else None."""
     if not token.startswith(PREFIX) or "." not in token[len(PREFIX):]:
         return None
@@ -60,11 +61,11 @@ def run_of(workspace_token, token):
     return run_id if hmac.compare_digest(issue(workspace_token, run_id), token) else None
 
 
-def grace_seconds():
+def grace_seconds() -> Any:
     return settings.get("KYANITE_RUN_TOKEN_GRACE")
 
 
-def check(store, run_id, method, path, now=None):
+def check(store: Any, run_id: str, method: str, path: str, now: Any = None) -> Any:
     """``None`` when the run token of ``run_id`` may make this request, else ``(status,
     message)``: 401 when the run is unknown or ended more than ``grace_seconds`` ago, 403
     when the request is not a run's to make. ``path`` is the request path (``/api/...``)."""
@@ -85,7 +86,7 @@ def check(store, run_id, method, path, now=None):
     return None
 
 
-def check_parent(request, store, parent_id):
+def check_parent(request: Request, store: Any, parent_id: str | None) -> None:
     """For routes that create a run under ``parent_id``: a run token may only add runs to
     its own run tree. Raises HTTPException(403) otherwise."""
     run_id = getattr(request.state, "run_token_run", None)
@@ -93,13 +94,13 @@ def check_parent(request, store, parent_id):
         raise HTTPException(403, "a run's token may add runs only to its own run tree, not under %s" % parent_id)
 
 
-def within(store, run_id, other):
+def within(store: Any, run_id: str, other: Any) -> Any:
     """True when a run token of ``run_id`` may write to run ``other`` (its own run tree);
     for routes that name the run in their body (the MLflow API)."""
     return _within(store, run_id, other)
 
 
-def _root(store, run_id):
+def _root(store: Any, run_id: str) -> Any:
     """The top of ``run_id``'s run tree; None when a run on the way is unknown."""
     for _ in range(64):
         try:
@@ -112,7 +113,7 @@ def _root(store, run_id):
     return None
 
 
-def _within(store, run_id, other):
+def _within(store: Any, run_id: str, other: Any) -> Any:
     """True when ``other`` is in the same run tree as ``run_id`` (the run itself, its
     parents, e.g. ``run.parent.log(...)`` in a child, and every run under its root)."""
     if other == run_id:

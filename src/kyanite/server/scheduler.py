@@ -28,6 +28,7 @@ import logging
 import os
 import threading
 import time
+from typing import Any
 
 from kyanite import settings
 from kyanite.exceptions import ConflictException, NotFoundException
@@ -41,7 +42,7 @@ LOCAL_TARGET = {"name": "local", "type": "local", "config": {"type": "local"}}
 
 
 class Scheduler(object):
-    def __init__(self, store, executors, host_env, notifier, heartbeat_timeout=None, cancel_grace=15.0):
+    def __init__(self, store: Any, executors: Any, host_env: Any, notifier: Any, heartbeat_timeout: Any = None, cancel_grace: float = 15.0) -> None:
         self.store = store
         self.executors = executors
         self.host_env = host_env
@@ -52,30 +53,30 @@ class Scheduler(object):
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._cancel_seen = {}
-        self._broken_logged = set()
-        self._machine_gpus = None
+        self._cancel_seen: dict[str, Any] = {}
+        self._broken_logged: set[tuple[str, Any]] = set()
+        self._machine_gpus: Any = None
         self._threads = [threading.Thread(target=self._loop, name="kyanite-scheduler", daemon=True),
                          threading.Thread(target=self._watch, name="kyanite-watchdog", daemon=True)]
 
-    def start(self):
+    def start(self) -> None:
         for t in self._threads:
             t.start()
 
-    def stop(self):
+    def stop(self) -> None:
         self._stop.set()
         self._wake.set()
 
-    def wake(self):
+    def wake(self) -> None:
         self._wake.set()
 
     # -- targets -----------------------------------------------------------------
-    def target(self, name):
+    def target(self, name: str) -> Any:
         if name in (None, "local"):
             return LOCAL_TARGET
         return self.store.compute(name)
 
-    def config_for(self, target):
+    def config_for(self, target: Any) -> Any:
         """The target's validated ``ComputeConfig``; ConflictException (409) naming the target
         and the field when its stored config is not valid."""
         try:
@@ -83,28 +84,28 @@ class Scheduler(object):
         except ComputeConfigError as exc:
             raise ConflictException(
                 "Compute target %r has a stored config that is not valid: %s Delete the target and create "
-                "it again." % (target["name"], exc.message), field=exc.field)
+                "it again." % (target["name"], exc.message), field=exc.field)  # type: ignore[attr-defined]
 
-    def executor_for(self, target):
+    def executor_for(self, target: Any) -> Any:
         return self.executors[self.config_for(target).executor]
 
-    def capacity(self, target):
+    def capacity(self, target: Any) -> Any:
         """How many runs of ``target`` may execute at once (its executor's ``capacity``
         of the validated config)."""
         return self.executor_for(target).capacity(self.config_for(target).to_json())
 
-    def machine_gpus(self):
+    def machine_gpus(self) -> Any:
         """The ids of this machine's GPUs (``kyanite.compute.gpus.discover``, asked once)."""
         return [g["id"] for g in self.gpu_facts()]
 
-    def gpu_facts(self):
+    def gpu_facts(self) -> Any:
         """This machine's GPU facts (``kyanite.compute.gpus.discover``, asked once)."""
         if self._machine_gpus is None:
             from kyanite.compute import gpus
             self._machine_gpus = gpus.discover()
         return [dict(g) for g in self._machine_gpus]
 
-    def held_gpus(self):
+    def held_gpus(self) -> Any:
         """``{gpu id: run id}`` of the GPUs that active runs hold (their ``host.gpus``)."""
         held = {}
         for run in self.store.list_runs(status=list(ACTIVE_STATES), top_level=False):
@@ -113,7 +114,7 @@ class Scheduler(object):
         return held
 
     # -- scheduling ----------------------------------------------------------------
-    def _loop(self):
+    def _loop(self) -> None:
         while not self._stop.is_set():
             self._wake.wait(1.0)
             self._wake.clear()
@@ -122,7 +123,7 @@ class Scheduler(object):
             except Exception:
                 log.exception("scheduler pass failed")
 
-    def schedule_once(self):
+    def schedule_once(self) -> None:
         with self._lock:
             free = {}
             held = None  # {gpu id: run id}, read when a GPU target first needs it
@@ -182,7 +183,7 @@ class Scheduler(object):
                 self.store.update_run(run_id, host=handle)
                 self.notifier.changed(run_id)
 
-    def _fail_broken(self, run_id, target_name, exc):
+    def _fail_broken(self, run_id: str, target_name: str, exc: Exception) -> None:
         """Fail a queued run of a target that cannot be used; the reason is logged once."""
         reason = getattr(exc, "message", None) or "Compute target %r cannot be used: %s: %s" % (
             target_name, type(exc).__name__, exc)
@@ -194,7 +195,7 @@ class Scheduler(object):
         if changed:
             self.notifier.changed(run_id)
 
-    def run_env(self, run_id):
+    def run_env(self, run_id: str) -> Any:
         """The host environment for one run: ``KYANITE_TOKEN`` is that run's token
         (:mod:`kyanite.server.run_tokens`), never the workspace token."""
         from kyanite.server import run_tokens
@@ -203,13 +204,13 @@ class Scheduler(object):
             env["KYANITE_TOKEN"] = run_tokens.issue(env["KYANITE_TOKEN"], run_id)
         return env
 
-    def _finish(self, run_id, status, message, code):
+    def _finish(self, run_id: str, status: Any, message: str | None, code: Any) -> None:
         self.store.set_status(run_id, status, error={"message": message, "code": code} if message else None)
         self.notifier.changed(run_id)
         self.wake()
 
     # -- cancellation ---------------------------------------------------------------
-    def cancel(self, run_id):
+    def cancel(self, run_id: str) -> Any:
         """Cancel a run: at once when it has not started, else through its host."""
         run = self.store.run(run_id)
         if run.status in (RunStatus.NOT_STARTED, RunStatus.QUEUED):
@@ -233,16 +234,16 @@ class Scheduler(object):
         return run
 
     # -- watchdog ---------------------------------------------------------------------
-    def _watch(self):
+    def _watch(self) -> None:
         while not self._stop.wait(min(2.0, self.heartbeat_timeout / 4)):
             try:
                 self.watch_once()
             except Exception:
                 log.exception("watchdog pass failed")
 
-    def watch_once(self):
+    def watch_once(self) -> None:
         now = time.time()
-        cutoff = now - self.heartbeat_timeout
+        cutoff: Any = now - self.heartbeat_timeout
         if self.started > cutoff:
             cutoff = None  # within the grace period after a (re)start
         stale = set(self.store.stale_runs(cutoff)) if cutoff else set()

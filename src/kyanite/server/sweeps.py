@@ -42,8 +42,10 @@ import logging
 import os
 import threading
 import time
+from typing import Any
 
 from kyanite.exceptions import ConflictException, NotFoundException
+from kyanite.protocol.runs import RunRecord
 from kyanite.protocol.states import TERMINAL_STATES, RunStatus
 from kyanite.store.artifacts import run_key
 from kyanite.protocol.states import ACTIVE_STATES
@@ -64,7 +66,7 @@ MAX_ERRORS = 5         # passes in a row that raised on one sweep: fail it
 
 
 # -- read by the route as well -----------------------------------------------------------------
-def child_hyperparameters(child):
+def child_hyperparameters(child: Any) -> Any:
     hp = child.definition.hyperparameters
     if hp is None:
         try:
@@ -74,14 +76,14 @@ def child_hyperparameters(child):
     return hp
 
 
-def _with_status(run, status):
+def _with_status(run: RunRecord, status: str) -> RunRecord:
     """A copy of the RunRecord ``run`` in ``status``."""
     copy = type(run).__new__(type(run))
     copy.__dict__.update(run.__dict__, status=status)
     return copy
 
 
-def sweep_children(store, sweep_id):
+def sweep_children(store: Any, sweep_id: str) -> Any:
     """The sweep's children (its own child runs that carry hyperparameters), by index."""
     kids = [c for c in store.list_runs(parent_id=sweep_id, newest_first=False)
             if INDEX_PROPERTY in c.properties]
@@ -89,13 +91,13 @@ def sweep_children(store, sweep_id):
     return kids
 
 
-def best_of(values, goal):
+def best_of(values: Any, goal: Any) -> Any:
     if not values:
         return None
     return max(values) if goal == "maximize" else min(values)
 
 
-def summarize(store, sweep):
+def summarize(store: Any, sweep: Any) -> Any:
     """The sweep with its children, their hyperparameters and best primary metric values."""
     spec = sweep.definition.hyperdrive.to_json() if sweep.definition.hyperdrive else {}
     metric, goal = spec.get("primaryMetricName"), spec.get("primaryMetricGoal", "maximize")
@@ -113,7 +115,7 @@ def summarize(store, sweep):
             "error": (c.error or {}).get("message"),
             "startTimeUtc": iso(c.start_time), "endTimeUtc": iso(c.end_time),
         })
-    counts = {}
+    counts: dict[Any, int] = {}
     for c in children:
         counts[c["status"]] = counts.get(c["status"], 0) + 1
     return {"run": run_details(sweep), "spec": spec, "children": children, "counts": counts}
@@ -123,10 +125,10 @@ def summarize(store, sweep):
 class _SweepState(object):
     """What the controller caches about one sweep; all of it can be rebuilt from the DB."""
 
-    def __init__(self, spec):
+    def __init__(self, spec: Any) -> None:
         self.spec = spec
         self.sampler = make_sampler(spec)
-        self.final_series = {}        # ended children: their metric values no longer change
+        self.final_series: dict[str, Any] = {}        # ended children: their metric values no longer change
         self.resume_series = None     # children of resume_from sweeps: {run_id: values}
         self.resume_history = None
         self.signature = None         # lengths of the series at the last policy evaluation
@@ -135,30 +137,30 @@ class _SweepState(object):
 
 
 class SweepController(object):
-    def __init__(self, store, scheduler, notifier, artifacts=None, interval=0.2):
+    def __init__(self, store: Any, scheduler: Any, notifier: Any, artifacts: Any = None, interval: float = 0.2) -> None:
         self.store = store
         self.scheduler = scheduler
         self.notifier = notifier
         self.artifacts = artifacts
         self.interval = interval
-        self._states = {}
-        self._errors = {}
+        self._states: dict[str, Any] = {}
+        self._errors: dict[str, Any] = {}
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="kyanite-sweeps", daemon=True)
 
-    def start(self):
+    def start(self) -> None:
         self._thread.start()
 
-    def stop(self):
+    def stop(self) -> None:
         self._stop.set()
         self._wake.set()
 
-    def wake(self):
+    def wake(self) -> None:
         self._wake.set()
 
-    def _loop(self):
+    def _loop(self) -> None:
         while not self._stop.is_set():
             self._wake.wait(self.interval)
             self._wake.clear()
@@ -169,7 +171,7 @@ class SweepController(object):
             except Exception:
                 log.exception("sweep controller pass failed")
 
-    def pass_once(self):
+    def pass_once(self) -> None:
         with self._lock:
             live = self.store.open_run_ids(RUN_TYPE)
             for sid in live:
@@ -193,13 +195,13 @@ class SweepController(object):
                     del self._states[sid]
 
     # -- one sweep ------------------------------------------------------------------------
-    def state(self, sweep):
+    def state(self, sweep: Any) -> Any:
         st = self._states.get(sweep.id)
         if st is None:
             st = self._states[sweep.id] = _SweepState(sweep.definition.hyperdrive.to_json())
         return st
 
-    def step(self, sweep):
+    def step(self, sweep: Any) -> Any:
         sid = sweep.id
         if not sweep.definition.hyperdrive:
             return self.finish(sid, RunStatus.FAILED, "The sweep has no hyperdrive definition.", "BadSweep")
@@ -302,7 +304,7 @@ class SweepController(object):
         if exhausted and n == 0:
             return self.finish(sid, RunStatus.FAILED, "The parameter space produced no child run.", "EmptySpace")
 
-    def lookahead(self, st, sweep, concurrent):
+    def lookahead(self, st: Any, sweep: Any, concurrent: Any) -> Any:
         """1 when the compute target itself holds the sweep to ``concurrent`` runs at once: then
         one more child may wait Queued, and the scheduler starts it the moment a slot frees,
         without waiting for this thread. Not for Bayesian sampling, whose next choice should
@@ -319,7 +321,7 @@ class SweepController(object):
         cap = st.capacity[0]
         return 1 if cap is not None and concurrent >= cap else 0
 
-    def wind_down(self, sid, open_kids, status, error, child_reason, code):
+    def wind_down(self, sid: str, open_kids: Any, status: Any, error: Any, child_reason: Any, code: Any) -> None:
         for c in open_kids:
             self.terminate(c.id, child_reason, code)
         if all(self.store.run(c.id).status in TERMINAL_STATES for c in open_kids):
@@ -329,7 +331,7 @@ class SweepController(object):
             self.store.set_status(sid, RunStatus.CANCEL_REQUESTED, error=error)
             self.store.request_cancel(sid)
 
-    def finish(self, sid, status, message, code):
+    def finish(self, sid: str, status: Any, message: str | None, code: Any) -> None:
         if status == RunStatus.COMPLETED or message is None:
             error = None
         else:
@@ -344,7 +346,7 @@ class SweepController(object):
         log.info("sweep %s ended %s%s", sid, status, (": " + message) if message else "")
 
     # -- children -------------------------------------------------------------------------------
-    def history(self, st, kids):
+    def history(self, st: Any, kids: Any) -> Any:
         out = list(st.resume_history or [])
         goal = st.spec["primaryMetricGoal"]
         for c in kids:
@@ -353,13 +355,13 @@ class SweepController(object):
                         "value": best_of(vals, goal) if vals else None})
         return out
 
-    def create_child(self, sweep, st, index, kids):
+    def create_child(self, sweep: Any, st: Any, index: int, kids: Any) -> Any:
         """Create child ``index``; None when the space is exhausted, False on a lost race."""
         sid = sweep.id
         spec = st.spec
         base = sweep.definition.child_definition
         resumed = spec.get("resumeChildren") or []
-        properties = {INDEX_PROPERTY: index}
+        properties: dict[str, Any] = {INDEX_PROPERTY: index}
         resume_path = None
         if index < len(resumed):
             params = resumed[index]["hyperparameters"]
@@ -387,7 +389,7 @@ class SweepController(object):
         log.info("sweep %s: child %s %s", sid, child_id, params)
         return child
 
-    def terminate(self, run_id, reason, code, by=None):
+    def terminate(self, run_id: str, reason: Any, code: Any, by: Any = None) -> None:
         """Cancel a child with ``reason`` (and ``code``) recorded as its error; ``by`` (the policy
         that stopped it) also goes into its ``hyperdrive.termination`` property."""
         try:
@@ -415,7 +417,7 @@ class SweepController(object):
         self.notifier.changed(run_id)
 
     # -- resume_from ----------------------------------------------------------------------------
-    def load_resumed(self, st, spec):
+    def load_resumed(self, st: Any, spec: Any) -> None:
         if st.resume_series is not None:
             return
         st.resume_series, st.resume_history = {}, []
@@ -434,8 +436,8 @@ class SweepController(object):
                                           "status": c.status if vals and c.status == RunStatus.COMPLETED
                                           else RunStatus.FAILED})
 
-    def update_tags(self, sid, st, kids, series, spec):
-        counts = {}
+    def update_tags(self, sid: str, st: Any, kids: Any, series: Any, spec: Any) -> None:
+        counts: dict[Any, int] = {}
         for c in kids:
             counts[c.status] = counts.get(c.status, 0) + 1
         goal = spec["primaryMetricGoal"]
@@ -455,16 +457,16 @@ class SweepController(object):
             self.notifier.changed(sid)
 
 
-def _num(x):
+def _num(x: Any) -> Any:
     return "%.6g" % x if isinstance(x, float) else str(x)
 
 
-def capacity_of(scheduler, target_name):
+def capacity_of(scheduler: Any, target_name: str) -> Any:
     target = scheduler.target(target_name)
     return scheduler.capacity(target), target
 
 
-def outputs_folder(artifacts, run_id):
+def outputs_folder(artifacts: Any, run_id: str) -> Any:
     key = run_key(run_id, "outputs")
     root = getattr(artifacts, "root", None)
     return os.path.join(root, *key.split("/")) if root else key

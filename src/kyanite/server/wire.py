@@ -12,18 +12,19 @@ submitted), ``inputDatasets``, ``error``, ``resolvedPackages`` and ``host``.
 """
 
 import time
+from typing import Any
 
 __all__ = ["run_details", "runs_details", "iso"]
 
 
-def iso(t):
+def iso(t: Any) -> Any:
     """A unix time as ISO 8601 UTC with milliseconds (``2024-01-02T03:04:05.678Z``); None for None."""
     if t is None:
         return None
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % int((t % 1) * 1000)
 
 
-def run_details(run):
+def run_details(run: Any) -> Any:
     """The v1 ``get_details()`` object of the ``RunRecord`` ``run``."""
     definition = run.definition.to_json()
     return {
@@ -52,6 +53,6 @@ def run_details(run):
     }
 
 
-def runs_details(runs):
+def runs_details(runs: Any) -> Any:
     """``run_details`` of each of ``runs``."""
     return [run_details(r) for r in runs]

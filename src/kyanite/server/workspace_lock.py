@@ -14,6 +14,7 @@ import errno
 import fcntl
 import json
 import os
+from typing import Any
 
 LOCK_NAME = "serve.lock"
 
@@ -22,7 +23,7 @@ EXIT_ALREADY_RUNNING = 75
 
 
 class AlreadyRunning(Exception):
-    def __init__(self, layout, info):
+    def __init__(self, layout: Any, info: dict[str, Any]) -> None:
         self.info = info or {}
         pid = self.info.get("pid", "unknown")
         url = self.info.get("url") or "not listening yet"
@@ -32,28 +33,28 @@ class AlreadyRunning(Exception):
 
 
 class WorkspaceLock(object):
-    def __init__(self, layout, fd):
+    def __init__(self, layout: Any, fd: Any) -> None:
         self.layout = layout
         self.fd = fd
 
-    def record(self, **info):
+    def record(self, **info: dict[str, Any]) -> None:
         """Write this holder's ``pid`` and the given fields (``url``) into the lock file."""
         data = dict(info, pid=os.getpid())
         raw = json.dumps(data).encode("utf-8")
         os.ftruncate(self.fd, 0)
         os.pwrite(self.fd, raw, 0)
 
-    def release(self):
+    def release(self) -> None:
         if self.fd is not None:
             os.close(self.fd)  # closing the only descriptor drops the flock
             self.fd = None
 
 
-def lock_path(layout):
+def lock_path(layout: Any) -> Any:
     return layout.p(LOCK_NAME)
 
 
-def acquire(layout):
+def acquire(layout: Any) -> Any:
     fd = os.open(lock_path(layout), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -67,7 +68,7 @@ def acquire(layout):
     return lock
 
 
-def holder(layout):
+def holder(layout: Any) -> Any:
     path = lock_path(layout)
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -85,7 +86,7 @@ def holder(layout):
         os.close(fd)
 
 
-def _read_info(layout):
+def _read_info(layout: Any) -> Any:
     """The holder's ``{"pid", "url"}``: from the lock file, else from ``server.json``."""
     try:
         with open(lock_path(layout)) as f:

@@ -280,7 +280,7 @@ class ModelStore(object):
             conn.execute(s.deployment_models.insert().values(deployment=name, model_name=mname,
                                                              model_version=mversion))
 
-    def create_deployment(self, name: str, compute_type: str, spec: Any, models: Any, keys: list[str] | None = None, tags: dict[str, Any] | None = None, properties: dict[str, Any] | None = None,
+    def create_deployment(self, name: str, compute_type: str, spec: Any, models: Any, keys: dict[str, str] | None = None, tags: dict[str, Any] | None = None, properties: dict[str, Any] | None = None,
                           description: str | None = None, state: str = "Transitioning", generation: int = 1) -> Any:
         check_name("service", name)
         now = time.time()

@@ -6,6 +6,7 @@ whose executor runs on this machine answer with this machine.
 """
 
 import os
+from typing import Any
 
 import psutil
 from fastapi import APIRouter, Request
@@ -13,8 +14,8 @@ from fastapi import APIRouter, Request
 router = APIRouter(tags=["resources"])
 
 
-@router.get("/computes/{name}/cluster")
-def cluster(name: str, request: Request):
+@router.get("/computes/{name}/cluster", response_model=None)
+def cluster(name: str, request: Request) -> Any:
     s = request.app.state.k
     target = s.scheduler.target(name)
     executor = s.scheduler.executor_for(target)  # 409 for a broken stored config

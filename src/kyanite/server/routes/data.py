@@ -20,6 +20,7 @@ import re
 import tempfile
 import threading
 from typing import Any, Optional
+from collections.abc import Iterator
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -39,15 +40,15 @@ _backends: dict[Any, Any] = {}
 _backends_lock = threading.Lock()
 
 
-def k(request):
+def k(request: Request) -> Any:
     return request.app.state.k
 
 
-def repo(request):
+def repo(request: Request) -> Any:
     return DataRepository(k(request).store)
 
 
-def backend(request, name):
+def backend(request: Request, name: str) -> Any:
     """The backend of datastore ``name`` (kept while its configuration is unchanged)."""
     s = k(request)
     rec, config, secret = repo(request).datastore_config(name)
@@ -73,13 +74,13 @@ class DatastoreCreate(BaseModel):
     create_if_not_exists: bool = False
 
 
-@router.get("/datastores")
-def list_datastores(request: Request):
+@router.get("/datastores", response_model=None)
+def list_datastores(request: Request) -> Any:
     return {"datastores": repo(request).list_datastores()}
 
 
-@router.post("/datastores")
-def register_datastore(body: DatastoreCreate, request: Request):
+@router.post("/datastores", response_model=None)
+def register_datastore(body: DatastoreCreate, request: Request) -> Any:
     check_identifier("datastore name", body.name)
     if body.type.upper() != "S3":
         raise UserErrorException("Datastore type %r is not supported; use 'S3' (any S3-compatible "
@@ -101,25 +102,25 @@ def register_datastore(body: DatastoreCreate, request: Request):
     return r.create_datastore(body.name, "S3", config, secret, overwrite=body.overwrite)
 
 
-@router.get("/datastores/{name}")
-def get_datastore(name: str, request: Request):
+@router.get("/datastores/{name}", response_model=None)
+def get_datastore(name: str, request: Request) -> Any:
     return repo(request).datastore(name)
 
 
-@router.delete("/datastores/{name}")
-def delete_datastore(name: str, request: Request):
+@router.delete("/datastores/{name}", response_model=None)
+def delete_datastore(name: str, request: Request) -> Any:
     repo(request).delete_datastore(name)
     return {"deleted": name}
 
 
-@router.get("/datastores/{name}/files")
-def list_files(name: str, request: Request, pattern: str = "**"):
+@router.get("/datastores/{name}/files", response_model=None)
+def list_files(name: str, request: Request, pattern: str = "**") -> Any:
     root, files = backend(request, name).list(pattern)
     return {"datastore": name, "root": root, "files": files}
 
 
-@router.put("/datastores/{name}/files/{path:path}")
-async def upload_file(name: str, path: str, request: Request, overwrite: bool = False):
+@router.put("/datastores/{name}/files/{path:path}", response_model=None)
+async def upload_file(name: str, path: str, request: Request, overwrite: bool = False) -> Any:
     b = await run_in_threadpool(backend, request, name)
     path = check_path(path)
     if not path:
@@ -139,8 +140,8 @@ async def upload_file(name: str, path: str, request: Request, overwrite: bool = 
     return {"path": path, "size": size, "skipped": False}
 
 
-@router.get("/datastores/{name}/files/{path:path}")
-def download_file(name: str, path: str, request: Request):
+@router.get("/datastores/{name}/files/{path:path}", response_model=None)
+def download_file(name: str, path: str, request: Request) -> Any:
     b = backend(request, name)
     path = check_path(path)
     local = b.local_file(path)
@@ -150,7 +151,7 @@ def download_file(name: str, path: str, request: Request):
     return _ranged_stream(request, f, info, b)
 
 
-def _ranged_stream(request, f, info, b):
+def _ranged_stream(request: Request, f: Any, info: dict[str, Any], b: Any) -> Any:
     size, etag = info.get("size"), info.get("etag")
     start, status = 0, 200
     rng = request.headers.get("range") or ""
@@ -170,7 +171,7 @@ def _ranged_stream(request, f, info, b):
         if status == 206:
             headers["Content-Range"] = "bytes %d-%d/%d" % (start, size - 1, size)
 
-    def body():
+    def body() -> Iterator[Any]:
         try:
             if start:
                 f.seek(start)
@@ -189,20 +190,20 @@ def _ranged_stream(request, f, info, b):
 
 
 # -- blobs ------------------------------------------------------------------------------
-def _blob_key(sha):
+def _blob_key(sha: str) -> Any:
     if not _SHA.match(sha or ""):
         raise UserErrorException("A blob is named by its sha256 hex digest, got %r." % sha)
     return "datasets/blobs/%s/%s" % (sha[:2], sha)
 
 
-@router.post("/data/blobs/missing")
-def missing_blobs(body: dict, request: Request):
+@router.post("/data/blobs/missing", response_model=None)
+def missing_blobs(body: dict, request: Request) -> Any:
     arts = k(request).artifacts
     return {"missing": [sha for sha in body.get("sha256") or [] if arts.size(_blob_key(sha)) < 0]}
 
 
-@router.put("/data/blobs/{sha}")
-async def put_blob(sha: str, request: Request):
+@router.put("/data/blobs/{sha}", response_model=None)
+async def put_blob(sha: str, request: Request) -> Any:
     key = _blob_key(sha)
     arts = k(request).artifacts
     h = hashlib.sha256()
@@ -220,8 +221,8 @@ async def put_blob(sha: str, request: Request):
     return {"sha256": sha, "size": size}
 
 
-@router.get("/data/blobs/{sha}")
-def get_blob(sha: str, request: Request):
+@router.get("/data/blobs/{sha}", response_model=None)
+def get_blob(sha: str, request: Request) -> Any:
     try:
         return FileResponse(k(request).artifacts.local_path(_blob_key(sha)))
     except NotFoundException:
@@ -239,7 +240,7 @@ class DatasetCreate(BaseModel):
     create_new_version: bool = False
 
 
-def _check_files(request, files):
+def _check_files(request: Request, files: Any) -> None:
     arts = k(request).artifacts
     stores = set()
     for f in files:
@@ -264,8 +265,8 @@ def _check_files(request, files):
         r.datastore(name)
 
 
-@router.post("/datasets")
-def save_dataset(body: DatasetCreate, request: Request):
+@router.post("/datasets", response_model=None)
+def save_dataset(body: DatasetCreate, request: Request) -> Any:
     if body.name is not None:
         check_identifier("dataset name", body.name, exists=known(lambda n: repo(request).dataset(n, with_files=False)))
     check_text("description", body.description, DESCRIPTION_MAX)
@@ -276,23 +277,23 @@ def save_dataset(body: DatasetCreate, request: Request):
                                       create_new_version=body.create_new_version)
 
 
-@router.get("/datasets")
-def list_datasets(request: Request):
+@router.get("/datasets", response_model=None)
+def list_datasets(request: Request) -> Any:
     return {"datasets": repo(request).list_datasets()}
 
 
-@router.get("/datasets/by-id/{dataset_id}")
-def get_dataset_by_id(dataset_id: str, request: Request, files: bool = True):
+@router.get("/datasets/by-id/{dataset_id}", response_model=None)
+def get_dataset_by_id(dataset_id: str, request: Request, files: bool = True) -> Any:
     return repo(request).dataset_by_id(dataset_id, with_files=files)
 
 
-@router.get("/datasets/{name}")
-def get_dataset(name: str, request: Request, version: Optional[str] = None, files: bool = True):
+@router.get("/datasets/{name}", response_model=None)
+def get_dataset(name: str, request: Request, version: Optional[str] = None, files: bool = True) -> Any:
     return repo(request).dataset(name, version, with_files=files)
 
 
-@router.get("/datasets/{name}/versions")
-def dataset_versions(name: str, request: Request):
+@router.get("/datasets/{name}/versions", response_model=None)
+def dataset_versions(name: str, request: Request) -> Any:
     versions = repo(request).versions(name)
     if not versions:
         raise NotFoundException("No dataset named %r is registered in this workspace." % name)

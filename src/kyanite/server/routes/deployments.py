@@ -22,7 +22,7 @@ from kyanite.server.routes.models import check_model_text
 from kyanite.store.models import parse_model_id
 from kyanite.server.params import Int64
 
-def _recovered(request: Request):
+def _recovered(request: Request) -> None:
     """Answer only from records the deployment manager has checked since this server
     started (see ``DeploymentManager.wait_recovered``)."""
     request.app.state.k.deployments.wait_recovered()
@@ -33,7 +33,7 @@ COMPUTE_TYPES = ("ACI", "Local")
 CONFIG_KEYS = ("port", "cpuCores", "memoryGb", "authEnabled", "tokenAuthEnabled", "primaryKey", "secondaryKey")
 
 
-def k(request):
+def k(request: Request) -> Any:
     return request.app.state.k
 
 
@@ -65,7 +65,7 @@ class KeyRegen(BaseModel):
     set_key: Optional[str] = None
 
 
-def _models(s, ids):
+def _models(s: Any, ids: Any) -> Any:
     out = []
     for mid in ids or []:
         name, version = parse_model_id(mid)
@@ -74,18 +74,18 @@ def _models(s, ids):
     return out
 
 
-def _check_config(config):
+def _check_config(config: Any) -> None:
     unknown = sorted(set(config) - set(CONFIG_KEYS))
     if unknown:
         raise UserErrorException("Unknown deployment configuration setting(s): %s." % ", ".join(unknown))
 
 
-def _new_key():
+def _new_key() -> Any:
     return secrets.token_urlsafe(24)
 
 
-@router.post("/deployments")
-def create_deployment(body: DeploymentCreate, request: Request):
+@router.post("/deployments", response_model=None)
+def create_deployment(body: DeploymentCreate, request: Request) -> Any:
     s = k(request)
     check_identifier("endpoint name", body.name, exists=known(s.models.deployment))
     check_model_text(body.description, body.tags, body.properties)
@@ -104,9 +104,9 @@ def create_deployment(body: DeploymentCreate, request: Request):
                                 description=body.description, overwrite=body.overwrite)
 
 
-@router.get("/deployments")
+@router.get("/deployments", response_model=None)
 def list_deployments(request: Request, compute_type: Optional[str] = None, model_name: Optional[str] = None,
-                     model_id: Optional[str] = None, tags: Optional[str] = None, properties: Optional[str] = None):
+                     model_id: Optional[str] = None, tags: Optional[str] = None, properties: Optional[str] = None) -> Any:
     try:
         tags_f = json.loads(tags) if tags else None
         props_f = json.loads(properties) if properties else None
@@ -116,13 +116,13 @@ def list_deployments(request: Request, compute_type: Optional[str] = None, model
         compute_type=compute_type, model_name=model_name, model_id=model_id, tags=tags_f, properties=props_f)}
 
 
-@router.get("/deployments/{name}")
-def get_deployment(name: str, request: Request):
+@router.get("/deployments/{name}", response_model=None)
+def get_deployment(name: str, request: Request) -> Any:
     return k(request).models.deployment(name)
 
 
-@router.get("/deployments/{name}/wait")
-async def wait_deployment(name: str, request: Request, state: Optional[str] = None, timeout: float = 10.0):
+@router.get("/deployments/{name}/wait", response_model=None)
+async def wait_deployment(name: str, request: Request, state: Optional[str] = None, timeout: float = 10.0) -> Any:
     """Long-poll: the record as soon as its state differs from ``state``, or at ``timeout``."""
     s = k(request)
     deadline = time.monotonic() + min(max(timeout, 0.0), 60.0)
@@ -134,8 +134,8 @@ async def wait_deployment(name: str, request: Request, state: Optional[str] = No
         await s.notifier.wait("deployment:" + name, min(left, 1.0))
 
 
-@router.patch("/deployments/{name}")
-def update_deployment(name: str, body: DeploymentPatch, request: Request):
+@router.patch("/deployments/{name}", response_model=None)
+def update_deployment(name: str, body: DeploymentPatch, request: Request) -> Any:
     s = k(request)
     check_model_text(body.description, body.add_tags, body.add_properties)
     check_mapping("set_tags", body.set_tags)
@@ -190,19 +190,19 @@ def update_deployment(name: str, body: DeploymentPatch, request: Request):
                                 models=models, keys=new_keys, redeploy=redeploy, **values)
 
 
-@router.delete("/deployments/{name}")
-def delete_deployment(name: str, request: Request):
+@router.delete("/deployments/{name}", response_model=None)
+def delete_deployment(name: str, request: Request) -> Any:
     k(request).deployments.delete(name)
     return {"deleted": name}
 
 
-@router.get("/deployments/{name}/logs")
-def deployment_logs(name: str, request: Request, num_lines: Int64 = 5000):
+@router.get("/deployments/{name}/logs", response_model=None)
+def deployment_logs(name: str, request: Request, num_lines: Int64 = 5000) -> Any:
     return PlainTextResponse(k(request).deployments.logs(name, num_lines))
 
 
-@router.get("/deployments/{name}/logs/raw")
-def deployment_log_bytes(name: str, request: Request, offset: Int64 = 0):
+@router.get("/deployments/{name}/logs/raw", response_model=None)
+def deployment_log_bytes(name: str, request: Request, offset: Int64 = 0) -> Any:
     """Log bytes from ``offset``; X-Log-Size is the offset to ask from next, X-Log-Total
     the log's size."""
     s = k(request)
@@ -212,18 +212,18 @@ def deployment_log_bytes(name: str, request: Request, offset: Int64 = 0):
                     headers={"X-Log-Size": str(start + len(data)), "X-Log-Total": str(total)})
 
 
-@router.get("/deployments/{name}/keys")
-def deployment_keys(name: str, request: Request):
+@router.get("/deployments/{name}/keys", response_model=None)
+def deployment_keys(name: str, request: Request) -> Any:
     return k(request).deployments.keys(name)
 
 
-@router.post("/deployments/{name}/keys/regen")
-def regen_key(name: str, body: KeyRegen, request: Request):
+@router.post("/deployments/{name}/keys/regen", response_model=None)
+def regen_key(name: str, body: KeyRegen, request: Request) -> Any:
     s = k(request)
     s.deployments.regen_key(name, body.key, body.set_key)
     return s.deployments.keys(name)
 
 
-@router.post("/deployments/{name}/token")
-def deployment_token(name: str, request: Request):
+@router.post("/deployments/{name}/token", response_model=None)
+def deployment_token(name: str, request: Request) -> Any:
     return k(request).deployments.token(name)

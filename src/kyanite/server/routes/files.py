@@ -16,6 +16,7 @@ import tempfile
 import threading
 import urllib.parse
 from typing import Any, Optional
+from collections.abc import Iterator
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -29,11 +30,11 @@ router = APIRouter(tags=["files"])
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
 
-def k(request):
+def k(request: Request) -> Any:
     return request.app.state.k
 
 
-async def _spool_body(request):
+async def _spool_body(request: Request) -> Any:
     """Stream the request body into a temporary file (uploads may be large)."""
     tmp = tempfile.TemporaryFile()
     async for chunk in request.stream():
@@ -42,8 +43,8 @@ async def _spool_body(request):
     return tmp
 
 
-@router.post("/runs/{run_id}/logs")
-async def append_log(run_id: str, name: str, offset: Int64, request: Request):
+@router.post("/runs/{run_id}/logs", response_model=None)
+async def append_log(run_id: str, name: str, offset: Int64, request: Request) -> Any:
     s = k(request)
     key = run_key(run_id, name)
     if offset < 0:
@@ -55,8 +56,8 @@ async def append_log(run_id: str, name: str, offset: Int64, request: Request):
     return {"size": size}
 
 
-@router.get("/runs/{run_id}/logs")
-def read_log(run_id: str, name: str, request: Request, offset: Int64 = 0, max_bytes: Optional[Int64] = None):
+@router.get("/runs/{run_id}/logs", response_model=None)
+def read_log(run_id: str, name: str, request: Request, offset: Int64 = 0, max_bytes: Optional[Int64] = None) -> Any:
     """Log bytes from ``offset``; headers X-Log-Size (total) and X-Run-Status."""
     s = k(request)
     run = s.store.run(run_id)
@@ -66,8 +67,8 @@ def read_log(run_id: str, name: str, request: Request, offset: Int64 = 0, max_by
                              "X-Run-Status": run.status})
 
 
-@router.get("/runs/{run_id}/artifacts")
-def list_artifacts(run_id: str, request: Request, prefix: Optional[str] = None):
+@router.get("/runs/{run_id}/artifacts", response_model=None)
+def list_artifacts(run_id: str, request: Request, prefix: Optional[str] = None) -> Any:
     s = k(request)
     s.store.run(run_id)
     files = s.artifacts.list(run_key(run_id))
@@ -76,8 +77,8 @@ def list_artifacts(run_id: str, request: Request, prefix: Optional[str] = None):
     return {"files": files}
 
 
-@router.put("/runs/{run_id}/artifacts/{path:path}")
-async def put_artifact(run_id: str, path: str, request: Request):
+@router.put("/runs/{run_id}/artifacts/{path:path}", response_model=None)
+async def put_artifact(run_id: str, path: str, request: Request) -> Any:
     s = k(request)
     key = run_key(run_id, path)
     await run_in_threadpool(s.store.run, run_id)
@@ -89,8 +90,8 @@ async def put_artifact(run_id: str, path: str, request: Request):
     return {"path": path, "size": size}
 
 
-@router.get("/runs/{run_id}/artifacts/{path:path}")
-def get_artifact(run_id: str, path: str, request: Request):
+@router.get("/runs/{run_id}/artifacts/{path:path}", response_model=None)
+def get_artifact(run_id: str, path: str, request: Request) -> Any:
     s = k(request)
     s.store.run(run_id)
     try:
@@ -100,7 +101,7 @@ def get_artifact(run_id: str, path: str, request: Request):
     return _send_open_file(local, os.path.basename(path))
 
 
-def _send_open_file(local, filename, chunk=1 << 20):
+def _send_open_file(local: Any, filename: str, chunk: Any = 1 << 20) -> Any:
     """The file as it is now: opened once, its length from that open file. A file the run
     host replaces meanwhile (``./logs`` are re-uploaded while a run runs; every upload is
     an atomic rename) cannot make the body disagree with the Content-Length."""
@@ -110,7 +111,7 @@ def _send_open_file(local, filename, chunk=1 << 20):
         raise NotFoundException("The file %r is gone." % filename)
     size = os.fstat(f.fileno()).st_size
 
-    def body():
+    def body() -> Iterator[Any]:
         with f:
             while True:
                 data = f.read(chunk)
@@ -124,19 +125,19 @@ def _send_open_file(local, filename, chunk=1 << 20):
                              headers={"Content-Length": str(size), "Content-Disposition": disposition})
 
 
-def _snapshot_key(sha):
+def _snapshot_key(sha: str) -> Any:
     if not _SHA.match(sha):
         raise UserErrorException("Snapshot id must be a sha256 hex digest, got %r." % sha)
     return "snapshots/%s.tar.gz" % sha
 
 
-@router.get("/snapshots/{sha}/exists")
-def snapshot_exists(sha: str, request: Request):
+@router.get("/snapshots/{sha}/exists", response_model=None)
+def snapshot_exists(sha: str, request: Request) -> Any:
     return {"exists": k(request).artifacts.size(_snapshot_key(sha)) >= 0}
 
 
-@router.put("/snapshots/{sha}")
-async def put_snapshot(sha: str, request: Request):
+@router.put("/snapshots/{sha}", response_model=None)
+async def put_snapshot(sha: str, request: Request) -> Any:
     """Store a source snapshot under its id. Snapshots are immutable: the id must be the
     one its files hash to (``kyanite.core._snapshot.snapshot_id``), and a snapshot already
     stored is kept as it is, so no upload can change the code another run executes."""
@@ -159,8 +160,8 @@ async def put_snapshot(sha: str, request: Request):
     return {"id": sha, "size": size}
 
 
-@router.get("/snapshots/{sha}")
-def get_snapshot(sha: str, request: Request):
+@router.get("/snapshots/{sha}", response_model=None)
+def get_snapshot(sha: str, request: Request) -> Any:
     return FileResponse(k(request).artifacts.local_path(_snapshot_key(sha)))
 
 
@@ -168,7 +169,7 @@ _LISTINGS: "collections.OrderedDict[str, Any]" = collections.OrderedDict()  # sh
 _LISTINGS_LOCK = threading.Lock()
 
 
-def _snapshot_tar(request, sha):
+def _snapshot_tar(request: Request, sha: str) -> Any:
     try:
         local = k(request).artifacts.local_path(_snapshot_key(sha))
     except NotFoundException:
@@ -179,8 +180,8 @@ def _snapshot_tar(request, sha):
         raise UserErrorException("Snapshot %s is not a readable .tar.gz: %s" % (sha, exc))
 
 
-@router.get("/snapshots/{sha}/files")
-def snapshot_files(sha: str, request: Request):
+@router.get("/snapshots/{sha}/files", response_model=None)
+def snapshot_files(sha: str, request: Request) -> Any:
     """The files of a source snapshot: ``{"files": [{"path", "size"}]}`` sorted by path."""
     with _LISTINGS_LOCK:
         if sha in _LISTINGS:
@@ -195,8 +196,8 @@ def snapshot_files(sha: str, request: Request):
     return {"files": files}
 
 
-@router.get("/snapshots/{sha}/files/{path:path}")
-def snapshot_file(sha: str, path: str, request: Request, max_bytes: Optional[Int64] = None):
+@router.get("/snapshots/{sha}/files/{path:path}", response_model=None)
+def snapshot_file(sha: str, path: str, request: Request, max_bytes: Optional[Int64] = None) -> Any:
     """One file of a snapshot (its first ``max_bytes`` bytes when given), as a download."""
     check_key(path)
     if max_bytes is not None and max_bytes < 0:

@@ -31,6 +31,8 @@ import math
 import re
 import time
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -62,22 +64,22 @@ MODEL_STATUS = {"LOGGED_MODEL_PENDING": "PENDING", "LOGGED_MODEL_READY": "READY"
 
 
 class MlflowError(Exception):
-    def __init__(self, code, status, message):
+    def __init__(self, code: Any, status: Any, message: str) -> None:
         Exception.__init__(self, message)
         self.code, self.status, self.message = code, status, message
 
 
-def error(code, status, message):
+def error(code: Any, status: Any, message: str) -> Any:
     return JSONResponse({"error_code": code, "message": message}, status_code=status)
 
 
-def bad(message):
+def bad(message: str) -> Any:
     return MlflowError("INVALID_PARAMETER_VALUE", 400, message)
 
 
-def mlflow_route(fn):
+def mlflow_route(fn: Callable[[Request], Awaitable[Any]]) -> Callable[[Request], Awaitable[Any]]:
     """Answer the errors of ``fn`` in MLflow's shape."""
-    async def wrapper(request: Request):
+    async def wrapper(request: Request) -> Any:
         try:
             out = await fn(request)
         except MlflowError as e:
@@ -96,11 +98,11 @@ def mlflow_route(fn):
     return wrapper
 
 
-def _k(request):
+def _k(request: Request) -> Any:
     return request.app.state.k
 
 
-def _ml(request):
+def _ml(request: Request) -> Any:
     s = _k(request)
     ml = getattr(s, "mlflow", None)
     if ml is None:
@@ -108,7 +110,7 @@ def _ml(request):
     return ml
 
 
-async def _body(request):
+async def _body(request: Request) -> Any:
     raw = await request.body()
     if not raw:
         return {}
@@ -121,7 +123,7 @@ async def _body(request):
     return body
 
 
-def _need(body, field, kind=str):
+def _need(body: Any, field: Any, kind: type = str) -> Any:
     v = body.get(field)
     if v is None or v == "":
         raise bad("Missing value for required parameter '%s'." % field)
@@ -130,7 +132,7 @@ def _need(body, field, kind=str):
     return v
 
 
-def _check_write(request, run_id):
+def _check_write(request: Request, run_id: str) -> None:
     """A run token writes only to its own run tree (``kyanite.server.run_tokens``)."""
     token_run = getattr(request.state, "run_token_run", None)
     if token_run and not run_tokens.within(_k(request).store, token_run, run_id):
@@ -138,15 +140,15 @@ def _check_write(request, run_id):
                                                      "tree, not %s" % run_id)
 
 
-def _ms(t):
+def _ms(t: Any) -> Any:
     return None if t is None else int(round(t * 1000))
 
 
-def _kv(d):
+def _kv(d: Any) -> Any:
     return [{"key": k, "value": v} for k, v in sorted(d.items())]
 
 
-def _pairs(items, what):
+def _pairs(items: Any, what: str) -> Any:
     out = {}
     for item in items or []:
         if not isinstance(item, dict) or not isinstance(item.get("key"), str) or not item["key"]:
@@ -155,7 +157,7 @@ def _pairs(items, what):
     return out
 
 
-def _float(v, key):
+def _float(v: Any, key: str) -> Any:
     if isinstance(v, bool) or v is None:
         raise bad("Metric %r: value %r is not a number." % (key, v))
     try:
@@ -164,7 +166,7 @@ def _float(v, key):
         raise bad("Metric %r: value %r is not a number." % (key, v))
 
 
-def _int(v, what, default=None):
+def _int(v: Any, what: str, default: Any = None) -> Any:
     if v is None or v == "":
         return default
     try:
@@ -174,23 +176,23 @@ def _int(v, what, default=None):
 
 
 # -- experiments ---------------------------------------------------------------------------------
-def _experiment_json(e):
+def _experiment_json(e: Any) -> Any:
     return {"experiment_id": str(e["id"]), "name": e["name"],
             "artifact_location": "mlflow-artifacts:/experiments/%d" % e["id"],
             "lifecycle_stage": e["lifecycle_stage"], "creation_time": _ms(e["created"]),
             "last_update_time": _ms(e["created"]), "tags": _kv(e["tags"])}
 
 
-def _experiment_name(name):
+def _experiment_name(name: str) -> Any:
     if not is_identifier(name):
         raise bad("Invalid experiment name %r: kyanite experiment names are 1-255 characters from letters, "
                   "digits, '_', '-' and '.', not starting with '.'." % (name,))
     return name
 
 
-@router.post(API + "/experiments/create")
+@router.post(API + "/experiments/create", response_model=None)
 @mlflow_route
-async def create_experiment(request):
+async def create_experiment(request: Request) -> Any:
     body = await _body(request)
     name = _experiment_name(_need(body, "name"))
     ml = _ml(request)
@@ -206,16 +208,16 @@ async def create_experiment(request):
     return {"experiment_id": str(exp["id"])}
 
 
-@router.get(API + "/experiments/get")
+@router.get(API + "/experiments/get", response_model=None)
 @mlflow_route
-async def get_experiment(request):
+async def get_experiment(request: Request) -> Any:
     exp = _ml(request).experiment_by_id(_need(dict(request.query_params), "experiment_id"))
     return {"experiment": _experiment_json(exp)}
 
 
-@router.get(API + "/experiments/get-by-name")
+@router.get(API + "/experiments/get-by-name", response_model=None)
 @mlflow_route
-async def get_experiment_by_name(request):
+async def get_experiment_by_name(request: Request) -> Any:
     name = _need(dict(request.query_params), "experiment_name")
     try:
         exp = _ml(request).experiment_by_name(name, create=name == "Default")
@@ -224,10 +226,10 @@ async def get_experiment_by_name(request):
     return {"experiment": _experiment_json(exp)}
 
 
-@router.post(API + "/experiments/search")
-@router.get(API + "/experiments/search")
+@router.post(API + "/experiments/search", response_model=None)
+@router.get(API + "/experiments/search", response_model=None)
 @mlflow_route
-async def search_experiments(request):
+async def search_experiments(request: Request) -> Any:
     body = await _body(request) if request.method == "POST" else dict(request.query_params)
     view = str(body.get("view_type") or "ACTIVE_ONLY")
     exps = _ml(request).experiments()
@@ -243,41 +245,41 @@ async def search_experiments(request):
     offset = _int(body.get("page_token"), "page_token", 0)
     limit = _int(body.get("max_results"), "max_results", 1000)
     page = exps[offset:offset + limit]
-    out = {"experiments": [_experiment_json(e) for e in page]}
+    out: dict[str, Any] = {"experiments": [_experiment_json(e) for e in page]}
     if offset + limit < len(exps):
         out["next_page_token"] = str(offset + limit)
     return out
 
 
-@router.post(API + "/experiments/update")
+@router.post(API + "/experiments/update", response_model=None)
 @mlflow_route
-async def update_experiment(request):
+async def update_experiment(request: Request) -> Any:
     body = await _body(request)
     name = body.get("new_name")
     _ml(request).update_experiment(_need(body, "experiment_id"), name=_experiment_name(name) if name else None)
     return {}
 
 
-@router.post(API + "/experiments/set-experiment-tag")
+@router.post(API + "/experiments/set-experiment-tag", response_model=None)
 @mlflow_route
-async def set_experiment_tag(request):
+async def set_experiment_tag(request: Request) -> Any:
     body = await _body(request)
     _ml(request).update_experiment(_need(body, "experiment_id"), tags={_need(body, "key"): str(body.get("value", ""))})
     return {}
 
 
-@router.post(API + "/experiments/delete-experiment-tag")
+@router.post(API + "/experiments/delete-experiment-tag", response_model=None)
 @mlflow_route
-async def delete_experiment_tag(request):
+async def delete_experiment_tag(request: Request) -> Any:
     body = await _body(request)
     _ml(request).update_experiment(_need(body, "experiment_id"), remove_tags=[_need(body, "key")])
     return {}
 
 
-@router.post(API + "/experiments/delete")
-@router.post(API + "/experiments/restore")
+@router.post(API + "/experiments/delete", response_model=None)
+@router.post(API + "/experiments/restore", response_model=None)
 @mlflow_route
-async def delete_experiment(request):
+async def delete_experiment(request: Request) -> Any:
     body = await _body(request)
     stage = "deleted" if request.url.path.endswith("/delete") else "active"
     _ml(request).update_experiment(_need(body, "experiment_id"), lifecycle_stage=stage)
@@ -285,7 +287,7 @@ async def delete_experiment(request):
 
 
 # -- runs --------------------------------------------------------------------------------------------
-def _fields(ml, run, with_metrics=True):
+def _fields(ml: Any, run: Any, with_metrics: bool = True) -> Any:
     tags = dict(run.tags)
     tags.pop(DELETED_TAG, None)
     tags.pop("mlflow.inputs", None)
@@ -302,7 +304,7 @@ def _fields(ml, run, with_metrics=True):
             "metrics": dict((k, v) for k, v, _, _ in metrics)}
 
 
-def _run_json(ml, run, fields=None):
+def _run_json(ml: Any, run: Any, fields: Any = None) -> Any:
     f = fields or _fields(ml, run)
     a = f["attributes"]
     info = {"run_id": a["run_id"], "run_uuid": a["run_id"], "run_name": a["run_name"],
@@ -321,14 +323,14 @@ def _run_json(ml, run, fields=None):
             "outputs": {"model_outputs": models}}
 
 
-def _run(ml, run_id):
+def _run(ml: Any, run_id: str) -> Any:
     try:
         return ml.run(run_id)
     except NotFoundException:
         raise MlflowError("RESOURCE_DOES_NOT_EXIST", 404, "Run with id=%s not found" % run_id)
 
 
-def _live_run(request, run_id):
+def _live_run(request: Request, run_id: str) -> Any:
     """The run ``run_id`` for a write: it exists, is not deleted, and the caller may write to it."""
     run = _run(_ml(request), run_id)
     if run.deleted:
@@ -337,9 +339,9 @@ def _live_run(request, run_id):
     return run
 
 
-@router.post(API + "/runs/create")
+@router.post(API + "/runs/create", response_model=None)
 @mlflow_route
-async def create_run(request):
+async def create_run(request: Request) -> Any:
     body = await _body(request)
     s, ml = _k(request), _ml(request)
     exp = ml.experiment_by_id(body.get("experiment_id") or "0")
@@ -360,9 +362,9 @@ async def create_run(request):
     return {"run": _run_json(ml, run)}
 
 
-@router.get(API + "/runs/get")
+@router.get(API + "/runs/get", response_model=None)
 @mlflow_route
-async def get_run(request):
+async def get_run(request: Request) -> Any:
     q = dict(request.query_params)
     ml = _ml(request)
     run_id = q.get("run_id") or q.get("run_uuid")
@@ -372,9 +374,9 @@ async def get_run(request):
     return {"run": await run_in_threadpool(_run_json, ml, run)}
 
 
-@router.post(API + "/runs/update")
+@router.post(API + "/runs/update", response_model=None)
 @mlflow_route
-async def update_run(request):
+async def update_run(request: Request) -> Any:
     body = await _body(request)
     s, ml = _k(request), _ml(request)
     run_id = body.get("run_id") or body.get("run_uuid") or _need(body, "run_id")
@@ -395,10 +397,10 @@ async def update_run(request):
     return {"run_info": _run_json(ml, run)["info"]}
 
 
-@router.post(API + "/runs/delete")
-@router.post(API + "/runs/restore")
+@router.post(API + "/runs/delete", response_model=None)
+@router.post(API + "/runs/restore", response_model=None)
 @mlflow_route
-async def delete_run(request):
+async def delete_run(request: Request) -> Any:
     body = await _body(request)
     run_id = _need(body, "run_id")
     _run(_ml(request), run_id)
@@ -410,9 +412,9 @@ async def delete_run(request):
     return {}
 
 
-@router.post(API + "/runs/set-tag")
+@router.post(API + "/runs/set-tag", response_model=None)
 @mlflow_route
-async def set_tag(request):
+async def set_tag(request: Request) -> Any:
     body = await _body(request)
     run_id = body.get("run_id") or _need(body, "run_uuid")
     _live_run(request, run_id)
@@ -420,7 +422,7 @@ async def set_tag(request):
     return {}
 
 
-def _set_tags(request, run_id, tags):
+def _set_tags(request: Request, run_id: str, tags: dict[str, Any]) -> None:
     if not tags:
         return
     if "mlflow.runName" in tags:
@@ -429,9 +431,9 @@ def _set_tags(request, run_id, tags):
     _k(request).notifier.changed(run_id)
 
 
-@router.post(API + "/runs/delete-tag")
+@router.post(API + "/runs/delete-tag", response_model=None)
 @mlflow_route
-async def delete_tag(request):
+async def delete_tag(request: Request) -> Any:
     body = await _body(request)
     run_id = _need(body, "run_id")
     run = _live_run(request, run_id)
@@ -442,7 +444,7 @@ async def delete_tag(request):
     return {}
 
 
-def _log_params(request, run, params):
+def _log_params(request: Request, run: Any, params: dict[str, Any]) -> None:
     if not params:
         return
     for key, value in params.items():
@@ -454,9 +456,9 @@ def _log_params(request, run, params):
     _k(request).notifier.changed(run.id)
 
 
-@router.post(API + "/runs/log-parameter")
+@router.post(API + "/runs/log-parameter", response_model=None)
 @mlflow_route
-async def log_param(request):
+async def log_param(request: Request) -> Any:
     body = await _body(request)
     run_id = body.get("run_id") or _need(body, "run_uuid")
     run = _live_run(request, run_id)
@@ -464,7 +466,7 @@ async def log_param(request):
     return {}
 
 
-def _metric_points(items):
+def _metric_points(items: Any) -> Any:
     now = int(time.time() * 1000)
     out = []
     for m in items:
@@ -475,7 +477,7 @@ def _metric_points(items):
     return out
 
 
-async def _store_metrics(request, run_id, points, items):
+async def _store_metrics(request: Request, run_id: str, points: Any, items: Any) -> None:
     """Store ``points`` (parsed from the request's metric ``items``); points sent with a
     ``model_id`` (MLflow links a run's points to a logged model by sending them again) are
     stored once."""
@@ -485,9 +487,9 @@ async def _store_metrics(request, run_id, points, items):
         _k(request).notifier.changed(run_id)
 
 
-@router.post(API + "/runs/log-metric")
+@router.post(API + "/runs/log-metric", response_model=None)
 @mlflow_route
-async def log_metric(request):
+async def log_metric(request: Request) -> Any:
     body = await _body(request)
     run_id = body.get("run_id") or _need(body, "run_uuid")
     _live_run(request, run_id)
@@ -496,9 +498,9 @@ async def log_metric(request):
     return {}
 
 
-@router.post(API + "/runs/log-batch")
+@router.post(API + "/runs/log-batch", response_model=None)
 @mlflow_route
-async def log_batch(request):
+async def log_batch(request: Request) -> Any:
     body = await _body(request)
     run_id = _need(body, "run_id")
     run = _live_run(request, run_id)
@@ -512,16 +514,16 @@ async def log_batch(request):
     return {}
 
 
-@router.post(API + "/runs/log-inputs")
+@router.post(API + "/runs/log-inputs", response_model=None)
 @mlflow_route
-async def log_inputs(request):
+async def log_inputs(request: Request) -> Any:
     body = await _body(request)
     run_id = _need(body, "run_id")
     run = _live_run(request, run_id)
     have = json.loads(run.tags.get("mlflow.inputs") or "[]")
     for item in body.get("datasets") or []:
         ds = (item or {}).get("dataset") or {}
-        entry = {"tags": [{"key": t.get("key"), "value": t.get("value")} for t in (item.get("tags") or [])],
+        entry: dict[str, Any] = {"tags": [{"key": t.get("key"), "value": t.get("value")} for t in (item.get("tags") or [])],
                  "dataset": dict((k, str(ds.get(k, ""))[:500]) for k in ("name", "digest", "source_type", "source"))}
         entry["dataset"]["schema"] = ""
         entry["dataset"]["profile"] = ""
@@ -535,26 +537,26 @@ async def log_inputs(request):
     return {}
 
 
-@router.post(API + "/runs/outputs")
+@router.post(API + "/runs/outputs", response_model=None)
 @mlflow_route
-async def log_outputs(request):
+async def log_outputs(request: Request) -> Any:
     body = await _body(request)
     _live_run(request, _need(body, "run_id"))
     return {}  # a logged model already names its run
 
 
-@router.post(API + "/runs/log-model")
+@router.post(API + "/runs/log-model", response_model=None)
 @mlflow_route
-async def log_model_history(request):
+async def log_model_history(request: Request) -> Any:
     body = await _body(request)
     run_id = _need(body, "run_id")
     _live_run(request, run_id)
     return {}
 
 
-@router.post(API + "/runs/search")
+@router.post(API + "/runs/search", response_model=None)
 @mlflow_route
-async def search_runs(request):
+async def search_runs(request: Request) -> Any:
     body = await _body(request)
     ml = _ml(request)
     ids = body.get("experiment_ids") or []
@@ -565,7 +567,7 @@ async def search_runs(request):
     view = str(body.get("run_view_type") or "ACTIVE_ONLY")
     order_by = body.get("order_by") or []
 
-    def work():
+    def work() -> Any:
         out = []
         for run in ml.runs(exp_ids):
             if view != "ALL" and run.deleted != (view == "DELETED_ONLY"):
@@ -578,15 +580,15 @@ async def search_runs(request):
     found = await run_in_threadpool(work)
     offset = _int(body.get("page_token"), "page_token", 0)
     limit = max(1, min(_int(body.get("max_results"), "max_results", 1000), 50000))
-    out = {"runs": [_run_json(ml, run, f) for run, f in found[offset:offset + limit]]}
+    out: dict[str, Any] = {"runs": [_run_json(ml, run, f) for run, f in found[offset:offset + limit]]}
     if offset + limit < len(found):
         out["next_page_token"] = str(offset + limit)
     return out
 
 
-@router.get(API + "/metrics/get-history")
+@router.get(API + "/metrics/get-history", response_model=None)
 @mlflow_route
-async def metric_history(request):
+async def metric_history(request: Request) -> Any:
     q = dict(request.query_params)
     run_id = q.get("run_id") or q.get("run_uuid") or _need(q, "run_id")
     key = _need(q, "metric_key")
@@ -596,14 +598,14 @@ async def metric_history(request):
     offset = _int(q.get("page_token"), "page_token", 0)
     limit = _int(q.get("max_results"), "max_results", None)
     page = points[offset:offset + limit] if limit else points[offset:]
-    out = {"metrics": [{"key": key, "value": v, "timestamp": t, "step": st} for v, t, st in page]}
+    out: dict[str, Any] = {"metrics": [{"key": key, "value": v, "timestamp": t, "step": st} for v, t, st in page]}
     if limit and offset + limit < len(points):
         out["next_page_token"] = str(offset + limit)
     return Response(jsonio.dumps(out), media_type="application/json")
 
 
 # -- logged models (MLflow 3) ------------------------------------------------------------------
-def _model_json(m):
+def _model_json(m: Any) -> Any:
     info = {"model_id": m["model_id"], "experiment_id": str(m["experiment_id"]), "name": m["name"],
             "creation_timestamp_ms": _ms(m["created"]), "last_updated_timestamp_ms": _ms(m["updated"]),
             "artifact_uri": "mlflow-artifacts:/runs/%s/%s" % (m["run_id"], m["path"]),
@@ -616,9 +618,9 @@ def _model_json(m):
     return {"info": info, "data": {"params": _kv(m["params"]), "metrics": []}}
 
 
-@router.post(API + "/logged-models")
+@router.post(API + "/logged-models", response_model=None)
 @mlflow_route
-async def create_logged_model(request):
+async def create_logged_model(request: Request) -> Any:
     body = await _body(request)
     ml = _ml(request)
     run_id = body.get("source_run_id")
@@ -639,20 +641,20 @@ async def create_logged_model(request):
     return {"model": _model_json(m)}
 
 
-def _model_id(request):
-    m = re.match(r".*/logged-models/([^/]+)", request.url.path)
+def _model_id(request: Request) -> Any:
+    m: Any = re.match(r".*/logged-models/([^/]+)", request.url.path)
     return m.group(1)
 
 
-@router.get(API + "/logged-models/{model_id}")
+@router.get(API + "/logged-models/{model_id}", response_model=None)
 @mlflow_route
-async def get_logged_model(request):
+async def get_logged_model(request: Request) -> Any:
     return {"model": _model_json(_ml(request).logged_model(_model_id(request)))}
 
 
-@router.patch(API + "/logged-models/{model_id}")
+@router.patch(API + "/logged-models/{model_id}", response_model=None)
 @mlflow_route
-async def finalize_logged_model(request):
+async def finalize_logged_model(request: Request) -> Any:
     body = await _body(request)
     ml = _ml(request)
     m = ml.logged_model(_model_id(request))
@@ -661,9 +663,9 @@ async def finalize_logged_model(request):
     return {"model": _model_json(ml.update_logged_model(m["model_id"], status=status))}
 
 
-@router.patch(API + "/logged-models/{model_id}/tags")
+@router.patch(API + "/logged-models/{model_id}/tags", response_model=None)
 @mlflow_route
-async def set_logged_model_tags(request):
+async def set_logged_model_tags(request: Request) -> Any:
     body = await _body(request)
     ml = _ml(request)
     m = ml.logged_model(_model_id(request))
@@ -672,9 +674,9 @@ async def set_logged_model_tags(request):
     return {}
 
 
-@router.post(API + "/logged-models/{model_id}/params")
+@router.post(API + "/logged-models/{model_id}/params", response_model=None)
 @mlflow_route
-async def log_logged_model_params(request):
+async def log_logged_model_params(request: Request) -> Any:
     body = await _body(request)
     ml = _ml(request)
     m = ml.logged_model(_model_id(request))
@@ -683,9 +685,9 @@ async def log_logged_model_params(request):
     return {}
 
 
-@router.post(API + "/logged-models/search")
+@router.post(API + "/logged-models/search", response_model=None)
 @mlflow_route
-async def search_logged_models(request):
+async def search_logged_models(request: Request) -> Any:
     body = await _body(request)
     ml = _ml(request)
     exp_ids = [ml.experiment_by_id(x)["id"] for x in (body.get("experiment_ids") or [])]
@@ -700,14 +702,14 @@ async def search_logged_models(request):
                   == m.group(2)]
     offset = _int(body.get("page_token"), "page_token", 0)
     limit = _int(body.get("max_results"), "max_results", 100)
-    out = {"models": [_model_json(x) for x in models[offset:offset + limit]]}
+    out: dict[str, Any] = {"models": [_model_json(x) for x in models[offset:offset + limit]]}
     if offset + limit < len(models):
         out["next_page_token"] = str(offset + limit)
     return out
 
 
 # -- model registry ---------------------------------------------------------------------------------
-def _version_json(request, m):
+def _version_json(request: Request, m: Any) -> Any:
     out = {"name": m["name"], "version": str(m["version"]), "current_stage": "None",
            "creation_timestamp": _iso_ms(m["createdTime"]), "last_updated_timestamp": _iso_ms(m["updatedTime"]),
            "description": m.get("description") or "", "user_id": "",
@@ -722,14 +724,14 @@ def _version_json(request, m):
     return out
 
 
-def _iso_ms(text):
+def _iso_ms(text: str) -> Any:
     if not text:
         return None
     t = time.mktime(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
     return int(t * 1000 + int(text[20:23] or 0))
 
 
-def _registered_json(request, name, versions):
+def _registered_json(request: Request, name: str, versions: Any) -> Any:
     latest = versions[0] if versions else None
     out = {"name": name, "tags": [], "description": "", "aliases": []}
     if latest:
@@ -739,13 +741,13 @@ def _registered_json(request, name, versions):
     return out
 
 
-def _versions(request, name=None, run_id=None):
+def _versions(request: Request, name: str | None = None, run_id: str | None = None) -> Any:
     return _k(request).models.list_models(name=name, run_id=run_id)
 
 
-@router.post(API + "/registered-models/create")
+@router.post(API + "/registered-models/create", response_model=None)
 @mlflow_route
-async def create_registered_model(request):
+async def create_registered_model(request: Request) -> Any:
     body = await _body(request)
     name = check_identifier("model name", _need(body, "name"))
     if _versions(request, name):
@@ -755,9 +757,9 @@ async def create_registered_model(request):
                                  "tags": [], "description": body.get("description") or ""}}
 
 
-@router.get(API + "/registered-models/get")
+@router.get(API + "/registered-models/get", response_model=None)
 @mlflow_route
-async def get_registered_model(request):
+async def get_registered_model(request: Request) -> Any:
     name = _need(dict(request.query_params), "name")
     versions = _versions(request, name)
     if not versions:
@@ -765,19 +767,19 @@ async def get_registered_model(request):
     return {"registered_model": _registered_json(request, name, versions)}
 
 
-@router.post(API + "/registered-models/get-latest-versions")
-@router.get(API + "/registered-models/get-latest-versions")
+@router.post(API + "/registered-models/get-latest-versions", response_model=None)
+@router.get(API + "/registered-models/get-latest-versions", response_model=None)
 @mlflow_route
-async def latest_versions(request):
+async def latest_versions(request: Request) -> Any:
     body = await _body(request) if request.method == "POST" else dict(request.query_params)
     versions = _versions(request, _need(body, "name"))
     return {"model_versions": [_version_json(request, versions[0])] if versions else []}
 
 
-@router.get(API + "/registered-models/search")
-@router.post(API + "/registered-models/search")
+@router.get(API + "/registered-models/search", response_model=None)
+@router.post(API + "/registered-models/search", response_model=None)
 @mlflow_route
-async def search_registered_models(request):
+async def search_registered_models(request: Request) -> Any:
     body = await _body(request) if request.method == "POST" else dict(request.query_params)
     models = _versions(request)
     names = []
@@ -794,12 +796,12 @@ async def search_registered_models(request):
                                   for n in names]}
 
 
-def _source_files(request, body):
+def _source_files(request: Request, body: Any) -> Any:
     """``(run id, path among the run's files, logged model id or None)`` of a version's source."""
     ml = _ml(request)
     source = str(body.get("source") or "")
     model_id = body.get("model_id")
-    m = re.match(r"models:/(m-[0-9a-f]+)/?\Z", source)
+    m: Any = re.match(r"models:/(m-[0-9a-f]+)/?\Z", source)
     if model_id or m:
         lm = ml.logged_model(model_id or m.group(1))
         return lm["run_id"], lm["path"], lm["model_id"]
@@ -813,9 +815,9 @@ def _source_files(request, body):
               "runs:/<run id>/<path> or mlflow-artifacts:/runs/<run id>/<path>." % source)
 
 
-@router.post(API + "/model-versions/create")
+@router.post(API + "/model-versions/create", response_model=None)
 @mlflow_route
-async def create_model_version(request):
+async def create_model_version(request: Request) -> Any:
     from kyanite.server.routes.models import ModelCreate, register_model
     body = await _body(request)
     name = check_identifier("model name", _need(body, "name"))
@@ -830,18 +832,18 @@ async def create_model_version(request):
     return {"model_version": _version_json(request, model)}
 
 
-@router.get(API + "/model-versions/get")
+@router.get(API + "/model-versions/get", response_model=None)
 @mlflow_route
-async def get_model_version(request):
+async def get_model_version(request: Request) -> Any:
     q = dict(request.query_params)
     name, version = _need(q, "name"), _int(_need(q, "version"), "version")
     return {"model_version": _version_json(request, _k(request).models.model(name, version))}
 
 
-@router.get(API + "/model-versions/search")
-@router.post(API + "/model-versions/search")
+@router.get(API + "/model-versions/search", response_model=None)
+@router.post(API + "/model-versions/search", response_model=None)
 @mlflow_route
-async def search_model_versions(request):
+async def search_model_versions(request: Request) -> Any:
     body = await _body(request) if request.method == "POST" else dict(request.query_params)
     versions = _versions(request)
     text = body.get("filter") or ""
@@ -859,22 +861,22 @@ async def search_model_versions(request):
         versions = [v for v in versions if matches(clause, {"tags": {"f": str(v.get(field) or "")}})]
     offset = _int(body.get("page_token"), "page_token", 0)
     limit = _int(body.get("max_results"), "max_results", 10000)
-    out = {"model_versions": [_version_json(request, v) for v in versions[offset:offset + limit]]}
+    out: dict[str, Any] = {"model_versions": [_version_json(request, v) for v in versions[offset:offset + limit]]}
     if offset + limit < len(versions):
         out["next_page_token"] = str(offset + limit)
     return out
 
 
-@router.get(API + "/model-versions/get-download-uri")
+@router.get(API + "/model-versions/get-download-uri", response_model=None)
 @mlflow_route
-async def model_version_download_uri(request):
+async def model_version_download_uri(request: Request) -> Any:
     q = dict(request.query_params)
     m = _k(request).models.model(_need(q, "name"), _int(_need(q, "version"), "version"))
     return {"artifact_uri": "mlflow-artifacts:/models/%s/%d/%s" % (m["name"], m["version"], m["asset"])}
 
 
 # -- artifacts: mlflow-artifacts:/runs/<run id>/<path> is the run's file <path> ----------------------
-def _artifact_key(path, write=False):
+def _artifact_key(path: str, write: bool = False) -> Any:
     """``(run id, key)`` of an artifact path ``runs/<run id>/<file>``; ``(None, key)`` for a
     registered model's files ``models/<name>/<version>/<file>`` (read only)."""
     path = path.strip("/")
@@ -887,9 +889,9 @@ def _artifact_key(path, write=False):
     return parts[1], run_key(parts[1], "/".join(parts[2:]) or None)
 
 
-@router.put(ARTIFACTS + "/{path:path}")
+@router.put(ARTIFACTS + "/{path:path}", response_model=None)
 @mlflow_route
-async def upload_artifact(request):
+async def upload_artifact(request: Request) -> Any:
     path = request.url.path[len(ARTIFACTS):]
     run_id, key = _artifact_key(path, write=True)
     if key == run_key(run_id):
@@ -905,9 +907,9 @@ async def upload_artifact(request):
     return {}
 
 
-@router.get(ARTIFACTS + "/{path:path}")
+@router.get(ARTIFACTS + "/{path:path}", response_model=None)
 @mlflow_route
-async def download_artifact(request):
+async def download_artifact(request: Request) -> Any:
     run_id, key = _artifact_key(request.url.path[len(ARTIFACTS):])
     if run_id:
         _run(_ml(request), run_id)
@@ -918,16 +920,16 @@ async def download_artifact(request):
     return FileResponse(local, media_type="application/octet-stream")
 
 
-@router.get(ARTIFACTS)
+@router.get(ARTIFACTS, response_model=None)
 @mlflow_route
-async def list_artifacts(request):
+async def list_artifacts(request: Request) -> Any:
     path = (request.query_params.get("path") or "").strip("/")
     if not path:
         return {"files": []}
     run_id, key = _artifact_key(path)
     if run_id:
         _run(_ml(request), run_id)
-    entries = {}
+    entries: dict[str, Any] = {}
     for f in _k(request).artifacts.list(key):
         head, sep, _ = f["path"].partition("/")
         if sep:
@@ -937,15 +939,15 @@ async def list_artifacts(request):
     return {"files": [entries[n] for n in sorted(entries)]}
 
 
-@router.get(PREFIX + "/api/3.0/mlflow/server-info")
+@router.get(PREFIX + "/api/3.0/mlflow/server-info", response_model=None)
 @mlflow_route
-async def server_info(request):
+async def server_info(request: Request) -> Any:
     return {"store_type": "kyanite", "multipart_uploads_enabled": False, "multipart_downloads_enabled": False}
 
 
-@router.api_route(PREFIX + "/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+@router.api_route(PREFIX + "/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], response_model=None)
 @mlflow_route
-async def not_implemented(request):
+async def not_implemented(request: Request) -> None:
     path = request.url.path[len(PREFIX):]
     raise MlflowError("NOT_IMPLEMENTED", 501, "kyanite does not implement the MLflow endpoint %s %s."
                       % (request.method, path))

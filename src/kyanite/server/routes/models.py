@@ -12,7 +12,7 @@ import os
 import tarfile
 import tempfile
 import time
-from typing import Optional
+from typing import Any, Optional
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -29,7 +29,7 @@ router = APIRouter(tags=["models"])
 STAGING_MAX_AGE = 24 * 3600
 
 
-def k(request):
+def k(request: Request) -> Any:
     return request.app.state.k
 
 
@@ -55,14 +55,14 @@ class ModelPatch(BaseModel):
     description: Optional[str] = None
 
 
-def check_model_text(description, tags, properties):
+def check_model_text(description: str | None, tags: dict[str, Any] | None, properties: dict[str, Any] | None) -> None:
     """The free text of a model or deployment (InvalidValue, 400, past its cap)."""
     check_text("description", description, DESCRIPTION_MAX)
     check_mapping("tags", tags)
     check_mapping("properties", properties)
 
 
-def _filter_arg(text, what):
+def _filter_arg(text: str | None, what: str) -> Any:
     if text is None:
         return None
     try:
@@ -71,8 +71,8 @@ def _filter_arg(text, what):
         raise UserErrorException("%s filter must be JSON (a list of keys and [key, value] pairs)." % what)
 
 
-@router.post("/models/uploads")
-async def upload_model_files(request: Request):
+@router.post("/models/uploads", response_model=None)
+async def upload_model_files(request: Request) -> Any:
     """Body: a tar (optionally gzip) of the model's file or folder. Returns ``{"upload"}``."""
     s = k(request)
     tmp = tempfile.TemporaryFile()
@@ -85,7 +85,7 @@ async def upload_model_files(request: Request):
         tmp.close()
 
 
-def _stage_tar(s, fileobj):
+def _stage_tar(s: Any, fileobj: Any) -> Any:
     files = s.model_files
     _clean_stale_staging(files)
     staging = files.new_staging()
@@ -114,7 +114,7 @@ def _stage_tar(s, fileobj):
     return {"upload": staging.rsplit("/", 1)[1], "files": count, "size": size}
 
 
-def _clean_stale_staging(files):
+def _clean_stale_staging(files: Any) -> None:
     base = files._local("models/.staging")
     if not base or not os.path.isdir(base):
         return
@@ -128,8 +128,8 @@ def _clean_stale_staging(files):
             pass
 
 
-@router.post("/models")
-def register_model(body: ModelCreate, request: Request):
+@router.post("/models", response_model=None)
+def register_model(body: ModelCreate, request: Request) -> Any:
     s = k(request)
     check_identifier("model name", body.name, exists=known(s.models.model))
     check_model_text(body.description, body.tags, body.properties)
@@ -164,7 +164,7 @@ def register_model(body: ModelCreate, request: Request):
         raise UserErrorException("The upload holds no file or folder named %r." % asset)
     is_folder = any(f["path"].startswith(asset + "/") for f in mine)
 
-    def place(version):
+    def place(version: Any) -> None:
         files.move(staging, files.prefix(body.name, version))
 
     try:
@@ -178,7 +178,7 @@ def register_model(body: ModelCreate, request: Request):
         raise
 
 
-def _stage_from_run(s, run_id, path):
+def _stage_from_run(s: Any, run_id: str, path: str) -> Any:
     rel = path.replace("\\", "/").strip("/")
     if rel.startswith("./"):
         rel = rel[2:]
@@ -206,27 +206,27 @@ def _stage_from_run(s, run_id, path):
     return staging, asset
 
 
-@router.get("/models")
+@router.get("/models", response_model=None)
 def list_models(request: Request, name: Optional[str] = None, run_id: Optional[str] = None,
                 framework: Optional[str] = None, latest: bool = False, tags: Optional[str] = None,
-                properties: Optional[str] = None):
+                properties: Optional[str] = None) -> Any:
     return {"models": k(request).models.list_models(
         name=name, run_id=run_id, framework=framework, latest=latest,
         tags=_filter_arg(tags, "tags"), properties=_filter_arg(properties, "properties"))}
 
 
-@router.get("/models/{name}")
-def get_model(name: str, request: Request, version: Optional[Int64] = None):
+@router.get("/models/{name}", response_model=None)
+def get_model(name: str, request: Request, version: Optional[Int64] = None) -> Any:
     return k(request).models.model(name, version)
 
 
-@router.get("/models/{name}/versions/{version}")
-def get_model_version(name: str, version: Int64, request: Request):
+@router.get("/models/{name}/versions/{version}", response_model=None)
+def get_model_version(name: str, version: Int64, request: Request) -> Any:
     return k(request).models.model(name, version)
 
 
-@router.patch("/models/{name}/versions/{version}")
-def patch_model(name: str, version: Int64, body: ModelPatch, request: Request):
+@router.patch("/models/{name}/versions/{version}", response_model=None)
+def patch_model(name: str, version: Int64, body: ModelPatch, request: Request) -> Any:
     check_model_text(body.description, body.add_tags, body.add_properties)
     check_mapping("set_tags", body.set_tags)
     return k(request).models.update_model(name, version, add_tags=body.add_tags, remove_tags=body.remove_tags,
@@ -234,23 +234,23 @@ def patch_model(name: str, version: Int64, body: ModelPatch, request: Request):
                                           description=body.description)
 
 
-@router.delete("/models/{name}/versions/{version}")
-def delete_model(name: str, version: Int64, request: Request):
+@router.delete("/models/{name}/versions/{version}", response_model=None)
+def delete_model(name: str, version: Int64, request: Request) -> Any:
     s = k(request)
     rec = s.models.delete_model(name, version)
     s.model_files.remove(s.model_files.prefix(name, version))
     return {"deleted": rec["id"]}
 
 
-@router.get("/models/{name}/versions/{version}/files")
-def list_model_files(name: str, version: Int64, request: Request):
+@router.get("/models/{name}/versions/{version}/files", response_model=None)
+def list_model_files(name: str, version: Int64, request: Request) -> Any:
     s = k(request)
     s.models.model(name, version)
     return {"files": s.model_files.list(name, version)}
 
 
-@router.get("/models/{name}/versions/{version}/files/{path:path}")
-def get_model_file(name: str, version: Int64, path: str, request: Request):
+@router.get("/models/{name}/versions/{version}/files/{path:path}", response_model=None)
+def get_model_file(name: str, version: Int64, path: str, request: Request) -> Any:
     s = k(request)
     s.models.model(name, version)
     try:
@@ -260,8 +260,8 @@ def get_model_file(name: str, version: Int64, path: str, request: Request):
     return FileResponse(local, filename=os.path.basename(path))
 
 
-@router.get("/runs/{run_id}/models")
-def models_of_run(run_id: str, request: Request):
+@router.get("/runs/{run_id}/models", response_model=None)
+def models_of_run(run_id: str, request: Request) -> Any:
     """Lineage: the models registered from this run."""
     s = k(request)
     s.store.run(run_id)

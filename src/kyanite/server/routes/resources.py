@@ -11,7 +11,7 @@ and ``gpus``: ``[{"id", "name", "memoryMiB", "run"}]``, the GPUs its active runs
 the run id).
 """
 
-from typing import Optional
+from typing import Any, Optional
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
@@ -27,7 +27,7 @@ from kyanite.server.params import Int64
 router = APIRouter(tags=["resources"])
 
 
-def k(request):
+def k(request: Request) -> Any:
     return request.app.state.k
 
 
@@ -37,7 +37,7 @@ class ComputeCreate(BaseModel):
     config: dict = {}
 
 
-def _with_status(s, target):
+def _with_status(s: Any, target: Any) -> Any:
     active = s.store.count_active(target["name"])
     queued = len([1 for _, t in s.store.queued_runs() if t == target["name"]])
     try:
@@ -62,14 +62,14 @@ def _with_status(s, target):
     return dict(target, provisioningState="Succeeded", status=status)
 
 
-@router.get("/computes")
-def list_computes(request: Request):
+@router.get("/computes", response_model=None)
+def list_computes(request: Request) -> Any:
     s = k(request)
     return {"computes": [_with_status(s, t) for t in [s.scheduler.target("local")] + s.store.list_computes()]}
 
 
-@router.post("/computes")
-def create_compute(body: ComputeCreate, request: Request):
+@router.post("/computes", response_model=None)
+def create_compute(body: ComputeCreate, request: Request) -> Any:
     s = k(request)
     check_identifier("compute target name", body.name)
     if body.name == "local":
@@ -94,14 +94,14 @@ def create_compute(body: ComputeCreate, request: Request):
     return _with_status(s, s.store.create_compute(body.name, cfg.type, stored))
 
 
-@router.get("/computes/{name}")
-def get_compute(name: str, request: Request):
+@router.get("/computes/{name}", response_model=None)
+def get_compute(name: str, request: Request) -> Any:
     s = k(request)
     return _with_status(s, s.scheduler.target(name))
 
 
-@router.delete("/computes/{name}")
-def delete_compute(name: str, request: Request):
+@router.delete("/computes/{name}", response_model=None)
+def delete_compute(name: str, request: Request) -> Any:
     s = k(request)
     busy = s.store.list_runs(target=name, status=list(ACTIVE_STATES) + [RunStatus.QUEUED], top_level=False)
     if busy:
@@ -111,18 +111,18 @@ def delete_compute(name: str, request: Request):
     return {"deleted": name}
 
 
-@router.post("/environments")
-def register_environment(body: dict, request: Request):
+@router.post("/environments", response_model=None)
+def register_environment(body: dict, request: Request) -> Any:
     s = k(request)
     name = check_identifier("environment name", body.get("name"), exists=known(s.store.environment))
     return s.store.register_environment(name, body.get("definition") or {})
 
 
-@router.get("/environments")
-def list_environments(request: Request):
+@router.get("/environments", response_model=None)
+def list_environments(request: Request) -> Any:
     return {"environments": k(request).store.list_environments()}
 
 
-@router.get("/environments/{name}")
-def get_environment(name: str, request: Request, version: Optional[Int64] = None):
+@router.get("/environments/{name}", response_model=None)
+def get_environment(name: str, request: Request, version: Optional[Int64] = None) -> Any:
     return k(request).store.environment(name, version)

@@ -5,7 +5,8 @@ import json
 import math
 import re
 import time
-from typing import List, Optional
+from typing import Any, List, Optional
+from collections.abc import Iterator
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -29,7 +30,7 @@ from kyanite.store.runs_filter import NUMERIC_ATTRIBUTES, TEXT_ATTRIBUTES
 router = APIRouter(tags=["runs"])
 
 
-def k(request):
+def k(request: Request) -> Any:
     return request.app.state.k
 
 
@@ -62,36 +63,36 @@ class StatusChange(BaseModel):
     error: Optional[dict] = None
 
 
-@router.post("/experiments")
-def create_experiment(body: dict, request: Request):
+@router.post("/experiments", response_model=None)
+def create_experiment(body: dict, request: Request) -> Any:
     s = k(request)
     name = check_identifier("experiment name", body.get("name"), exists=known(s.store.experiment))
     return s.store.experiment(name, create=True)
 
 
-@router.get("/experiments")
-def list_experiments(request: Request):
+@router.get("/experiments", response_model=None)
+def list_experiments(request: Request) -> Any:
     return {"experiments": k(request).store.list_experiments()}
 
 
-@router.get("/experiments/{name}")
-def get_experiment(name: str, request: Request):
+@router.get("/experiments/{name}", response_model=None)
+def get_experiment(name: str, request: Request) -> Any:
     return k(request).store.experiment(name)
 
 
-@router.get("/experiments/{name}/runs")
+@router.get("/experiments/{name}/runs", response_model=None)
 def experiment_runs(name: str, request: Request, status: Optional[str] = None,
-                    limit: Optional[Int64] = None, offset: Int64 = 0):
+                    limit: Optional[Int64] = None, offset: Int64 = 0) -> Any:
     return {"runs": runs_details(k(request).store.list_runs(experiment=name, status=status, limit=limit,
                                                             offset=offset))}
 
 
-@router.get("/runs")
+@router.get("/runs", response_model=None)
 def list_runs(request: Request, status: Optional[List[str]] = Query(None), target: Optional[str] = None,
               limit: Optional[Int64] = 100, offset: Int64 = 0, experiment: Optional[str] = None,
               parent: Optional[str] = None, include_children: bool = Query(False, alias="all"), q: Optional[str] = None,
               sort: Optional[str] = None, order: str = "desc", total: bool = False, metrics: bool = False,
-              dataset: Optional[str] = None, filter: Optional[str] = None, params: bool = False):
+              dataset: Optional[str] = None, filter: Optional[str] = None, params: bool = False) -> Any:
     """Runs, newest first. ``status`` may repeat. With any of ``experiment``, ``parent``
     (its children), ``all`` (child runs too), ``q`` (id or name contains), ``sort`` (created,
     number, name, status, target, start, end, duration, or ``metric:<name>``: the newest value
@@ -125,8 +126,8 @@ def list_runs(request: Request, status: Optional[List[str]] = Query(None), targe
     return StrictJSONResponse(page)  # plain JSON types already: skip the generic encoder
 
 
-@router.post("/runs")
-def create_run(body: RunCreate, request: Request):
+@router.post("/runs", response_model=None)
+def create_run(body: RunCreate, request: Request) -> Any:
     """Create a run. A run with a ``definition.script`` is a submitted run: it goes to the
     queue of its target. Otherwise it is an interactive run with the given status. The
     definition is checked by ``RunDefinition.from_json`` (400 naming the field)."""
@@ -155,7 +156,7 @@ def create_run(body: RunCreate, request: Request):
     return run_details(run)
 
 
-def check_run_fields(store, experiment, run_id, display_name, tags, properties):
+def check_run_fields(store: Any, experiment: Any, run_id: str | None, display_name: str | None, tags: dict[str, Any] | None, properties: dict[str, Any] | None) -> None:
     """The fields of a new run (or sweep): InvalidValue (400) naming the one that breaks
     the rules of ``kyanite.protocol.identifiers``."""
     check_identifier("experiment name", experiment, exists=known(store.experiment))
@@ -166,8 +167,8 @@ def check_run_fields(store, experiment, run_id, display_name, tags, properties):
     check_mapping("properties", properties)
 
 
-@router.get("/runs/{run_id}")
-def get_run(run_id: str, request: Request):
+@router.get("/runs/{run_id}", response_model=None)
+def get_run(run_id: str, request: Request) -> Any:
     """The run's details, with ``logFiles``: ``{name: download URL}`` for the driver log
     and the files of ``./logs``."""
     s = k(request)
@@ -178,8 +179,8 @@ def get_run(run_id: str, request: Request):
     return run
 
 
-@router.get("/runs/{run_id}/params")
-def run_params(run_id: str, request: Request):
+@router.get("/runs/{run_id}/params", response_model=None)
+def run_params(run_id: str, request: Request) -> Any:
     """``{"params": {key: value}}``: the run's parameters - the options of its arguments
     (``--batch-size 50`` gives ``batch_size: 50``, numbers typed) and its MLflow params."""
     s = k(request)
@@ -187,8 +188,8 @@ def run_params(run_id: str, request: Request):
     return {"params": s.store.run_params([run_id])[run_id]}
 
 
-@router.patch("/runs/{run_id}")
-def patch_run(run_id: str, body: RunPatch, request: Request):
+@router.patch("/runs/{run_id}", response_model=None)
+def patch_run(run_id: str, body: RunPatch, request: Request) -> Any:
     check_mapping("tags", body.tags)
     check_mapping("properties", body.properties)
     check_text("display_name", body.display_name)
@@ -201,13 +202,13 @@ def patch_run(run_id: str, body: RunPatch, request: Request):
     return run_details(run)
 
 
-@router.get("/runs/{run_id}/children")
-def children(run_id: str, request: Request, recursive: bool = False):
+@router.get("/runs/{run_id}/children", response_model=None)
+def children(run_id: str, request: Request, recursive: bool = False) -> Any:
     return {"runs": runs_details(k(request).store.children(run_id, recursive))}
 
 
-@router.post("/runs/{run_id}/status")
-def set_status(run_id: str, body: StatusChange, request: Request):
+@router.post("/runs/{run_id}/status", response_model=None)
+def set_status(run_id: str, body: StatusChange, request: Request) -> Any:
     s = k(request)
     run, changed = s.store.set_status(run_id, body.status, error=body.error)
     if changed:
@@ -217,18 +218,18 @@ def set_status(run_id: str, body: StatusChange, request: Request):
     return run_details(run)
 
 
-@router.post("/runs/{run_id}/cancel")
-def cancel(run_id: str, request: Request):
+@router.post("/runs/{run_id}/cancel", response_model=None)
+def cancel(run_id: str, request: Request) -> Any:
     return run_details(k(request).scheduler.cancel(run_id))
 
 
-@router.post("/runs/{run_id}/heartbeat")
-def heartbeat(run_id: str, request: Request):
+@router.post("/runs/{run_id}/heartbeat", response_model=None)
+def heartbeat(run_id: str, request: Request) -> Any:
     return {"cancel_requested": k(request).store.heartbeat(run_id)}
 
 
-@router.post("/runs/{run_id}/host/start")
-def host_start(run_id: str, body: dict, request: Request):
+@router.post("/runs/{run_id}/host/start", response_model=None)
+def host_start(run_id: str, body: dict, request: Request) -> Any:
     """Called by the run host when it starts: records where it runs, returns the run."""
     s = k(request)
     run = s.store.run(run_id)
@@ -238,9 +239,9 @@ def host_start(run_id: str, body: dict, request: Request):
     return run_details(run)
 
 
-@router.get("/runs/{run_id}/wait")
+@router.get("/runs/{run_id}/wait", response_model=None)
 async def wait(run_id: str, request: Request, status: Optional[str] = None,
-               log_offset: Optional[Int64] = None, timeout: float = 10.0):
+               log_offset: Optional[Int64] = None, timeout: float = 10.0) -> Any:
     """Long-poll: returns the run as soon as its status differs from ``status``, its
     driver log grew past ``log_offset``, or ``timeout`` seconds passed."""
     s = k(request)
@@ -264,8 +265,8 @@ async def wait(run_id: str, request: Request, status: Optional[str] = None,
             s.notifier.unsubscribe(run_id, fut)
 
 
-@router.post("/runs/{run_id}/metrics")
-async def post_metrics(run_id: str, request: Request):
+@router.post("/runs/{run_id}/metrics", response_model=None)
+async def post_metrics(run_id: str, request: Request) -> Any:
     """Append metric points: ``{"metrics": [{"name", "kind", "values", "ts"}], "batch": id}``.
     A ``batch`` id already stored for the run is acknowledged without storing it again."""
     s = k(request)
@@ -279,14 +280,14 @@ async def post_metrics(run_id: str, request: Request):
     return {"stored": n}
 
 
-@router.get("/runs/{run_id}/metrics")
-def get_metrics(run_id: str, request: Request, name: Optional[str] = None):
+@router.get("/runs/{run_id}/metrics", response_model=None)
+def get_metrics(run_id: str, request: Request, name: Optional[str] = None) -> Any:
     """Every point of the run's metrics (or of ``name``): ``{"metrics": [{"name", "kind",
     "steps", "values", "ts"}]}`` in the wire form ``metrics_wire`` states."""
     return Response(metrics_wire(k(request).store.get_metrics(run_id, name)), media_type="application/json")
 
 
-def metrics_wire(series):
+def metrics_wire(series: Any) -> Any:
     """The JSON text of ``{"metrics": series}`` (``Store.get_metrics``' list).
 
     A non-finite float travels as the string "NaN", "Infinity" or "-Infinity" (strict
@@ -308,7 +309,7 @@ def metrics_wire(series):
         pass
     for m in series:
         if m["kind"] not in ("scalar", "image"):
-            paths = []
+            paths: list[Any] = []
             for i, v in enumerate(m["values"]):
                 _non_finite_paths(v, [i], paths)
             if paths:
@@ -316,7 +317,7 @@ def metrics_wire(series):
     return jsonio.dumps(doc)
 
 
-def _non_finite_paths(value, path, out):
+def _non_finite_paths(value: Any, path: list[Any], out: list[Any]) -> None:
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
             out.append(path)
@@ -328,17 +329,17 @@ def _non_finite_paths(value, path, out):
             _non_finite_paths(v, path + [i], out)
 
 
-@router.get("/runs/{run_id}/metrics/summary")
-def metric_summary(run_id: str, request: Request):
+@router.get("/runs/{run_id}/metrics/summary", response_model=None)
+def metric_summary(run_id: str, request: Request) -> Any:
     """Every metric of the run: ``[{name, kind, count, last, lastStep}]`` (index seeks only)."""
     s = k(request)
     s.store.run(run_id)
     return {"metrics": s.store.metric_summaries([run_id])[run_id]}
 
 
-@router.get("/runs/{run_id}/metrics/{name:path}/series")
+@router.get("/runs/{run_id}/metrics/{name:path}/series", response_model=None)
 def metric_series(run_id: str, name: str, request: Request, max_points: Int64 = 2000,
-                  min_step: Optional[Int64] = None, max_step: Optional[Int64] = None):
+                  min_step: Optional[Int64] = None, max_step: Optional[Int64] = None) -> Any:
     """A scalar metric for a chart: at most ``max_points`` (10,000 at most) points between
     ``min_step`` and ``max_step``; a longer range comes back as each bucket's lowest and
     highest value (``downsampled: true``), so no extreme is lost. ``ts``: each point's unix
@@ -347,20 +348,20 @@ def metric_series(run_id: str, name: str, request: Request, max_points: Int64 = 
                                                        max_step=max_step))
 
 
-@router.get("/runs/{run_id}/metrics/{name:path}/csv")
-def metric_csv(run_id: str, name: str, request: Request):
+@router.get("/runs/{run_id}/metrics/{name:path}/csv", response_model=None)
+def metric_csv(run_id: str, name: str, request: Request) -> Any:
     """Every point of a scalar metric as CSV, streamed: a ``step,value,timestamp`` header,
     then one line per point (``timestamp``: unix seconds; non-finite values as NaN,
     Infinity, -Infinity). 404 for an unknown run or metric, 400 for a non-scalar metric."""
     points = k(request).store.metric_points(run_id, name)  # checks before the first byte
 
-    def cell(v):
+    def cell(v: Any) -> Any:
         if isinstance(v, float):
             return repr(v) if math.isfinite(v) else "NaN" if v != v else "Infinity" if v > 0 else "-Infinity"
         text = str(v)
         return '"%s"' % text.replace('"', '""') if any(c in text for c in ',"\r\n') else text
 
-    def body():
+    def body() -> Iterator[Any]:
         yield b"step,value,timestamp\r\n"
         lines = []
         for step, value, ts in points:

@@ -9,7 +9,7 @@ import json
 import random
 import time
 import uuid
-from typing import Optional
+from typing import Any, Optional
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
@@ -26,7 +26,7 @@ from kyanite.server.routes.runs import check_run_fields
 router = APIRouter(tags=["sweeps"])
 
 
-def k(request):
+def k(request: Request) -> Any:
     return request.app.state.k
 
 
@@ -39,8 +39,8 @@ class SweepCreate(BaseModel):
     tags: Optional[dict] = None
 
 
-@router.post("/sweeps")
-def create_sweep(body: SweepCreate, request: Request):
+@router.post("/sweeps", response_model=None)
+def create_sweep(body: SweepCreate, request: Request) -> Any:
     """Start a sweep: ``{"experiment", "definition": <child run definition>, "hyperdrive": <spec>}``.
     Returns ``{"run": <the sweep's run>, "warnings": [...]}``."""
     s = k(request)
@@ -106,8 +106,8 @@ def create_sweep(body: SweepCreate, request: Request):
     return {"run": run_details(run), "warnings": warnings}
 
 
-@router.get("/sweeps/{run_id}")
-def get_sweep(run_id: str, request: Request, include_resumed: bool = False):
+@router.get("/sweeps/{run_id}", response_model=None)
+def get_sweep(run_id: str, request: Request, include_resumed: bool = False) -> Any:
     """The sweep, its spec and its children with their hyperparameters and best primary metric."""
     s = k(request)
     run = _sweep(s, run_id)
@@ -122,8 +122,8 @@ def get_sweep(run_id: str, request: Request, include_resumed: bool = False):
     return out
 
 
-@router.post("/sweeps/{run_id}/cancel")
-def cancel_sweep(run_id: str, request: Request):
+@router.post("/sweeps/{run_id}/cancel", response_model=None)
+def cancel_sweep(run_id: str, request: Request) -> Any:
     """Cancel the sweep: no more children are made, the running ones are canceled, and the
     sweep ends Canceled once they have stopped."""
     s = k(request)
@@ -138,7 +138,7 @@ def cancel_sweep(run_id: str, request: Request):
     return run_details(run)
 
 
-def _sweep(s, run_id):
+def _sweep(s: Any, run_id: str) -> Any:
     run = s.store.run(run_id)
     if run.run_type != ctl.RUN_TYPE:
         raise UserErrorException("Run %s is not a sweep (HyperDrive run); it is a %r run." % (run_id, run.run_type))
