@@ -175,6 +175,34 @@ def _int(v: Any, what: str, default: Any = None) -> Any:
         raise bad("%s must be an integer, got %r." % (what, v))
 
 
+async def _params(request: Request) -> Any:
+    """The parameters of a route that takes both: the JSON body of a POST, else the query."""
+    return await _body(request) if request.method == "POST" else dict(request.query_params)
+
+
+def _page(params: Any, items: list[Any], default_limit: int,
+          most: int | None = None) -> tuple[list[Any], dict[str, Any]]:
+    """The page of ``items`` that ``page_token`` (an offset, default 0) and ``max_results``
+    (``default_limit`` when absent; with ``most``, kept within 1..``most``) ask for, and the
+    reply fields that go with it: ``{"next_page_token": ...}`` when more follow, else ``{}``."""
+    offset = _int(params.get("page_token"), "page_token", 0)
+    limit = _int(params.get("max_results"), "max_results", default_limit)
+    if most is not None:
+        limit = max(1, min(limit, most))
+    more = {"next_page_token": str(offset + limit)} if offset + limit < len(items) else {}
+    return items[offset:offset + limit], more
+
+
+def _conditions(text: str) -> list[str]:
+    """The conditions of a search filter joined by ``AND`` (an empty filter has none)."""
+    return [c for c in re.split(r"\s+AND\s+", text, flags=re.I) if c.strip()]
+
+
+def _value(body: Any) -> str:
+    """A tag's or param's ``value`` as text (absent: "")."""
+    return "" if body.get("value") is None else str(body["value"])
+
+
 # -- experiments ---------------------------------------------------------------------------------
 def _experiment_json(e: Any) -> Any:
     return {"experiment_id": str(e["id"]), "name": e["name"],
@@ -230,7 +258,7 @@ async def get_experiment_by_name(request: Request) -> Any:
 @router.get(API + "/experiments/search", response_model=None)
 @mlflow_route
 async def search_experiments(request: Request) -> Any:
-    body = await _body(request) if request.method == "POST" else dict(request.query_params)
+    body = await _params(request)
     view = str(body.get("view_type") or "ACTIVE_ONLY")
     exps = _ml(request).experiments()
     exps = [e for e in exps if view == "ALL" or (e["lifecycle_stage"] == "deleted") == (view == "DELETED_ONLY")]
@@ -242,13 +270,8 @@ async def search_experiments(request: Request) -> Any:
         op, value = m.group(1).upper(), m.group(2)
         exps = [e for e in exps if matches([("attributes", "run_name", op, value)],
                                            {"attributes": {"run_name": e["name"]}})]
-    offset = _int(body.get("page_token"), "page_token", 0)
-    limit = _int(body.get("max_results"), "max_results", 1000)
-    page = exps[offset:offset + limit]
-    out: dict[str, Any] = {"experiments": [_experiment_json(e) for e in page]}
-    if offset + limit < len(exps):
-        out["next_page_token"] = str(offset + limit)
-    return out
+    page, more = _page(body, exps, 1000)
+    return {"experiments": [_experiment_json(e) for e in page], **more}
 
 
 @router.post(API + "/experiments/update", response_model=None)
@@ -418,7 +441,7 @@ async def set_tag(request: Request) -> Any:
     body = await _body(request)
     run_id = body.get("run_id") or _need(body, "run_uuid")
     _live_run(request, run_id)
-    _set_tags(request, run_id, {_need(body, "key"): "" if body.get("value") is None else str(body["value"])})
+    _set_tags(request, run_id, {_need(body, "key"): _value(body)})
     return {}
 
 
@@ -462,7 +485,7 @@ async def log_param(request: Request) -> Any:
     body = await _body(request)
     run_id = body.get("run_id") or _need(body, "run_uuid")
     run = _live_run(request, run_id)
-    _log_params(request, run, {_need(body, "key"): "" if body.get("value") is None else str(body["value"])})
+    _log_params(request, run, {_need(body, "key"): _value(body)})
     return {}
 
 
@@ -577,13 +600,8 @@ async def search_runs(request: Request) -> Any:
                 out.append((run, f))
         return sort_runs(out, order_by, lambda rf: rf[1])
 
-    found = await run_in_threadpool(work)
-    offset = _int(body.get("page_token"), "page_token", 0)
-    limit = max(1, min(_int(body.get("max_results"), "max_results", 1000), 50000))
-    out: dict[str, Any] = {"runs": [_run_json(ml, run, f) for run, f in found[offset:offset + limit]]}
-    if offset + limit < len(found):
-        out["next_page_token"] = str(offset + limit)
-    return out
+    page, more = _page(body, await run_in_threadpool(work), 1000, most=50000)
+    return {"runs": [_run_json(ml, run, f) for run, f in page], **more}
 
 
 @router.get(API + "/metrics/get-history", response_model=None)
@@ -652,13 +670,20 @@ async def get_logged_model(request: Request) -> Any:
     return {"model": _model_json(_ml(request).logged_model(_model_id(request)))}
 
 
-@router.patch(API + "/logged-models/{model_id}", response_model=None)
-@mlflow_route
-async def finalize_logged_model(request: Request) -> Any:
+async def _logged_model_write(request: Request) -> Any:
+    """``(body, store, logged model)`` of a request that changes the logged model its path
+    names, once the caller is known to be allowed to write to that model's run."""
     body = await _body(request)
     ml = _ml(request)
     m = ml.logged_model(_model_id(request))
     _check_write(request, m["run_id"])
+    return body, ml, m
+
+
+@router.patch(API + "/logged-models/{model_id}", response_model=None)
+@mlflow_route
+async def finalize_logged_model(request: Request) -> Any:
+    body, ml, m = await _logged_model_write(request)
     status = MODEL_STATUS.get(str(body.get("status")), "READY")
     return {"model": _model_json(ml.update_logged_model(m["model_id"], status=status))}
 
@@ -666,10 +691,7 @@ async def finalize_logged_model(request: Request) -> Any:
 @router.patch(API + "/logged-models/{model_id}/tags", response_model=None)
 @mlflow_route
 async def set_logged_model_tags(request: Request) -> Any:
-    body = await _body(request)
-    ml = _ml(request)
-    m = ml.logged_model(_model_id(request))
-    _check_write(request, m["run_id"])
+    body, ml, m = await _logged_model_write(request)
     ml.update_logged_model(m["model_id"], tags=_pairs(body.get("tags"), "tags"))
     return {}
 
@@ -677,10 +699,7 @@ async def set_logged_model_tags(request: Request) -> Any:
 @router.post(API + "/logged-models/{model_id}/params", response_model=None)
 @mlflow_route
 async def log_logged_model_params(request: Request) -> Any:
-    body = await _body(request)
-    ml = _ml(request)
-    m = ml.logged_model(_model_id(request))
-    _check_write(request, m["run_id"])
+    body, ml, m = await _logged_model_write(request)
     ml.update_logged_model(m["model_id"], params=_pairs(body.get("params"), "params"))
     return {}
 
@@ -693,19 +712,15 @@ async def search_logged_models(request: Request) -> Any:
     exp_ids = [ml.experiment_by_id(x)["id"] for x in (body.get("experiment_ids") or [])]
     models = ml.logged_models(exp_ids)
     text = body.get("filter") or ""
-    for cond in [c for c in re.split(r"\s+AND\s+", text, flags=re.I) if c.strip()]:
+    for cond in _conditions(text):
         m = re.match(r"\s*(?:attributes?\.)?(name|source_run_id|model_id|status)\s*=\s*'([^']*)'\s*\Z", cond)
         if not m:
             raise bad("Logged model filter %r is not supported; use name|source_run_id|model_id = '...'." % cond)
         key = {"source_run_id": "run_id"}.get(m.group(1), m.group(1))
         models = [x for x in models if str(_model_json(x)["info"]["status"] if key == "status" else x[key])
                   == m.group(2)]
-    offset = _int(body.get("page_token"), "page_token", 0)
-    limit = _int(body.get("max_results"), "max_results", 100)
-    out: dict[str, Any] = {"models": [_model_json(x) for x in models[offset:offset + limit]]}
-    if offset + limit < len(models):
-        out["next_page_token"] = str(offset + limit)
-    return out
+    page, more = _page(body, models, 100)
+    return {"models": [_model_json(x) for x in page], **more}
 
 
 # -- model registry ---------------------------------------------------------------------------------
@@ -771,7 +786,7 @@ async def get_registered_model(request: Request) -> Any:
 @router.get(API + "/registered-models/get-latest-versions", response_model=None)
 @mlflow_route
 async def latest_versions(request: Request) -> Any:
-    body = await _body(request) if request.method == "POST" else dict(request.query_params)
+    body = await _params(request)
     versions = _versions(request, _need(body, "name"))
     return {"model_versions": [_version_json(request, versions[0])] if versions else []}
 
@@ -780,7 +795,7 @@ async def latest_versions(request: Request) -> Any:
 @router.post(API + "/registered-models/search", response_model=None)
 @mlflow_route
 async def search_registered_models(request: Request) -> Any:
-    body = await _body(request) if request.method == "POST" else dict(request.query_params)
+    body = await _params(request)
     models = _versions(request)
     names = []
     for m in models:
@@ -844,10 +859,10 @@ async def get_model_version(request: Request) -> Any:
 @router.post(API + "/model-versions/search", response_model=None)
 @mlflow_route
 async def search_model_versions(request: Request) -> Any:
-    body = await _body(request) if request.method == "POST" else dict(request.query_params)
+    body = await _params(request)
     versions = _versions(request)
     text = body.get("filter") or ""
-    for cond in [c for c in re.split(r"\s+AND\s+", text, flags=re.I) if c.strip()]:
+    for cond in _conditions(text):
         m = re.match(r"\s*(name|run_id|version|source_path)\s*(=|!=|LIKE|ILIKE|IN)\s*(.+?)\s*\Z", cond, re.I)
         if not m:
             raise bad("Model version filter %r is not supported; use name, run_id or version with =, LIKE or IN." % cond)
@@ -859,12 +874,8 @@ async def search_model_versions(request: Request) -> Any:
         field = {"name": "name", "run_id": "runId", "version": "version", "source_path": "asset"}[key]
         clause = (("tags", "f", op, values if op == "IN" else values[0]),)
         versions = [v for v in versions if matches(clause, {"tags": {"f": str(v.get(field) or "")}})]
-    offset = _int(body.get("page_token"), "page_token", 0)
-    limit = _int(body.get("max_results"), "max_results", 10000)
-    out: dict[str, Any] = {"model_versions": [_version_json(request, v) for v in versions[offset:offset + limit]]}
-    if offset + limit < len(versions):
-        out["next_page_token"] = str(offset + limit)
-    return out
+    page, more = _page(body, versions, 10000)
+    return {"model_versions": [_version_json(request, v) for v in page], **more}
 
 
 @router.get(API + "/model-versions/get-download-uri", response_model=None)
