@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from kyanite_testing import REPO, stop_workspace  # noqa: F401  (shared with test modules)
+from kyanite_testing import REPO, stop_workspace, wait_until  # noqa: F401  (shared with test modules)
 
 os.environ.setdefault("KYANITE_CACHE_DIR", str(Path.home() / ".cache" / "kyanite-test"))
 os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
@@ -95,20 +95,15 @@ def current_env():
     return env
 
 
-def wait_until(predicate, timeout=30.0, interval=0.1, what="the condition"):
-    """Poll ``predicate`` until it returns a truthy value (returned) or fail after ``timeout`` s."""
-    import time
-    deadline = time.time() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.time() > deadline:
-            pytest.fail("Timed out after %.0f s waiting for %s." % (timeout, what))
-        time.sleep(interval)
-
-
 @pytest.fixture(name="wait_until")
 def wait_until_fixture():
     """``wait_until(predicate, timeout, interval, what)``: poll with a deadline."""
     return wait_until
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    """``monkeypatch`` for a module-scoped fixture: undone when the module ends."""
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()

@@ -10,6 +10,7 @@ import psutil
 
 from kyanite import supervisor
 from kyanite.supervisor import ProcessHandle
+from kyanite_testing import running, wait_until
 
 #: parent -> child -> grandchild; the grandchild leaves the group (setsid); each writes its pid
 TREE = r"""
@@ -32,23 +33,6 @@ time.sleep(120)
 """
 
 
-def _wait_for(pred, timeout=15.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError("timed out")
-
-
-def _running(pid):
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
 def _start_tree(tmp_path):
     out = str(tmp_path / "pid")
     h = supervisor.start([sys.executable, "-c", TREE, out, "0", TREE], log=str(tmp_path / "tree.log"))
@@ -58,13 +42,13 @@ def _start_tree(tmp_path):
             return [int(open(out + ".%d" % i).read()) for i in range(3)]
         except (OSError, ValueError):
             return None
-    return h, _wait_for(pids)
+    return h, wait_until(pids, timeout=15.0, interval=0.05)
 
 
 def test_a_started_tree_is_known_by_pid_and_start_time_and_stopped_whole(tmp_path):
     h, pids = _start_tree(tmp_path)
     try:
-        assert pids[0] == h.pid and all(_running(p) for p in pids)
+        assert pids[0] == h.pid and all(running(p) for p in pids)
         assert os.getpgid(h.pid) == h.pid  # a session and process group of its own
         assert os.getpgid(pids[2]) != h.pid  # the grandchild left the group
         assert supervisor.is_alive(h)
@@ -74,9 +58,9 @@ def test_a_started_tree_is_known_by_pid_and_start_time_and_stopped_whole(tmp_pat
         # the same pid with another start time is another process (a reused pid)
         assert not supervisor.is_alive(ProcessHandle(h.pid, h.create_time - 5))
         assert not supervisor.stop_tree(ProcessHandle(h.pid, h.create_time - 5), grace=1)
-        assert all(_running(p) for p in pids)
+        assert all(running(p) for p in pids)
         assert supervisor.stop_tree(h, grace=5)
-        assert not any(_running(p) for p in pids)
+        assert not any(running(p) for p in pids)
         assert not supervisor.is_alive(h)
         assert supervisor.exit_code(h) == -signal.SIGTERM
     finally:
@@ -90,18 +74,19 @@ def test_a_started_tree_is_known_by_pid_and_start_time_and_stopped_whole(tmp_pat
 def test_a_process_that_ignores_sigterm_is_killed_after_the_grace(tmp_path):
     ready = str(tmp_path / "ready")
     h = supervisor.start([sys.executable, "-c", STUBBORN, ready])
-    _wait_for(lambda: os.path.exists(ready))
+    wait_until(lambda: os.path.exists(ready), timeout=15.0, interval=0.05)
     t0 = time.time()
     assert supervisor.stop_tree(h, grace=1.0)
     took = time.time() - t0
-    assert not _running(h.pid)
+    assert not running(h.pid)
     assert 1.0 <= took < 6.0
     assert supervisor.exit_code(h) == -signal.SIGKILL
 
 
 def test_ended_processes_are_reaped_and_keep_their_exit_status(tmp_path):
     h = supervisor.start([sys.executable, "-c", "import sys; sys.exit(3)"])
-    _wait_for(lambda: h.proc.poll() is not None or psutil.Process(h.pid).status() == psutil.STATUS_ZOMBIE)
+    wait_until(lambda: h.proc.poll() is not None or psutil.Process(h.pid).status() == psutil.STATUS_ZOMBIE,
+               timeout=15.0, interval=0.05)
     assert not supervisor.is_alive(h)
     supervisor.reap()
     assert not psutil.pid_exists(h.pid) or psutil.Process(h.pid).status() != psutil.STATUS_ZOMBIE

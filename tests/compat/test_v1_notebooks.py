@@ -38,13 +38,6 @@ def kernel_name(tmp_path_factory, monkeypatch_module):
     return KERNEL
 
 
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    mp = pytest.MonkeyPatch()
-    yield mp
-    mp.undo()
-
-
 def _text(outputs):
     """What a cell printed: its stream output and the text of its results."""
     parts = []

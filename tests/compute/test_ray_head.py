@@ -5,10 +5,9 @@ import os
 import sys
 import time
 
-import psutil
-
 from kyanite import supervisor
 from kyanite.compute.ray_head import LocalRayHead
+from kyanite_testing import running
 
 #: the stand-in ``ray start``: a child that leaves the process group, and one that ignores SIGTERM
 HEAD = r"""
@@ -22,13 +21,6 @@ with open(out + ".tmp", "w") as f:
 os.rename(out + ".tmp", out)
 time.sleep(120)
 """
-
-
-def _running(pid):
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 def test_a_head_record_names_its_process_by_pid_and_start_time_and_stop_ends_its_tree(tmp_path):
@@ -50,11 +42,11 @@ def test_a_head_record_names_its_process_by_pid_and_start_time_and_stop_ends_its
                                               temp_dir=str(tmp_path / "kyray-other")))
         assert other.running() is False
         other.stop(grace=1, remove_temp_dir=False)
-        assert all(_running(p) for p in [proc.pid] + children)
+        assert all(running(p) for p in [proc.pid] + children)
         t0 = time.time()
         LocalRayHead.from_record(record).stop(grace=1, remove_temp_dir=False)
         assert time.time() - t0 >= 1.0  # one child ignored SIGTERM: SIGKILL came after the grace
-        assert not any(_running(p) for p in [proc.pid] + children)
+        assert not any(running(p) for p in [proc.pid] + children)
         assert head.running() is False
     finally:
         for p in [proc.pid] + children:

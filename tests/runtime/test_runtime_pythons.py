@@ -41,13 +41,6 @@ def shim(tmp_path_factory, monkeypatch_module):
     return root
 
 
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    mp = pytest.MonkeyPatch()
-    yield mp
-    mp.undo()
-
-
 def test_oldest_python_is_among_them():
     versions = [p.split(os.sep)[-3] for p in PYTHONS]
     if not any(v.startswith("3.6.") for v in versions):
