@@ -10,37 +10,7 @@ import urllib.parse
 import pytest
 
 from kyanite.server.layout import WorkspaceLayout
-
-
-class Api(object):
-    def __init__(self, ws):
-        self.url = ws.server_url
-        self.token = WorkspaceLayout.for_path(ws.path).token()
-        parsed = urllib.parse.urlsplit(self.url)
-        self.host, self.port = parsed.hostname, parsed.port
-
-    def call(self, method, path, body=None, token="default", raw=None, headers=None):
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
-        hdrs = dict(headers or {})
-        if token == "default":
-            token = self.token
-        if token is not None:
-            hdrs["Authorization"] = "Bearer " + token
-        data = raw
-        if body is not None:
-            data = json.dumps(body).encode()
-            hdrs["Content-Type"] = "application/json"
-        try:
-            conn.request(method, path, body=data, headers=hdrs)
-            resp = conn.getresponse()
-            payload = resp.read()
-        finally:
-            conn.close()
-        try:
-            decoded = json.loads(payload.decode()) if payload else None
-        except ValueError:
-            decoded = payload
-        return resp.status, decoded
+from kyanite_testing import Api
 
 
 @pytest.fixture(scope="module")

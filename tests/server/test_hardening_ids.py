@@ -2,8 +2,6 @@
 ``.``, ``..``-style keys are refused, every name the API stores follows one rule
 (kyanite.protocol.identifiers), and free text has a length cap. Over real HTTP."""
 
-import http.client
-import json
 import re
 import urllib.parse
 
@@ -16,28 +14,14 @@ from kyanite.runtime._http import Client
 from kyanite.server import run_tokens
 from kyanite.server.layout import WorkspaceLayout
 from kyanite.store.database import Store
+from kyanite_testing import Api
 
 RULE = "letters, digits, '_', '-' and '.', not starting with '.'"
 
 
 def call(ws, method, path, body=None, raw=None, token=None):
-    """``(status, decoded reply)``; ``path`` is sent as it is (no dot-segment clean-up)."""
-    u = urllib.parse.urlsplit(ws.server_url)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
-    headers = {"Authorization": "Bearer " + (token or ws._client.token)}
-    if body is not None:
-        raw = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    try:
-        conn.request(method, path, body=raw, headers=headers)
-        resp = conn.getresponse()
-        data = resp.read()
-    finally:
-        conn.close()
-    try:
-        return resp.status, json.loads(data.decode())
-    except ValueError:
-        return resp.status, data
+    """``(status, decoded reply)`` (kyanite_testing.Api); ``token`` defaults to the workspace's."""
+    return Api(ws).call(method, path, body, token=token or "default", raw=raw)
 
 
 @pytest.fixture(scope="module")

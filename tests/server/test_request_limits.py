@@ -17,6 +17,7 @@ from kyanite.core import Experiment
 from kyanite.runtime._http import Client
 from kyanite.server import run_tokens
 from kyanite.server.layout import WorkspaceLayout
+from kyanite_testing import Api
 
 SERVER_ENV = {"KYANITE_UPLOAD_MAX_MB": "1", "KYANITE_SNAPSHOT_MAX_MB": "1"}
 MB = 1 << 20
@@ -87,20 +88,9 @@ def raw_request(ws, method, path, headers, body_bytes=0, chunk=MB, token=None):
 
 
 def call(ws, method, path, raw=None, body=None, headers=None, encode_chunked=False, token="ws"):
-    conn = http.client.HTTPConnection(*address(ws), timeout=60)
-    hdrs = dict(headers or {})
-    if token:
-        hdrs["Authorization"] = "Bearer " + (ws._client.token if token == "ws" else token)
-    if body is not None:
-        raw = json.dumps(body).encode()
-        hdrs["Content-Type"] = "application/json"
-    try:
-        conn.request(method, path, body=raw, headers=hdrs, encode_chunked=encode_chunked)
-        resp = conn.getresponse()
-        data = resp.read()
-    finally:
-        conn.close()
-    return resp.status, json.loads(data.decode()) if data else None
+    """``(status, decoded reply)`` (kyanite_testing.Api); ``token`` "ws": the workspace's, falsy: none."""
+    return Api(ws, timeout=60).call(method, path, body, token="default" if token == "ws" else (token or None),
+                                    raw=raw, headers=headers, encode_chunked=encode_chunked)
 
 
 def test_a_big_post_without_token_is_refused_before_its_body(ws):
