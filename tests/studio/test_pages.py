@@ -11,6 +11,7 @@ import pytest
 from kyanite.core import Experiment, ScriptRunConfig
 from kyanite.core.compute import AmlCompute, ComputeTarget
 from kyanite.widgets import RunDetails
+from kyanite_testing import made_sweep
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -268,36 +269,10 @@ def test_sweep_page_and_model_lineage(ws, page, base_url, tmp_path, current_env,
 PC_XSS = '<img id="pcxss" src="x" onerror="window.pwned=1">'
 
 
-def _made_sweep(ws, experiment, space, goal, metric, children):
-    """A finished sweep made directly through the REST API (no scripts run): the sweep's run
-    and its children, each ``(hyperparameters, metric values, status, termination)``."""
-    import uuid
-    api = ws._client
-    sid = "HD_%s" % uuid.uuid4()
-    spec = {"sampling": {"name": "random", "parameterSpace": space, "properties": {}}, "policy": None,
-            "primaryMetricName": metric, "primaryMetricGoal": goal, "maxTotalRuns": len(children),
-            "maxConcurrentRuns": 2}
-    api.post("/api/runs", {"experiment": experiment, "run_id": sid, "run_type": "hyperdrive", "status": "Completed",
-                           "definition": {"hyperdrive": spec, "childDefinition": {}}})
-    ids = []
-    for i, (hp, values, status, termination) in enumerate(children):
-        rid = "%s_%d" % (sid, i)
-        props = {"hyperdrive.index": str(i), "hyperparameters": json.dumps(hp)}
-        if termination:
-            props["hyperdrive.termination"] = termination
-        api.post("/api/runs", {"experiment": experiment, "run_id": rid, "parent_id": sid, "display_name": rid,
-                               "status": status, "definition": {"hyperparameters": hp}, "properties": props})
-        if values:
-            api.post("/api/runs/%s/metrics" % rid, {"metrics": [
-                {"name": metric, "kind": "scalar", "values": values, "ts": [1700000000.0 + j for j in range(len(values))]}]})
-        ids.append(rid)
-    return sid, ids
-
-
 def test_sweep_page_parallel_coordinates(ws, page, base_url, artifacts_dir):
     space = {"--lr": ["loguniform", [-9, -1]], "--batch": ["choice", [[16, 32, 64]]],
              "--optimizer": ["choice", [["adam", "sgd", PC_XSS]]], "--dropout": ["uniform", [0.0, 0.5]]}
-    sid, ids = _made_sweep(ws, "studio-parcoords", space, "minimize", "loss", [
+    sid, ids = made_sweep(ws, "studio-parcoords", space, "minimize", "loss", [
         ({"--lr": 0.001, "--batch": 32, "--optimizer": "adam", "--dropout": 0.1}, [0.9, 0.5, 0.3], "Completed", None),
         ({"--lr": 0.05, "--batch": 64, "--optimizer": "sgd", "--dropout": 0.4}, [0.8, 0.6], "Completed", None),
         ({"--lr": 0.0002, "--batch": 16, "--optimizer": "adam", "--dropout": 0.2}, [0.7, 0.12], "Completed", None),

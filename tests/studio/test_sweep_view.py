@@ -2,34 +2,13 @@
 value in the tooltip), brushing on the parallel-coordinate axes, and sweep runs opening the
 sweep view from the runs tables."""
 
-import json
 import os
-import uuid
 
 import pytest
 
+from kyanite_testing import made_sweep
+
 pytestmark = pytest.mark.timeout(120)
-
-
-def _made_sweep(ws, experiment, space, goal, metric, children):
-    """A finished sweep made through the REST API: children ``(hyperparameters, values, status)``."""
-    api = ws._client
-    sid = "HD_%s" % uuid.uuid4()
-    spec = {"sampling": {"name": "random", "parameterSpace": space, "properties": {}}, "policy": None,
-            "primaryMetricName": metric, "primaryMetricGoal": goal, "maxTotalRuns": len(children),
-            "maxConcurrentRuns": 2}
-    api.post("/api/runs", {"experiment": experiment, "run_id": sid, "run_type": "hyperdrive", "status": "Completed",
-                           "definition": {"hyperdrive": spec, "childDefinition": {}}})
-    ids = []
-    for i, (hp, values, status) in enumerate(children):
-        rid = "%s_%d" % (sid, i)
-        api.post("/api/runs", {"experiment": experiment, "run_id": rid, "parent_id": sid, "display_name": rid,
-                               "status": status, "definition": {"hyperparameters": hp},
-                               "properties": {"hyperdrive.index": str(i), "hyperparameters": json.dumps(hp)}})
-        api.post("/api/runs/%s/metrics" % rid, {"metrics": [
-            {"name": metric, "kind": "scalar", "values": values, "ts": [1700000000.0 + j for j in range(len(values))]}]})
-        ids.append(rid)
-    return sid, ids
 
 
 SPACE = {"--lr": ["uniform", [0.0, 1.0]], "--batch": ["choice", [[16, 32, 64]]]}
@@ -43,7 +22,7 @@ KIDS = [
 
 @pytest.fixture(scope="module")
 def sweep(ws):
-    return _made_sweep(ws, "studio-sweep-view", SPACE, "minimize", "loss", KIDS)
+    return made_sweep(ws, "studio-sweep-view", SPACE, "minimize", "loss", KIDS)
 
 
 def _drag(page, axis, frm, to):
