@@ -20,6 +20,7 @@ from kyanite.core import Environment, Model
 from kyanite.core.model import InferenceConfig
 from kyanite.core.webservice import AciWebservice, LocalWebservice, Webservice
 from kyanite.exceptions import UserErrorException, WebserviceException
+from kyanite_testing import remove_services
 
 PY36 = "/root/.pyenv/versions/3.6.15/bin/python"
 
@@ -47,18 +48,10 @@ SCORE = """
 
 
 @pytest.fixture(scope="module", autouse=True)
-def remove_services(ws):
+def _remove_services(ws):
     """Delete this module's services at the end (they outlive a stopped server by design)."""
     yield
-    for svc in Webservice.list(ws):
-        try:
-            svc.delete()
-        except Exception:
-            pass
-    base = os.path.join(ws._layout.root, "deployments")
-    for p in psutil.process_iter(["cmdline"]):
-        if any(base in a for a in (p.info.get("cmdline") or [])):
-            p.kill()
+    remove_services(ws)
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,12 @@ import textwrap
 import time
 
 import numpy as np
-import psutil
 import pytest
 
 from kyanite.core import Environment, Experiment, Model, ScriptRunConfig
 from kyanite.core.model import InferenceConfig
-from kyanite.core.webservice import AciWebservice, Webservice
+from kyanite.core.webservice import AciWebservice
+from kyanite_testing import remove_services
 
 CONDA = """
 channels:
@@ -83,17 +83,9 @@ def run(raw_data):
 
 
 @pytest.fixture(scope="module", autouse=True)
-def remove_services(ws):
+def _remove_services(ws):
     yield
-    for svc in Webservice.list(ws):
-        try:
-            svc.delete()
-        except Exception:
-            pass
-    base = os.path.join(ws._layout.root, "deployments")
-    for p in psutil.process_iter(["cmdline"]):
-        if any(base in a for a in (p.info.get("cmdline") or [])):
-            p.kill()
+    remove_services(ws)
 
 
 def _load_test(folder, n):

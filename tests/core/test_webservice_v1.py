@@ -8,7 +8,6 @@ import os
 import textwrap
 import urllib.request
 
-import psutil
 import pytest
 
 from kyanite.core import Environment, Experiment, Model, ScriptRunConfig
@@ -16,6 +15,7 @@ from kyanite.core.model import InferenceConfig
 from kyanite.core.webservice import AciWebservice, LocalWebservice, Webservice
 from kyanite.envs import find_pythons
 from kyanite.exceptions import ModelNotFoundException, UserErrorException, WebserviceException
+from kyanite_testing import remove_services
 
 SCHEMA_SCORE = """
     import numpy as np
@@ -45,17 +45,9 @@ SCHEMA_ENV = """
 
 
 @pytest.fixture(scope="module", autouse=True)
-def remove_services(ws):
+def _remove_services(ws):
     yield
-    for svc in Webservice.list(ws):
-        try:
-            svc.delete()
-        except Exception:
-            pass
-    base = os.path.join(ws._layout.root, "deployments")
-    for p in psutil.process_iter(["cmdline"]):
-        if any(base in a for a in (p.info.get("cmdline") or [])):
-            p.kill()
+    remove_services(ws)
 
 
 def _get(url):

@@ -11,13 +11,13 @@ import signal
 import textwrap
 
 import numpy as np
-import psutil
 import pytest
 
 from kyanite.core import Model, Workspace
 from kyanite.core._server import stop_server
 from kyanite.core.model import InferenceConfig
 from kyanite.core.webservice import LocalWebservice, Webservice
+from kyanite_testing import remove_services
 
 SCORE = """
     import json
@@ -34,17 +34,9 @@ SCORE = """
 
 
 @pytest.fixture(scope="module", autouse=True)
-def remove_services(ws):
+def _remove_services(ws):
     yield
-    try:
-        for svc in Webservice.list(Workspace(path=ws.path)):
-            svc.delete()
-    except Exception:
-        pass
-    base = os.path.join(ws._layout.root, "deployments")
-    for p in psutil.process_iter(["cmdline"]):
-        if any(base in a for a in (p.info.get("cmdline") or [])):
-            p.kill()
+    remove_services(Workspace(path=ws.path))  # the server restarted: a fresh client
 
 
 def _score(uri, key, rows):
