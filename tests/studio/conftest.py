@@ -5,6 +5,7 @@ Screenshots go to ``KYANITE_TEST_ARTIFACTS`` (default: ``studio-screenshots`` un
 pytest's base temporary folder), whose path the tests print.
 """
 
+import contextlib
 import http.client as httplib
 import os
 import shutil
@@ -93,3 +94,26 @@ def page(browser, base_url, token):
     yield pg
     ctx.close()
     assert not errors, "errors in the page: %s" % errors
+
+
+@pytest.fixture
+def deployed(ws, current_env):
+    """``with deployed(service, model_file, model_name, source_dir) as (svc, key):`` the model
+    file registered as ``model_name`` and served by ``source_dir``'s score.py in this
+    interpreter (an ACI-style service with keys), deployed and ready; deleted at the end."""
+    @contextlib.contextmanager
+    def deploy(service, model_file, model_name, source_dir):
+        from kyanite.core import Model
+        from kyanite.core.model import InferenceConfig
+        from kyanite.core.webservice import AciWebservice
+        model = Model.register(ws, str(model_file), model_name)
+        svc = Model.deploy(ws, service, [model],
+                           InferenceConfig(entry_script="score.py", source_directory=str(source_dir),
+                                           environment=current_env),
+                           AciWebservice.deploy_configuration(auth_enabled=True))
+        try:
+            svc.wait_for_deployment()
+            yield svc, svc.get_keys()[0]
+        finally:
+            svc.delete()
+    return deploy

@@ -61,23 +61,14 @@ def test_example_of_a_schema():
     assert example_of(None) is None
 
 
-def test_endpoint_form_starts_from_the_swagger_example(ws, page, base_url, tmp_path, current_env, artifacts_dir):
-    from kyanite.core import Model
-    from kyanite.core.model import InferenceConfig
-    from kyanite.core.webservice import AciWebservice
+def test_endpoint_form_starts_from_the_swagger_example(ws, page, base_url, tmp_path, deployed, artifacts_dir):
     src = tmp_path / "svc"
     (src / "inference_schema").mkdir(parents=True)
     for rel, text in STAND_IN.items():
         (src / rel).write_text(text)
     (src / "score.py").write_text(SCORE)
     (tmp_path / "m.txt").write_text("weights")
-    model = Model.register(ws, str(tmp_path / "m.txt"), "studio-form-model")
-    svc = Model.deploy(ws, "studio-form", [model],
-                       InferenceConfig(entry_script="score.py", source_directory=str(src), environment=current_env),
-                       AciWebservice.deploy_configuration(auth_enabled=True))
-    try:
-        svc.wait_for_deployment()
-        key = svc.get_keys()[0]
+    with deployed("studio-form", tmp_path / "m.txt", "studio-form-model", src) as (svc, key):
         page.goto(base_url + "/endpoints/studio-form")
         page.wait_for_function("() => document.querySelector('textarea').dataset.source === 'swagger example'")
         body = json.loads(page.locator("textarea").input_value())
@@ -121,5 +112,3 @@ def test_endpoint_form_starts_from_the_swagger_example(ws, page, base_url, tmp_p
         ns["print"] = lambda *a: printed.append(a)
         exec(compile(code, "snippet", "exec"), ns)
         assert printed == [(200, [6.0])]
-    finally:
-        svc.delete()

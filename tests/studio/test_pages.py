@@ -346,21 +346,12 @@ def run(raw_data):
 """
 
 
-def test_endpoint_page_sends_a_request_without_showing_the_key(ws, page, base_url, http, tmp_path, current_env,
+def test_endpoint_page_sends_a_request_without_showing_the_key(ws, page, base_url, http, tmp_path, deployed,
                                                                artifacts_dir):
     import numpy as np
-    from kyanite.core import Model
-    from kyanite.core.model import InferenceConfig
-    from kyanite.core.webservice import AciWebservice
     np.save(str(tmp_path / "w.npy"), np.array([1.0, 2.0]))
-    model = Model.register(ws, str(tmp_path / "w.npy"), "studio-lin")
     (tmp_path / "score.py").write_text(SCORE)
-    svc = Model.deploy(ws, "studio-svc", [model],
-                       InferenceConfig(entry_script="score.py", source_directory=str(tmp_path), environment=current_env),
-                       AciWebservice.deploy_configuration(auth_enabled=True))
-    try:
-        svc.wait_for_deployment()
-        key = svc.get_keys()[0]
+    with deployed("studio-svc", tmp_path / "w.npy", "studio-lin", tmp_path) as (svc, key):
         page.goto(base_url + "/endpoints")
         page.locator('tr[data-key="studio-svc"] .badge', has_text="Healthy").wait_for()
         page.click("text=studio-svc")
@@ -373,5 +364,3 @@ def test_endpoint_page_sends_a_request_without_showing_the_key(ws, page, base_ur
         page.screenshot(path=os.path.join(artifacts_dir, "endpoint-page.png"), full_page=True)
         page.goto(base_url + "/models/studio-lin")
         page.locator(".lineage a", has_text="studio-svc").wait_for()
-    finally:
-        svc.delete()
