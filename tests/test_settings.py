@@ -209,6 +209,10 @@ def test_readers_refuse_a_malformed_value(monkeypatch, tmp_path):
     monkeypatch.setenv("KYANITE_RUN_TOKEN_GRACE", "soon")
     with pytest.raises(SettingError, match="KYANITE_RUN_TOKEN_GRACE must be a number of seconds"):
         run_tokens.grace_seconds()
+    from kyanite.server import guard
+    monkeypatch.setenv("KYANITE_UPLOAD_MAX_MB", "lots")
+    with pytest.raises(SettingError, match="KYANITE_UPLOAD_MAX_MB"):
+        guard._caps()
 
 
 def test_the_scoring_server_refuses_a_malformed_body_limit(tmp_path):

@@ -24,7 +24,6 @@ without keeping it, so the client reads the reply instead of a reset connection.
 """
 
 import json
-import os
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -32,6 +31,8 @@ from typing import Any
 from fastapi import HTTPException
 from fastapi.concurrency import run_in_threadpool
 from starlette.requests import Request
+
+from kyanite import settings
 
 MB = 1 << 20
 JSON_MAX = 4 * MB
@@ -48,18 +49,10 @@ class BodyTooLarge(HTTPException):
         HTTPException.__init__(self, 413, detail)
 
 
-def _mb(name: str, default: Any) -> Any:
-    try:
-        value = float(os.environ.get(name) or default)
-    except ValueError:
-        value = float(default)
-    return max(value, 0.0)
-
-
 def _caps() -> Any:
     """``[(method, path pattern, cap in bytes, what it caps)]``, first match wins."""
-    upload = int(_mb("KYANITE_UPLOAD_MAX_MB", 20480) * MB)
-    snap_mb = _mb("KYANITE_SNAPSHOT_MAX_MB", 300)
+    upload = int(max(settings.get("KYANITE_UPLOAD_MAX_MB"), 0.0) * MB)
+    snap_mb = max(settings.get("KYANITE_SNAPSHOT_MAX_MB"), 0.0)
     snapshot = int(snap_mb * MB * 1.1) + MB  # the tar.gz of at most that many bytes of files
     upload_what = "file uploads (KYANITE_UPLOAD_MAX_MB on the server)"
     return [(method, re.compile(pattern), cap, what) for method, pattern, cap, what in [
