@@ -193,15 +193,17 @@ def parse_system_metrics(out):
 
 
 def parse_mlflow_log_batch(out):
-    table = read_table(out, ["system", "pts/s", "read back"])
+    table = read_table(out, ["system", "pts/s", "server-side pts/s", "read back"])
     kya = next((r for r in table if r["system"].startswith("kyanite")), None)
     base = next((r for r in table if r["system"].startswith("MLflow server")), None)
     if kya is None:  # MLflow not installed: the benchmark says so in its SUMMARY line
         skipped = re.search(r"^SUMMARY mlflow_log_batch: skipped \((.*)\)", out, re.M)
         return [row("MLflow log_batch into kyanite (skipped)", None, "", skipped.group(1), None, "")] if skipped else []
-    return [row("MLflow log_batch into kyanite, points per second", _num(kya["pts/s"]), "pts/s",
-                base["system"] if base else "n/a", _num(base["pts/s"]) if base else None, "higher",
-                "%s of %s points read back, target >= 10x" % (kya["read back"], kya["N"]))]
+    return [row("MLflow log_batch into kyanite, server-side points per second", _num(kya["server-side pts/s"]),
+                "pts/s", base["system"] if base else "n/a", _num(base["server-side pts/s"]) if base else None,
+                "higher", "%s of %s points read back, target >= 10x" % (kya["read back"], kya["N"])),
+            row("MLflow log_batch into kyanite, end to end (with the client's own work)", _num(kya["pts/s"]),
+                "pts/s", base["system"] if base else "n/a", _num(base["pts/s"]) if base else None, "higher", "")]
 
 
 PARSERS = {"run_overhead": parse_run_overhead, "metric_ingest": parse_metric_ingest, "sweep": parse_sweep,
