@@ -17,10 +17,10 @@ point is stored when it returns. The points are then read back with
 ``get_metric_history`` on both and counted. Needs MLflow (``pip install -e '.[bench]'``).
 
 Both figures include the MLflow client's own work, which no server can remove: for each
-request it turns 1,000 ``Metric`` objects into protobuf, then JSON, then a dict, then JSON
-again (``mlflow.store.tracking.rest_store.log_batch`` and ``rest_utils.call_endpoint``). A
-third row times exactly that work for the same call with no server (the floor), and the
-server-side figure is N / (call time - floor) for each system.
+request of 1,000 metrics it builds protobuf, JSON, a dict and JSON again, and ``requests``
+sends it. A third row times the same call against a server that stores nothing (a stdlib
+HTTP server answering ``{}``; the floor), and the server-side figure is
+N / (call time - floor) for each system.
 
 Target: kyanite's server at least 10x MLflow's own (server-side figures). Exit status 0 when the benchmark ran
 (``--check``: 1 when the target is missed).
@@ -72,22 +72,48 @@ def _log(uri, n, token=None):
     return elapsed, back, read
 
 
-def _client_floor(n):
-    """Seconds the MLflow client spends on its own for ``log_batch`` of ``n`` points: per
-    request of 1,000 metrics, what ``rest_store.log_batch`` and ``rest_utils.call_endpoint``
-    do before the HTTP call (protobuf, JSON, dict) and ``requests`` does to send it (JSON)."""
-    import json
+_NULL_SERVER = r"""
+import http.server, socket, sys
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def setup(self):
+        http.server.BaseHTTPRequestHandler.setup(self)
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no delayed-ACK waits
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"""
 
+
+def _client_floor(n):
+    """Seconds the same ``log_batch`` call takes against a server that stores nothing (a
+    stdlib HTTP server in its own process reading each body and answering ``{}``): the
+    MLflow client's own work (protobuf, JSON, ``requests``) plus the HTTP round trips, which
+    no tracking server can remove."""
+    from mlflow import MlflowClient
     from mlflow.entities import Metric
-    from mlflow.protos.service_pb2 import LogBatch
-    from mlflow.utils.proto_json_utils import message_to_json
-    now = int(time.time() * 1000)
-    metrics = [Metric("m", float(i), now + i, i) for i in range(n)]
-    t0 = time.perf_counter()
-    for i in range(0, n, 1000):
-        body = message_to_json(LogBatch(metrics=[m.to_proto() for m in metrics[i:i + 1000]], run_id="r" * 32))
-        json.dumps(json.loads(body)).encode("utf-8")
-    return time.perf_counter() - t0
+    proc = subprocess.Popen([sys.executable, "-c", _NULL_SERVER], stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(proc.stdout.readline())
+        os.environ.pop("MLFLOW_TRACKING_TOKEN", None)
+        c = MlflowClient("http://127.0.0.1:%d" % port)
+        now = int(time.time() * 1000)
+        metrics = [Metric("m", float(i), now + i, i) for i in range(n)]
+        t0 = time.perf_counter()
+        c.log_batch("0" * 32, metrics=metrics)
+        return time.perf_counter() - t0
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def _mlflow_server(tmp):
