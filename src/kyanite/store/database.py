@@ -21,7 +21,7 @@ import os
 import secrets
 import threading
 import time
-from typing import Any, NamedTuple, Optional
+from typing import Any, Callable, NamedTuple, Optional
 from collections.abc import Iterator
 
 from sqlalchemy import and_, create_engine, delete, event, func, select, update
@@ -402,14 +402,18 @@ class Store(object):
         return [row.name for row in rows]
 
     # -- metrics -------------------------------------------------------------------
-    def add_metrics(self, run_id: str, series: Any, batch_id: str | None = None) -> int:
+    def add_metrics(self, run_id: str, series: Any, batch_id: str | None = None,
+                    then: Callable[[Connection, dict[str, int]], None] | None = None) -> int:
         """Append points. ``series``: ``[{"name", "kind", "values": [...], "ts": [...]}]``;
         a scalar value is a float, an int or a string (each kept as such, see
         ``_check_series``). Steps continue each (run, name) series from its last step. One
         multi-row insert.
         A ``batch_id`` seen before for this run stores nothing (a retried post); returns
-        the number of points stored."""
+        the number of points stored. ``then(conn, first_steps)``, when given, runs in the same
+        transaction after the insert, with each series' first new step by name (for records
+        kept beside the points, e.g. the steps MLflow logged them at)."""
         rows: list[Any] = []
+        first_steps: dict[str, int] = {}
         fine: list[Any] = []
         blocks: list[Any] = []
         with self._write_lock, self.engine.begin() as conn:
@@ -425,6 +429,7 @@ class Store(object):
                 last = conn.execute(select(func.max(s.metrics.c.step)).where(and_(
                     s.metrics.c.run_id == run_id, s.metrics.c.name == name))).scalar()
                 base = 0 if last is None else last + 1
+                first_steps.setdefault(name, base)
                 n = len(values)
                 payloads: list[Any]
                 numbers: list[Any]
@@ -450,6 +455,8 @@ class Store(object):
                     % ", ".join([mark] * 8), rows)
                 _upsert_blocks(conn, fine, fine=True)
                 _upsert_blocks(conn, blocks)
+            if then is not None:
+                then(conn, first_steps)
         return len(rows)
 
     def _ingest_blocks(self, conn: Connection, run_id: str, name: str, base: Any, values: Any,

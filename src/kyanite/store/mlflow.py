@@ -197,20 +197,13 @@ class MlflowStore(object):
             steps.append(int(step))
         if not by_key:
             return 0
-        m = s.metrics.c
-        with self.engine.connect() as conn:
-            bases = {}
-            for key in by_key:
-                last = conn.execute(select(m.step).where(and_(m.run_id == run_id, m.name == key))
-                                    .order_by(m.step.desc()).limit(1)).scalar()
-                bases[key] = 0 if last is None else last + 1
-        n = self.store.add_metrics(run_id, [{"name": key, "kind": "scalar", "values": v[0], "ts": v[1]}
-                                            for key, v in by_key.items()])
-        with self.engine.begin() as conn:
+
+        def keep_steps(conn: Connection, bases: dict[str, int]) -> None:
             conn.execute(metric_steps.insert(), [
                 {"run_id": run_id, "name": key, "first_step": bases[key], "steps": json.dumps(v[2])}
                 for key, v in by_key.items()])
-        return n
+        return self.store.add_metrics(run_id, [{"name": key, "kind": "scalar", "values": v[0], "ts": v[1]}
+                                               for key, v in by_key.items()], then=keep_steps)
 
     def _logged_steps(self, conn: Connection, run_id: str, key: str) -> dict[Any, Any]:
         """``{kyanite step: logged step}`` of one series."""
