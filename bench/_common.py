@@ -8,10 +8,20 @@ import contextlib
 import math
 import os
 import shutil
+import socket
 import sys
 import tempfile
 import threading
 import time
+
+
+def free_port():
+    """A TCP port free on 127.0.0.1 now."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def percentile(values, p):

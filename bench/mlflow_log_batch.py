@@ -29,7 +29,6 @@ Target: kyanite's server at least 10x MLflow's own (server-side figures). Exit s
 import argparse
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,14 +37,6 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common as C  # noqa: E402
-
-
-def _free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def _log(uri, n, token=None):
@@ -117,7 +108,7 @@ def _client_floor(n):
 
 
 def _mlflow_server(tmp):
-    port = _free_port()
+    port = C.free_port()
     db = os.path.join(tmp, "mlflow.db")
     log = open(os.path.join(tmp, "mlflow-server.log"), "w")
     cmd = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),

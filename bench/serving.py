@@ -39,7 +39,6 @@ import json
 import multiprocessing
 import os
 import signal
-import socket
 import subprocess
 import sys
 import sysconfig
@@ -150,14 +149,6 @@ def load(url, headers, bodies, concurrency, seconds, warmup=20):
 
 
 # -- helpers --------------------------------------------------------------------------------------
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def test_bodies(n=100):
     sys.path.insert(0, EXAMPLE)
     from utils import load_mnist
@@ -193,7 +184,7 @@ def mlflow_serve(env_python, model_file, tmp, bodies_x, concurrencies, seconds):
         f.write('#!/bin/sh\nexec "%s" -m uvicorn "$@"\n' % env_python)
     os.chmod(os.path.join(shim, "uvicorn"), 0o755)
     env["PATH"] = shim + os.pathsep + env.get("PATH", "")
-    port = free_port()
+    port = C.free_port()
     log_path = os.path.join(tmp, "mlflow-serve.log")
     log = open(log_path, "w")
     proc = subprocess.Popen([env_python, "-m", "mlflow", "models", "serve", "-m", path, "--env-manager", "local",

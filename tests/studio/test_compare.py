@@ -113,3 +113,9 @@ def test_run_page_lists_parameters(page, base_url, runs, artifacts_dir):
     cells = dict((r.locator("td").nth(0).text_content(), r.locator("td").nth(1).text_content())
                  for r in card.locator("tbody tr").all())
     assert cells == {"amp": "True", "batch_size": "50", "lr": "0.001", "opt": "adam"}
+
+
+def test_a_run_page_compare_link_opens_the_compare_view(page, base_url, runs):
+    page.goto(base_url + "/runs/" + runs[0] + "?compare=" + runs[1] + "," + runs[2])
+    page.wait_for_url("**/compare?runs=*")
+    assert page.url.endswith("/compare?runs=" + ",".join(runs[:3]))

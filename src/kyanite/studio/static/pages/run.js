@@ -1,11 +1,15 @@
 /* A run: details, metrics (charts, images, tables), the driver log streaming live, files,
- * environment and child runs. ?compare=id,id overlays other runs on the charts. */
+ * environment and child runs. ?compare=id,id opens the compare view (/compare?runs=this,id,id). */
 "use strict";
 K.pages.run = async function (main, params) {
   const id = params.run_id;
   const base = "/api/runs/" + K.enc(id);
   const url = new URL(location.href);
   const compare = (url.searchParams.get("compare") || "").split(",").map((s) => s.trim()).filter(Boolean);
+  if (compare.length) {  // one way to compare runs: the compare view
+    location.replace("/compare?runs=" + [id].concat(compare).map(encodeURIComponent).join(","));
+    return;
+  }
   let run = await K.api(base);
   K.title(run.displayName || id);
 
@@ -209,28 +213,11 @@ K.pages.run = async function (main, params) {
   // -- metrics ------------------------------------------------------------------------------------
   const charts = {};
   let metricsPanel = null;
-  async function compareSources() {
-    const sources = [{ runId: id, label: run.displayName || id }];
-    for (const cid of compare) {
-      try {
-        const r = await K.api("/api/runs/" + K.enc(cid));
-        sources.push({ runId: cid, label: r.displayName || cid });
-      } catch (e) { /* not readable: leave it out */ }
-    }
-    return sources;
-  }
-  let sourcesP = null;
   async function drawMetrics(panel) {
     if (!metricsPanel) await refreshSummary();
     metricsPanel = panel;
-    if (!sourcesP) sourcesP = compareSources();
-    const sources = await sourcesP;
+    const sources = [{ runId: id, label: run.displayName || id }];
     if (!panel.firstChild) {
-      if (sources.length > 1) {
-        panel.appendChild(K.h("div.compare-note", "Comparing ",
-          sources.map((s, i) => [i ? ", " : "", K.h("span.swatch", { style: "background:" + K.palette[i % K.palette.length] }), s.label]),
-          " · ", K.link(K.runUrl(id) + "#metrics", "show this run only")));
-      }
       panel.appendChild(K.h("div.charts"));
       panel.appendChild(K.h("div.tables"));
     }
@@ -239,12 +226,7 @@ K.pages.run = async function (main, params) {
     // A series whose newest value is text (run.log(name, "a string")) is not plotted: its
     // last value shows in the "Single values" table.
     let names = summary.filter((m) => m.kind === "scalar" && !m.text).map((m) => m.name);
-    if (sources.length > 1) {
-      const extra = await Promise.all(sources.slice(1).map((s) =>
-        K.api("/api/runs/" + K.enc(s.runId) + "/metrics/summary").then((x) => x.metrics).catch(() => [])));
-      extra.forEach((list) => list.forEach((m) => { if (m.kind === "scalar" && !m.text && names.indexOf(m.name) < 0) names.push(m.name); }));
-    }
-    const single = summary.filter((m) => m.kind === "scalar" && (m.text || (m.count === 1 && sources.length === 1))).map((m) => m.name);
+    const single = summary.filter((m) => m.kind === "scalar" && (m.text || m.count === 1)).map((m) => m.name);
     names = names.filter((n) => single.indexOf(n) < 0 && !isSystem(n));  // system/: the System tab
     if (!names.length && !single.length && !chartBox.firstChild) {
       chartBox.appendChild(K.empty(K.isTerminal(run.status) ? "No metrics were logged." : "No metrics yet; charts appear as the run logs them."));
